@@ -1,0 +1,200 @@
+//! Builds the shared state and the router, and serves on a listener the caller bound (tests
+//! bind `127.0.0.1:0` and talk HTTP to the real thing).
+
+use std::sync::{Arc, RwLock};
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use chrono::{DateTime, Utc};
+use tokio::net::TcpListener;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+use crate::auth::session_store::DbSessionStore;
+use crate::config::Config;
+use crate::db::Db;
+
+/// Shared state: one cheap clone, everything behind an `Arc`.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+pub struct Inner {
+    pub db: Db,
+    pub config: Config,
+    municipality: RwLock<String>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.inner
+    }
+}
+
+impl AppState {
+    pub fn new(db: Db, config: Config, municipality: String) -> AppState {
+        AppState {
+            inner: Arc::new(Inner {
+                db,
+                config,
+                municipality: RwLock::new(municipality),
+            }),
+        }
+    }
+
+    pub fn municipality_name(&self) -> String {
+        self.municipality
+            .read()
+            .map(|m| m.clone())
+            .unwrap_or_default()
+    }
+
+    /// Reads the municipality's name from the database (set by the demo or an admin).
+    pub async fn load_municipality_name(&self) -> anyhow::Result<()> {
+        let mut c = self.db.conn().await?;
+        let name = crate::org::db::municipality_name(&mut c)
+            .await?
+            .unwrap_or_else(|| self.config.municipality_name.clone());
+        if let Ok(mut m) = self.municipality.write() {
+            *m = name;
+        }
+        Ok(())
+    }
+
+    /// The current time. One place, so time-dependent behaviour can be tested.
+    pub fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
+
+/// The whole application: feature routers merged, then the cross-cutting layers.
+pub fn router(state: AppState) -> Router {
+    let config = &state.config;
+    let session_layer = SessionManagerLayer::new(DbSessionStore::new(state.db.clone()))
+        .with_name("trivsel_session")
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(config.secure_cookies())
+        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(
+            config.session_idle_minutes,
+        )));
+
+    let header = |name: HeaderName, value: &'static str| {
+        SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+    };
+
+    Router::new()
+        .merge(crate::home::router())
+        .merge(crate::auth::routes::router())
+        .merge(crate::org::routes::router())
+        .merge(crate::audit::routes::router())
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::csrf::protect,
+        ))
+        .layer(session_layer)
+        .merge(crate::web::router())
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route_layer(middleware::from_fn(record_route))
+        .fallback(|| async { crate::error::AppError::NotFound })
+        .layer(DefaultBodyLimit::max(config.body_limit_bytes))
+        .layer(header(header::CONTENT_SECURITY_POLICY, CSP))
+        .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(header(header::X_FRAME_OPTIONS, "DENY"))
+        .layer(header(header::REFERRER_POLICY, "same-origin"))
+        .layer(header(header::CACHE_CONTROL, "no-store"))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            // The route pattern (never the concrete path) is recorded once routing has
+            // matched: ids stay out of the logs and the cardinality stays low.
+            tracing::info_span!(
+                "request",
+                method = %req.method(),
+                route = tracing::field::Empty,
+                user_id = tracing::field::Empty,
+            )
+        }))
+        .with_state(state)
+}
+
+async fn record_route(
+    path: MatchedPath,
+    req: Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    tracing::Span::current().record("route", path.as_str());
+    next.run(req).await
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> impl IntoResponse {
+    match state.db.ping().await {
+        Ok(()) => (StatusCode::OK, "ready"),
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "database not reachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+        }
+    }
+}
+
+/// Serves until `shutdown` resolves, then finishes the requests in flight.
+pub async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let db = state.db.clone();
+    let sweeper = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+        loop {
+            tick.tick().await;
+            if let Err(e) = crate::auth::session_store::delete_expired(&db).await {
+                tracing::warn!(
+                    error = format!("{e:#}"),
+                    "could not delete expired sessions"
+                );
+            }
+        }
+    });
+    let app = router(state);
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
+    sweeper.abort();
+    result.map_err(Into::into)
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,139 @@
+//! CSRF protection for every state-changing request, in one middleware so no handler can
+//! forget it: the synchronizer token kept in the server-side session must come back in the
+//! form (`csrf_token` field, url-encoded or multipart) or the `x-csrf-token` header, and a
+//! browser-sent `Origin` must be our own.
+
+use axum::body::{Body, to_bytes};
+use axum::extract::{FromRequest, Multipart, Request, State};
+use axum::http::{HeaderMap, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use subtle::ConstantTimeEq;
+use tower_sessions::Session;
+
+use crate::app::AppState;
+use crate::error::AppError;
+
+pub const FIELD: &str = "csrf_token";
+
+pub async fn protect(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return next.run(req).await;
+    }
+    match check(&state, req).await {
+        Ok(req) => next.run(req).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn check(state: &AppState, req: Request) -> Result<Request, AppError> {
+    if !origin_ok(req.headers(), state.config.public_url.as_deref()) {
+        return Err(AppError::BadRequest("cross-origin request"));
+    }
+    let session = req
+        .extensions()
+        .get::<Session>()
+        .cloned()
+        .ok_or_else(|| anyhow::anyhow!("session layer missing"))?;
+    let expected: Option<String> = session
+        .get(super::CSRF_KEY)
+        .await
+        .map_err(|e| anyhow::anyhow!("read session: {e}"))?;
+    let Some(expected) = expected else {
+        return Err(AppError::BadRequest("no CSRF token in session"));
+    };
+
+    let (parts, body) = req.into_parts();
+    let bytes = to_bytes(body, state.config.body_limit_bytes)
+        .await
+        .map_err(|_| AppError::BadRequest("request body too large or unreadable"))?;
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+
+    let sent = if content_type.starts_with("application/x-www-form-urlencoded") {
+        serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
+            .ok()
+            .and_then(|fields| fields.into_iter().find(|(k, _)| k == FIELD).map(|(_, v)| v))
+    } else if content_type.starts_with("multipart/form-data") {
+        multipart_token(&parts.headers, bytes.clone()).await
+    } else {
+        None
+    };
+    let sent = sent.or_else(|| {
+        parts
+            .headers
+            .get("x-csrf-token")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    });
+    match sent {
+        Some(sent) if bool::from(sent.as_bytes().ct_eq(expected.as_bytes())) => {
+            Ok(Request::from_parts(parts, Body::from(bytes)))
+        }
+        _ => Err(AppError::BadRequest("missing or wrong CSRF token")),
+    }
+}
+
+async fn multipart_token(headers: &HeaderMap, bytes: axum::body::Bytes) -> Option<String> {
+    let mut req = Request::new(Body::from(bytes));
+    *req.headers_mut() = headers.clone();
+    let mut form = Multipart::from_request(req, &()).await.ok()?;
+    while let Ok(Some(field)) = form.next_field().await {
+        if field.name() == Some(FIELD) {
+            return field.text().await.ok();
+        }
+    }
+    None
+}
+
+/// A request without `Origin` (not from a browser, or an old one) passes on the token alone.
+/// With one, it must be the configured public origin, or else match the `Host` it was sent to.
+fn origin_ok(headers: &HeaderMap, public_url: Option<&str>) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    if let Some(public) = public_url {
+        return origin == public.trim_end_matches('/');
+    }
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    let origin_host = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"));
+    matches!((origin_host, host), (Some(o), Some(h)) if o == h)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(origin: Option<&'static str>, host: &'static str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, HeaderValue::from_static(host));
+        if let Some(o) = origin {
+            h.insert(header::ORIGIN, HeaderValue::from_static(o));
+        }
+        h
+    }
+
+    #[test]
+    fn origin_rules() {
+        assert!(origin_ok(&headers(None, "a:1"), None));
+        assert!(origin_ok(&headers(Some("http://a:1"), "a:1"), None));
+        assert!(!origin_ok(&headers(Some("http://evil:1"), "a:1"), None));
+        assert!(!origin_ok(&headers(Some("null"), "a:1"), None));
+        let public = Some("https://trivsel.kommune.dk/");
+        assert!(origin_ok(
+            &headers(Some("https://trivsel.kommune.dk"), "x"),
+            public
+        ));
+        assert!(!origin_ok(
+            &headers(Some("http://trivsel.kommune.dk"), "x"),
+            public
+        ));
+    }
+}

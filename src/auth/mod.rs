@@ -1,0 +1,212 @@
+//! Accounts, roles, sessions, CSRF and the one place that decides what a user may see
+//! ([`scope`]). Handlers get the logged-in user through the [`Auth`] extractor.
+
+pub mod csrf;
+pub mod password;
+pub mod routes;
+pub mod scope;
+pub mod session_store;
+pub mod users;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use tower_sessions::Session;
+
+use crate::app::AppState;
+use crate::error::AppError;
+use crate::web::{Lang, PageCtx};
+
+const USER_KEY: &str = "user_id";
+const CSRF_KEY: &str = "csrf";
+
+/// What a staff member is. One role per account; the scope comes from its assignments
+/// (groups for educators, institutions for leaders, districts for social workers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Educator,
+    Leader,
+    SocialWorker,
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [
+        Role::Educator,
+        Role::Leader,
+        Role::SocialWorker,
+        Role::Admin,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Educator => "educator",
+            Role::Leader => "leader",
+            Role::SocialWorker => "social_worker",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    pub fn label_key(self) -> &'static str {
+        match self {
+            Role::Educator => "role.educator",
+            Role::Leader => "role.leader",
+            Role::SocialWorker => "role.social_worker",
+            Role::Admin => "role.admin",
+        }
+    }
+}
+
+/// The logged-in staff member.
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    pub id: i64,
+    pub name: String,
+    pub email: String,
+    pub role: Role,
+    pub lang: Lang,
+}
+
+/// A random URL-safe token (CSRF tokens, setup links).
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The session's CSRF token, created on first use.
+pub async fn csrf_token(session: &Session) -> Result<String, AppError> {
+    let existing: Option<String> = session
+        .get(CSRF_KEY)
+        .await
+        .map_err(|e| anyhow::anyhow!("read session: {e}"))?;
+    if let Some(t) = existing {
+        return Ok(t);
+    }
+    let token = random_token();
+    session
+        .insert(CSRF_KEY, &token)
+        .await
+        .map_err(|e| anyhow::anyhow!("write session: {e}"))?;
+    Ok(token)
+}
+
+async fn session_of(parts: &mut Parts, state: &AppState) -> Result<Session, AppError> {
+    Session::from_request_parts(parts, state)
+        .await
+        .map_err(|_| AppError::Internal(anyhow::anyhow!("session layer missing")))
+}
+
+async fn current_user(
+    session: &Session,
+    state: &AppState,
+) -> Result<Option<CurrentUser>, AppError> {
+    let id: Option<i64> = session
+        .get(USER_KEY)
+        .await
+        .map_err(|e| anyhow::anyhow!("read session: {e}"))?;
+    let Some(id) = id else { return Ok(None) };
+    let mut c = state.db.conn().await?;
+    let user = users::active_by_id(&mut c, id).await?;
+    if user.is_none() {
+        // The account was deactivated or removed: end the session.
+        session
+            .flush()
+            .await
+            .map_err(|e| anyhow::anyhow!("flush session: {e}"))?;
+    }
+    Ok(user)
+}
+
+async fn page_ctx(
+    session: &Session,
+    state: &AppState,
+    user: Option<CurrentUser>,
+) -> Result<PageCtx, AppError> {
+    let lang = user.as_ref().map(|u| u.lang).unwrap_or_default();
+    Ok(PageCtx {
+        csrf: csrf_token(session).await?,
+        lang,
+        municipality: state.municipality_name(),
+        user,
+    })
+}
+
+/// A logged-in user and the page context; anonymous requests are sent to `/login`.
+pub struct Auth {
+    pub user: CurrentUser,
+    pub ctx: PageCtx,
+    pub session: Session,
+}
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let session = session_of(parts, state).await?;
+        let user = current_user(&session, state)
+            .await?
+            .ok_or(AppError::Unauthenticated)?;
+        tracing::Span::current().record("user_id", user.id);
+        let ctx = page_ctx(&session, state, Some(user.clone())).await?;
+        Ok(Auth { user, ctx, session })
+    }
+}
+
+impl Auth {
+    /// Refuses the request unless the user has one of `roles`.
+    pub fn require(&self, roles: &[Role]) -> Result<(), AppError> {
+        if roles.contains(&self.user.role) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden)
+        }
+    }
+}
+
+/// Any visitor, logged in or not (login and setup pages).
+pub struct Visitor {
+    pub user: Option<CurrentUser>,
+    pub ctx: PageCtx,
+    pub session: Session,
+}
+
+impl FromRequestParts<AppState> for Visitor {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let session = session_of(parts, state).await?;
+        let user = current_user(&session, state).await?;
+        let ctx = page_ctx(&session, state, user.clone()).await?;
+        Ok(Visitor { user, ctx, session })
+    }
+}
+
+/// Starts an authenticated session: a new session id (against fixation) and a new CSRF token.
+pub async fn log_in(session: &Session, user_id: i64) -> Result<(), AppError> {
+    session
+        .cycle_id()
+        .await
+        .map_err(|e| anyhow::anyhow!("cycle session id: {e}"))?;
+    session
+        .insert(USER_KEY, user_id)
+        .await
+        .map_err(|e| anyhow::anyhow!("write session: {e}"))?;
+    session
+        .insert(CSRF_KEY, random_token())
+        .await
+        .map_err(|e| anyhow::anyhow!("write session: {e}"))?;
+    Ok(())
+}

@@ -1,0 +1,528 @@
+//! Login, logout, first-admin setup, the language switch, and the admin's staff pages.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Form, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use chrono::{DateTime, Duration, Utc};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use validator::Validate;
+
+use super::users::{self, Assignments, UserRow};
+use super::{Auth, Role, Visitor, password, scope};
+use crate::app::AppState;
+use crate::db::{Conn, Db};
+use crate::dispatch;
+use crate::error::{AppError, AppResult};
+use crate::org::db::{self as org, District, Group, Institution};
+use crate::web::{FieldErrors, Lang, PageCtx, render, tkey};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/login", get(login_page).post(login))
+        .route("/logout", post(logout))
+        .route("/setup/{token}", get(setup_page).post(setup))
+        .route("/lang", post(set_lang))
+        .route("/admin/users", get(user_list))
+        .route("/admin/users/new", get(new_user_page).post(create_user))
+        .route("/admin/users/{id}", get(edit_user_page).post(update_user))
+}
+
+// ---- login ----
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    ctx: PageCtx,
+    email: String,
+    error: Option<&'static str>,
+}
+
+async fn login_page(v: Visitor) -> AppResult<Response> {
+    if v.user.is_some() {
+        return Ok(Redirect::to("/").into_response());
+    }
+    Ok(render(LoginPage {
+        ctx: v.ctx,
+        email: String::new(),
+        error: None,
+    })?
+    .into_response())
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    email: String,
+    password: String,
+}
+
+async fn login(
+    State(state): State<AppState>,
+    v: Visitor,
+    Form(form): Form<LoginForm>,
+) -> AppResult<Response> {
+    let now = state.now();
+    let email = users::normalise_email(&form.email);
+    let mut c = state.db.conn().await?;
+    let window_start = now - Duration::minutes(state.config.login_window_minutes);
+    let failures = recent_failures(&mut c, &email, window_start).await?;
+    let page = |error, status| -> AppResult<Response> {
+        Ok((
+            status,
+            render(LoginPage {
+                ctx: v.ctx.clone(),
+                email: form.email.clone(),
+                error: Some(error),
+            })?,
+        )
+            .into_response())
+    };
+    if failures >= state.config.login_max_failures {
+        tracing::warn!("login refused: too many failed attempts for one account");
+        return page(tkey("login.throttled"), StatusCode::TOO_MANY_REQUESTS);
+    }
+    let creds = users::credentials(&mut c, &email).await?;
+    let (stored, user) = match &creds {
+        Some((id, Some(hash), true)) => (hash.clone(), Some(*id)),
+        _ => (password::dummy_hash().to_string(), None),
+    };
+    let ok = password::verify(form.password.clone(), stored).await? && user.is_some();
+    record_attempt(&mut c, &email, now, ok).await?;
+    drop(c);
+    match user {
+        Some(id) if ok => {
+            super::log_in(&v.session, id).await?;
+            tracing::info!(user_id = id, "logged in");
+            Ok(Redirect::to("/").into_response())
+        }
+        _ => page(tkey("login.failed"), StatusCode::UNAUTHORIZED),
+    }
+}
+
+async fn recent_failures(
+    c: &mut impl Conn,
+    email: &str,
+    since: DateTime<Utc>,
+) -> anyhow::Result<i64> {
+    // Failures since the last success inside the window.
+    Ok(dispatch!(c, c => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM login_attempts WHERE email = $1 AND at > $2 AND NOT success \
+         AND at > COALESCE((SELECT MAX(at) FROM login_attempts WHERE email = $1 AND success), $2)",
+    )
+    .bind(email)
+    .bind(since)
+    .fetch_one(&mut *c)
+    .await)?)
+}
+
+async fn record_attempt(
+    c: &mut impl Conn,
+    email: &str,
+    now: DateTime<Utc>,
+    success: bool,
+) -> anyhow::Result<()> {
+    dispatch!(c, c => sqlx::query("INSERT INTO login_attempts (email, at, success) VALUES ($1, $2, $3)")
+        .bind(email)
+        .bind(now)
+        .bind(success)
+        .execute(&mut *c)
+        .await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+async fn logout(a: Auth) -> AppResult<Redirect> {
+    a.session
+        .flush()
+        .await
+        .map_err(|e| anyhow::anyhow!("flush session: {e}"))?;
+    Ok(Redirect::to("/login"))
+}
+
+#[derive(Deserialize)]
+struct LangForm {
+    lang: String,
+    #[serde(default)]
+    back: String,
+}
+
+/// Stores the language on the account, so it follows the user to every device.
+async fn set_lang(
+    State(state): State<AppState>,
+    a: Auth,
+    Form(form): Form<LangForm>,
+) -> AppResult<Redirect> {
+    let mut c = state.db.conn().await?;
+    users::set_lang(&mut c, a.user.id, Lang::from_code(&form.lang)).await?;
+    // Only local paths, so the switch cannot be used as an open redirect.
+    let back = if form.back.starts_with('/') && !form.back.starts_with("//") {
+        form.back
+    } else {
+        "/".into()
+    };
+    Ok(Redirect::to(&back))
+}
+
+// ---- first admin ----
+
+fn token_hash(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// On a database without any account, creates a one-time setup token (replacing older ones)
+/// and returns it; `None` when accounts exist.
+pub async fn issue_setup_token(db: &Db, now: DateTime<Utc>) -> anyhow::Result<Option<String>> {
+    let mut tx = db.begin().await?;
+    if users::count(&mut tx).await? > 0 {
+        return Ok(None);
+    }
+    let token = super::random_token();
+    dispatch!(&mut tx, c => sqlx::query("DELETE FROM setup_tokens WHERE used_at IS NULL").execute(&mut *c).await.map(|r| r.rows_affected()))?;
+    dispatch!(&mut tx, c => sqlx::query("INSERT INTO setup_tokens (token_hash, created_at) VALUES ($1, $2)")
+        .bind(token_hash(&token))
+        .bind(now)
+        .execute(&mut *c)
+        .await.map(|r| r.rows_affected()))?;
+    tx.commit().await?;
+    Ok(Some(token))
+}
+
+async fn setup_token_valid(c: &mut impl Conn, token: &str) -> anyhow::Result<bool> {
+    let n: i64 = dispatch!(c, c => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM setup_tokens WHERE token_hash = $1 AND used_at IS NULL",
+    )
+    .bind(token_hash(token))
+    .fetch_one(&mut *c)
+    .await)?;
+    Ok(n > 0 && users::count(c).await? == 0)
+}
+
+#[derive(Template)]
+#[template(path = "setup.html")]
+struct SetupPage {
+    ctx: PageCtx,
+    token: String,
+    form: SetupForm,
+    errors: FieldErrors,
+}
+
+#[derive(Deserialize, Validate, Default, Clone)]
+struct SetupForm {
+    #[validate(length(min = 1, max = 200, message = "err.required"))]
+    name: String,
+    #[validate(email(message = "err.email"))]
+    email: String,
+    #[validate(length(min = 10, max = 200, message = "err.password_length"))]
+    password: String,
+    password2: String,
+}
+
+async fn setup_page(
+    State(state): State<AppState>,
+    v: Visitor,
+    Path(token): Path<String>,
+) -> AppResult<Response> {
+    let mut c = state.db.conn().await?;
+    if !setup_token_valid(&mut c, &token).await? {
+        return Err(AppError::NotFound);
+    }
+    Ok(render(SetupPage {
+        ctx: v.ctx,
+        token,
+        form: SetupForm::default(),
+        errors: FieldErrors::default(),
+    })?
+    .into_response())
+}
+
+async fn setup(
+    State(state): State<AppState>,
+    v: Visitor,
+    Path(token): Path<String>,
+    Form(form): Form<SetupForm>,
+) -> AppResult<Response> {
+    let mut errors = match form.validate() {
+        Ok(()) => FieldErrors::default(),
+        Err(e) => FieldErrors::from_validation(&e),
+    };
+    if form.password != form.password2 {
+        errors.add("password2", tkey("err.password_mismatch"));
+    }
+    if !errors.is_empty() {
+        let mut form = form;
+        form.password.clear();
+        form.password2.clear();
+        return Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            render(SetupPage {
+                ctx: v.ctx,
+                token,
+                form,
+                errors,
+            })?,
+        )
+            .into_response());
+    }
+    let hash = password::hash(form.password.clone()).await?;
+    let now = state.now();
+    let mut tx = state.db.begin().await?;
+    if !setup_token_valid(&mut tx, &token).await? {
+        return Err(AppError::NotFound);
+    }
+    let id = users::insert(
+        &mut tx,
+        &form.email,
+        &form.name,
+        Role::Admin,
+        Some(&hash),
+        now,
+    )
+    .await?;
+    dispatch!(&mut tx, c => sqlx::query("UPDATE setup_tokens SET used_at = $1 WHERE token_hash = $2")
+        .bind(now)
+        .bind(token_hash(&token))
+        .execute(&mut *c)
+        .await.map(|r| r.rows_affected()))?;
+    tx.commit().await?;
+    super::log_in(&v.session, id).await?;
+    tracing::info!(user_id = id, "first admin created");
+    Ok(Redirect::to("/").into_response())
+}
+
+// ---- staff accounts (admin) ----
+
+struct UserListItem {
+    user: UserRow,
+    role_key: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "admin/users.html")]
+struct UserListPage {
+    ctx: PageCtx,
+    users: Vec<UserListItem>,
+}
+
+async fn user_list(State(state): State<AppState>, a: Auth) -> AppResult<Response> {
+    scope::admin(&a.user)?;
+    let mut c = state.db.conn().await?;
+    let users = users::list(&mut c)
+        .await?
+        .into_iter()
+        .map(|u| UserListItem {
+            role_key: u.role().map(Role::label_key).unwrap_or("role.unknown"),
+            user: u,
+        })
+        .collect();
+    Ok(render(UserListPage { ctx: a.ctx, users })?.into_response())
+}
+
+/// The staff form, parsed from the raw field list because assignments repeat (`assign=3&assign=7`).
+#[derive(Debug, Clone, Default)]
+struct UserForm {
+    name: String,
+    email: String,
+    role: String,
+    active: bool,
+    password: String,
+    assign: Vec<i64>,
+}
+
+impl UserForm {
+    fn from_fields(fields: Vec<(String, String)>) -> UserForm {
+        let mut f = UserForm::default();
+        for (k, v) in fields {
+            match k.as_str() {
+                "name" => f.name = v,
+                "email" => f.email = v,
+                "role" => f.role = v,
+                "active" => f.active = true,
+                "password" => f.password = v,
+                "assign" => f.assign.extend(v.parse::<i64>().ok()),
+                _ => {}
+            }
+        }
+        f
+    }
+
+    fn assigned(&self, id: &i64) -> bool {
+        self.assign.contains(id)
+    }
+
+    fn role_is(&self, role: &str) -> bool {
+        self.role == role
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin/user_form.html")]
+struct UserFormPage {
+    ctx: PageCtx,
+    id: Option<i64>,
+    form: UserForm,
+    errors: FieldErrors,
+    roles: Vec<(&'static str, &'static str)>,
+    groups: Vec<Group>,
+    institutions: Vec<Institution>,
+    districts: Vec<District>,
+}
+
+impl UserFormPage {
+    async fn new(
+        c: &mut impl Conn,
+        ctx: PageCtx,
+        id: Option<i64>,
+        form: UserForm,
+        errors: FieldErrors,
+    ) -> AppResult<Self> {
+        Ok(UserFormPage {
+            ctx,
+            id,
+            form,
+            errors,
+            roles: Role::ALL
+                .iter()
+                .map(|r| (r.as_str(), r.label_key()))
+                .collect(),
+            groups: org::all_groups(c).await?,
+            institutions: org::institutions(c).await?,
+            districts: org::districts(c).await?,
+        })
+    }
+}
+
+async fn new_user_page(State(state): State<AppState>, a: Auth) -> AppResult<Response> {
+    scope::admin(&a.user)?;
+    let mut c = state.db.conn().await?;
+    let form = UserForm {
+        active: true,
+        role: "educator".into(),
+        ..Default::default()
+    };
+    Ok(
+        render(UserFormPage::new(&mut c, a.ctx, None, form, FieldErrors::default()).await?)?
+            .into_response(),
+    )
+}
+
+async fn edit_user_page(
+    State(state): State<AppState>,
+    a: Auth,
+    Path(id): Path<i64>,
+) -> AppResult<Response> {
+    scope::admin(&a.user)?;
+    let mut c = state.db.conn().await?;
+    let user = users::by_id(&mut c, id).await?.ok_or(AppError::NotFound)?;
+    let Assignments {
+        groups,
+        institutions,
+        districts,
+    } = users::assignments(&mut c, id).await?;
+    let assign = match user.role() {
+        Some(Role::Educator) => groups,
+        Some(Role::Leader) => institutions,
+        Some(Role::SocialWorker) => districts,
+        _ => Vec::new(),
+    };
+    let form = UserForm {
+        name: user.name,
+        email: user.email,
+        role: user.role,
+        active: user.active,
+        password: String::new(),
+        assign,
+    };
+    Ok(
+        render(UserFormPage::new(&mut c, a.ctx, Some(id), form, FieldErrors::default()).await?)?
+            .into_response(),
+    )
+}
+
+async fn create_user(
+    State(state): State<AppState>,
+    a: Auth,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    save_user(state, a, None, UserForm::from_fields(fields)).await
+}
+
+async fn update_user(
+    State(state): State<AppState>,
+    a: Auth,
+    Path(id): Path<i64>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    save_user(state, a, Some(id), UserForm::from_fields(fields)).await
+}
+
+async fn save_user(
+    state: AppState,
+    a: Auth,
+    id: Option<i64>,
+    mut form: UserForm,
+) -> AppResult<Response> {
+    scope::admin(&a.user)?;
+    let mut c = state.db.conn().await?;
+    if let Some(id) = id {
+        users::by_id(&mut c, id).await?.ok_or(AppError::NotFound)?;
+    }
+    let mut errors = FieldErrors::default();
+    if form.name.trim().is_empty() {
+        errors.add("name", tkey("err.required"));
+    }
+    if !validator::ValidateEmail::validate_email(&form.email.trim()) {
+        errors.add("email", tkey("err.email"));
+    } else if users::email_taken(&mut c, &form.email, id).await? {
+        errors.add("email", tkey("err.email_taken"));
+    }
+    let role = Role::parse(&form.role);
+    match role {
+        None => errors.add("role", tkey("err.required")),
+        Some(Role::Admin) => {}
+        Some(_) if form.assign.is_empty() => errors.add("assign", tkey("err.assign_required")),
+        Some(_) => {}
+    }
+    if id.is_none() && form.password.is_empty() {
+        errors.add("password", tkey("err.password_length"));
+    }
+    if !form.password.is_empty() && form.password.chars().count() < password::MIN_LENGTH {
+        errors.add("password", tkey("err.password_length"));
+    }
+    if id == Some(a.user.id) && (role != Some(Role::Admin) || !form.active) {
+        errors.add("role", tkey("err.own_admin"));
+    }
+    let Some(role) = role.filter(|_| errors.is_empty()) else {
+        form.password.clear();
+        let page = UserFormPage::new(&mut c, a.ctx, id, form, errors).await?;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(page)?).into_response());
+    };
+    drop(c);
+    let hash = if form.password.is_empty() {
+        None
+    } else {
+        Some(password::hash(form.password.clone()).await?)
+    };
+    let now = state.now();
+    let mut tx = state.db.begin().await?;
+    let user_id = match id {
+        Some(id) => {
+            users::update(&mut tx, id, &form.email, &form.name, role, form.active).await?;
+            if let Some(h) = &hash {
+                users::set_password_hash(&mut tx, id, h).await?;
+            }
+            id
+        }
+        None => users::insert(&mut tx, &form.email, &form.name, role, hash.as_deref(), now).await?,
+    };
+    users::set_assignments(&mut tx, user_id, role, &form.assign).await?;
+    tx.commit().await?;
+    tracing::info!(
+        user_id = a.user.id,
+        account = user_id,
+        "staff account saved"
+    );
+    Ok(Redirect::to("/admin/users").into_response())
+}

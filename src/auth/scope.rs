@@ -1,0 +1,136 @@
+//! The one place that decides what a user may see. Every handler that shows or changes an
+//! organisation object or a child asks here first; an object outside the caller's scope is
+//! answered exactly like a missing one ([`AppError::NotFound`]), so scope cannot be probed.
+//!
+//! - educator: the groups assigned to them and the children currently enrolled there;
+//! - leader: their institutions, the groups in them, and those groups' current children;
+//! - preventive social worker: their districts; children only through routed alerts (no
+//!   child is visible by organisation alone);
+//! - municipal admin: the whole organisation and children's basic details, never the
+//!   content of assessments.
+
+use super::{CurrentUser, Role};
+use crate::db::Conn;
+use crate::dispatch;
+use crate::error::{AppError, AppResult};
+use crate::org::db::{self as org, Child, Group, Institution};
+
+/// The group `id` if `user` may see it.
+pub async fn group(c: &mut impl Conn, user: &CurrentUser, id: i64) -> AppResult<Group> {
+    let group = org::group(c, id).await?.ok_or(AppError::NotFound)?;
+    let visible = match user.role {
+        Role::Admin => true,
+        Role::Educator => assigned(c, "user_groups", "group_id", user.id, group.id).await?,
+        Role::Leader => {
+            assigned(
+                c,
+                "user_institutions",
+                "institution_id",
+                user.id,
+                group.institution_id,
+            )
+            .await?
+        }
+        Role::SocialWorker => false,
+    };
+    if visible {
+        Ok(group)
+    } else {
+        Err(AppError::NotFound)
+    }
+}
+
+/// The institution `id` if `user` may see it.
+pub async fn institution(c: &mut impl Conn, user: &CurrentUser, id: i64) -> AppResult<Institution> {
+    let inst = org::institution(c, id).await?.ok_or(AppError::NotFound)?;
+    let visible = match user.role {
+        Role::Admin => true,
+        Role::Leader => {
+            assigned(c, "user_institutions", "institution_id", user.id, inst.id).await?
+        }
+        Role::SocialWorker => {
+            assigned(
+                c,
+                "user_districts",
+                "district_id",
+                user.id,
+                inst.district_id,
+            )
+            .await?
+        }
+        Role::Educator => false,
+    };
+    if visible {
+        Ok(inst)
+    } else {
+        Err(AppError::NotFound)
+    }
+}
+
+/// The child `id` if `user` may see the child's details.
+pub async fn child(c: &mut impl Conn, user: &CurrentUser, id: i64) -> AppResult<Child> {
+    let child = org::child(c, id).await?.ok_or(AppError::NotFound)?;
+    let visible = match user.role {
+        Role::Admin => true,
+        Role::Educator => {
+            let n: i64 = dispatch!(c, c => sqlx::query_scalar(
+                "SELECT COUNT(*) FROM enrolments e JOIN user_groups ug ON ug.group_id = e.group_id \
+                 WHERE e.child_id = $1 AND e.to_date IS NULL AND ug.user_id = $2",
+            )
+            .bind(id)
+            .bind(user.id)
+            .fetch_one(&mut *c)
+            .await)?;
+            n > 0
+        }
+        Role::Leader => {
+            let n: i64 = dispatch!(c, c => sqlx::query_scalar(
+                "SELECT COUNT(*) FROM enrolments e JOIN groups g ON g.id = e.group_id \
+                 JOIN user_institutions ui ON ui.institution_id = g.institution_id \
+                 WHERE e.child_id = $1 AND e.to_date IS NULL AND ui.user_id = $2",
+            )
+            .bind(id)
+            .bind(user.id)
+            .fetch_one(&mut *c)
+            .await)?;
+            n > 0
+        }
+        Role::SocialWorker => false,
+    };
+    if visible {
+        Ok(child)
+    } else {
+        Err(AppError::NotFound)
+    }
+}
+
+/// Only the municipal admin maintains the organisation.
+pub fn admin(user: &CurrentUser) -> AppResult<()> {
+    if user.role == Role::Admin {
+        Ok(())
+    } else {
+        Err(AppError::NotFound)
+    }
+}
+
+/// Whether guardians' addresses may be shown: only to the admin who maintains them, and
+/// never for a child with a protected name and address.
+pub fn may_see_addresses(user: &CurrentUser, child: &Child) -> bool {
+    user.role == Role::Admin && !child.protected_address
+}
+
+async fn assigned(
+    c: &mut impl Conn,
+    table: &'static str,
+    column: &'static str,
+    user_id: i64,
+    object_id: i64,
+) -> anyhow::Result<bool> {
+    let sql = format!("SELECT COUNT(*) FROM {table} WHERE user_id = $1 AND {column} = $2");
+    let n: i64 = dispatch!(c, c => sqlx::query_scalar(&sql)
+        .bind(user_id)
+        .bind(object_id)
+        .fetch_one(&mut *c)
+        .await)?;
+    Ok(n > 0)
+}

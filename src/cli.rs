@@ -1,0 +1,224 @@
+//! The command line: `serve` (default), `migrate`, `demo`, `user add|set-password`, `check`.
+
+use std::io::BufRead;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::app::{self, AppState};
+use crate::auth::{Role, password, users};
+use crate::config::Config;
+use crate::db::Db;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "trivsel",
+    version,
+    about = "Trivsel: early detection of child wellbeing concerns"
+)]
+pub struct Cli {
+    /// TOML configuration file (optional; environment variables override it).
+    #[arg(long, env = "TRIVSEL_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the web service (the default).
+    Serve {
+        /// Seed the demo municipality first if the database is empty.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Seed the demo municipality into an empty database.
+    Demo,
+    /// Manage staff accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Validate the configuration (and database URL) and exit non-zero on a problem.
+    Check,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Create an account; the password is read from the first line of standard input.
+    Add {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_enum)]
+        role: Role,
+        /// Ids of the groups (educator), institutions (leader) or districts (social worker).
+        #[arg(long, value_delimiter = ',')]
+        assign: Vec<i64>,
+    },
+    /// Set an account's password, read from the first line of standard input.
+    SetPassword {
+        #[arg(long)]
+        email: String,
+    },
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::load(cli.config.as_deref())?;
+    crate::telemetry::init(config.log_format);
+    match cli.command.unwrap_or(Command::Serve { demo: false }) {
+        Command::Serve { demo } => serve(config, demo).await,
+        Command::Migrate => {
+            let db = open(&config).await?;
+            db.close().await;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Demo => {
+            let db = open(&config).await?;
+            let s = crate::demo::seed(&db, chrono::Utc::now()).await?;
+            println!(
+                "demo municipality seeded: {} districts, {} institutions, {} groups, {} children, {} accounts (password: {})",
+                s.districts,
+                s.institutions,
+                s.groups,
+                s.children,
+                s.accounts,
+                crate::demo::PASSWORD
+            );
+            db.close().await;
+            Ok(())
+        }
+        Command::User(cmd) => user(config, cmd).await,
+        Command::Check => {
+            let url = config.database_url()?;
+            anyhow::ensure!(
+                url.starts_with("sqlite:") || url.starts_with("postgres"),
+                "database URL must start with sqlite: or postgres://"
+            );
+            println!(
+                "configuration OK ({} database, listening on {})",
+                if url.starts_with("sqlite:") {
+                    "SQLite"
+                } else {
+                    "PostgreSQL"
+                },
+                config.listen
+            );
+            Ok(())
+        }
+    }
+}
+
+/// Opens the database and applies migrations.
+pub async fn open(config: &Config) -> anyhow::Result<Db> {
+    let db = Db::connect(&config.database_url()?, config.max_connections).await?;
+    db.migrate().await?;
+    Ok(db)
+}
+
+async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let db = open(&config).await?;
+    let now = chrono::Utc::now();
+    if demo {
+        let mut c = db.conn().await?;
+        let empty = users::count(&mut c).await? == 0;
+        drop(c);
+        if empty {
+            let s = crate::demo::seed(&db, now).await?;
+            tracing::info!(children = s.children, "demo municipality seeded");
+        }
+    }
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("bind {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let base = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
+    if let Some(token) = crate::auth::routes::issue_setup_token(&db, now).await? {
+        println!("No accounts yet. Create the first administrator here (the link works once):");
+        println!("  {base}/setup/{token}");
+    }
+    let state = AppState::new(db.clone(), config, String::new());
+    state.load_municipality_name().await?;
+    tracing::info!(%addr, backend = ?db.backend(), ready_ms = started.elapsed().as_millis() as u64, "listening");
+    app::serve(state, listener, app::shutdown_signal()).await?;
+    db.close().await;
+    Ok(())
+}
+
+fn read_password() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("read password from standard input")?;
+    let pw = line.trim_end_matches(['\r', '\n']).to_string();
+    anyhow::ensure!(
+        pw.chars().count() >= password::MIN_LENGTH,
+        "the password must be at least {} characters",
+        password::MIN_LENGTH
+    );
+    Ok(pw)
+}
+
+async fn user(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
+    let db = open(&config).await?;
+    match cmd {
+        UserCommand::Add {
+            email,
+            name,
+            role,
+            assign,
+        } => {
+            anyhow::ensure!(
+                validator::ValidateEmail::validate_email(&email.trim()),
+                "invalid email address: {email}"
+            );
+            anyhow::ensure!(!name.trim().is_empty(), "the name must not be empty");
+            anyhow::ensure!(
+                role == Role::Admin || !assign.is_empty(),
+                "--assign is required for role {}",
+                role.as_str()
+            );
+            let pw = read_password()?;
+            let hash = password::hash(pw).await?;
+            let mut tx = db.begin().await?;
+            anyhow::ensure!(
+                !users::email_taken(&mut tx, &email, None).await?,
+                "an account with email {email} exists"
+            );
+            let id = users::insert(
+                &mut tx,
+                &email,
+                &name,
+                role,
+                Some(&hash),
+                chrono::Utc::now(),
+            )
+            .await?;
+            users::set_assignments(&mut tx, id, role, &assign)
+                .await
+                .context("assign (check that the ids exist)")?;
+            tx.commit().await?;
+            println!("account {id} created");
+        }
+        UserCommand::SetPassword { email } => {
+            let mut c = db.conn().await?;
+            let (id, _, _) = users::credentials(&mut c, &email)
+                .await?
+                .with_context(|| format!("no account with email {email}"))?;
+            let pw = read_password()?;
+            let hash = password::hash(pw).await?;
+            users::set_password_hash(&mut c, id, &hash).await?;
+            println!("password set for account {id}");
+        }
+    }
+    db.close().await;
+    Ok(())
+}

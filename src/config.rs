@@ -1,0 +1,143 @@
+//! Typed configuration: built-in defaults, then an optional TOML file, then environment
+//! variables (`TRIVSEL_*`, plus the conventional `DATABASE_URL`). Zero configuration gives a
+//! SQLite file under `./data` and a server on `127.0.0.1:8080`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// All settings. `Debug` redacts secrets (the database URL may carry a password).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP server binds to.
+    pub listen: SocketAddr,
+    /// Folder for the SQLite file (created on first run).
+    pub data_dir: PathBuf,
+    /// `sqlite:…` or `postgres://…`; defaults to `sqlite://<data_dir>/trivsel.db`.
+    pub database_url: Option<SecretString>,
+    /// Pool size.
+    pub max_connections: u32,
+    /// The address users reach the service at, e.g. `https://trivsel.kommune.dk`. Used for
+    /// links and the CSRF origin check; `https` turns on `Secure` cookies.
+    pub public_url: Option<String>,
+    /// Minutes of inactivity after which a session ends.
+    pub session_idle_minutes: i64,
+    /// Failed logins for one account within the window before further attempts are refused.
+    pub login_max_failures: i64,
+    /// Length of the login throttling window, in minutes.
+    pub login_window_minutes: i64,
+    /// Largest accepted request body, in bytes (CSV import included).
+    pub body_limit_bytes: usize,
+    /// `text` or `json` log lines.
+    pub log_format: LogFormat,
+    /// Name shown in the header when the database does not hold one yet.
+    pub municipality_name: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".parse().expect("valid default address"),
+            data_dir: PathBuf::from("data"),
+            database_url: None,
+            max_connections: 16,
+            public_url: None,
+            session_idle_minutes: 30,
+            login_max_failures: 5,
+            login_window_minutes: 15,
+            body_limit_bytes: 4 * 1024 * 1024,
+            log_format: LogFormat::Text,
+            municipality_name: "Trivsel".to_string(),
+        }
+    }
+}
+
+impl Config {
+    /// Loads defaults → `file` (if given, it must exist) → environment.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Config> {
+        let mut fig = Figment::new();
+        if let Some(path) = file {
+            anyhow::ensure!(
+                path.exists(),
+                "configuration file {} not found",
+                path.display()
+            );
+            fig = fig.merge(Toml::file(path));
+        }
+        fig = fig
+            .merge(Env::prefixed("TRIVSEL_").ignore(&["config", "test_database_url"]))
+            .merge(Env::raw().only(&["DATABASE_URL"]));
+        let config: Config = fig.extract().map_err(|e| {
+            let msgs: Vec<String> = e.into_iter().map(|e| e.to_string()).collect();
+            anyhow::anyhow!("invalid configuration: {}", msgs.join("; "))
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if let Some(url) = &self.public_url {
+            anyhow::ensure!(
+                url.starts_with("http://") || url.starts_with("https://"),
+                "invalid configuration: public_url must start with http:// or https://, got {url:?}"
+            );
+        }
+        if let Some(url) = &self.database_url {
+            let url = url.expose_secret();
+            anyhow::ensure!(
+                url.starts_with("sqlite:")
+                    || url.starts_with("postgres://")
+                    || url.starts_with("postgresql://"),
+                "invalid configuration: database_url must start with sqlite: or postgres://"
+            );
+        }
+        anyhow::ensure!(
+            self.session_idle_minutes > 0,
+            "invalid configuration: session_idle_minutes must be positive"
+        );
+        anyhow::ensure!(
+            self.login_max_failures > 0 && self.login_window_minutes > 0,
+            "invalid configuration: login_max_failures and login_window_minutes must be positive"
+        );
+        anyhow::ensure!(
+            self.max_connections > 0,
+            "invalid configuration: max_connections must be positive"
+        );
+        Ok(())
+    }
+
+    /// The database URL to use, creating the data folder for the SQLite default.
+    pub fn database_url(&self) -> anyhow::Result<String> {
+        match &self.database_url {
+            Some(url) => Ok(url.expose_secret().to_string()),
+            None => {
+                std::fs::create_dir_all(&self.data_dir)
+                    .with_context(|| format!("create data folder {}", self.data_dir.display()))?;
+                Ok(format!(
+                    "sqlite://{}",
+                    self.data_dir.join("trivsel.db").display()
+                ))
+            }
+        }
+    }
+
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"))
+    }
+}

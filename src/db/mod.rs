@@ -1,0 +1,190 @@
+//! One code path for SQLite (the embedded default) and PostgreSQL (production).
+//!
+//! Queries are written once in the SQL subset both engines share (`$N` placeholders,
+//! `RETURNING`, `ON CONFLICT`) and expanded for each backend by [`dispatch!`], so they keep
+//! native `chrono` types. sqlx's `Any` driver is avoided on purpose: it cannot carry them.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgConnection, Postgres, Sqlite, SqliteConnection, Transaction};
+
+/// Expands one query body for both backends.
+///
+/// `dispatch!(conn, c => body)` (`conn` a `&mut` to a [`Conn`]) binds `c` to `&mut SqliteConnection` or `&mut PgConnection`.
+#[macro_export]
+macro_rules! dispatch {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $crate::db::Conn::raw(&mut *$conn) {
+            $crate::db::Raw::Sqlite($c) => $body,
+            $crate::db::Raw::Postgres($c) => $body,
+        }
+    };
+}
+
+/// Which engine a [`Db`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The connection pool, for either backend. Cheap to clone.
+#[derive(Debug, Clone)]
+pub enum Db {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+/// A raw connection of either backend, borrowed for one query.
+pub enum Raw<'a> {
+    Sqlite(&'a mut SqliteConnection),
+    Postgres(&'a mut PgConnection),
+}
+
+/// Anything a query can run on: a pooled connection or an open transaction.
+pub trait Conn: Send {
+    fn raw(&mut self) -> Raw<'_>;
+}
+
+impl<T: Conn + ?Sized> Conn for &mut T {
+    fn raw(&mut self) -> Raw<'_> {
+        (**self).raw()
+    }
+}
+
+/// A connection checked out of the pool.
+pub enum PoolConn {
+    Sqlite(PoolConnection<Sqlite>),
+    Postgres(PoolConnection<Postgres>),
+}
+
+impl Conn for PoolConn {
+    fn raw(&mut self) -> Raw<'_> {
+        match self {
+            PoolConn::Sqlite(c) => Raw::Sqlite(c),
+            PoolConn::Postgres(c) => Raw::Postgres(c),
+        }
+    }
+}
+
+/// An open transaction. Dropped without [`Tx::commit`], it rolls back.
+pub enum Tx {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+impl Conn for Tx {
+    fn raw(&mut self) -> Raw<'_> {
+        match self {
+            Tx::Sqlite(t) => Raw::Sqlite(t),
+            Tx::Postgres(t) => Raw::Postgres(t),
+        }
+    }
+}
+
+impl Tx {
+    pub async fn commit(self) -> anyhow::Result<()> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await,
+            Tx::Postgres(t) => t.commit().await,
+        }
+        .context("commit transaction")
+    }
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+impl Db {
+    /// Connects to `url`: `postgres://…` selects PostgreSQL, `sqlite:…` SQLite (the file is
+    /// created if missing, WAL mode, foreign keys on, a busy timeout so writers queue).
+    pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Db> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let opts = PgConnectOptions::from_str(url).context("parse PostgreSQL URL")?;
+            let pool = PgPoolOptions::new()
+                .max_connections(max_connections)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(opts)
+                .await
+                .context("connect to PostgreSQL")?;
+            Ok(Db::Postgres(pool))
+        } else if url.starts_with("sqlite:") {
+            let opts = SqliteConnectOptions::from_str(url)
+                .context("parse SQLite URL")?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10));
+            let pool = SqlitePoolOptions::new()
+                .max_connections(max_connections)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(opts)
+                .await
+                .context("open SQLite database")?;
+            Ok(Db::Sqlite(pool))
+        } else {
+            anyhow::bail!("database URL must start with sqlite: or postgres://")
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Applies the embedded migrations of this backend.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        match self {
+            Db::Sqlite(p) => SQLITE_MIGRATIONS.run(p).await,
+            Db::Postgres(p) => POSTGRES_MIGRATIONS.run(p).await,
+        }
+        .context("apply database migrations")
+    }
+
+    pub async fn conn(&self) -> anyhow::Result<PoolConn> {
+        Ok(match self {
+            Db::Sqlite(p) => PoolConn::Sqlite(p.acquire().await.context("acquire connection")?),
+            Db::Postgres(p) => PoolConn::Postgres(p.acquire().await.context("acquire connection")?),
+        })
+    }
+
+    pub async fn begin(&self) -> anyhow::Result<Tx> {
+        Ok(match self {
+            Db::Sqlite(p) => Tx::Sqlite(p.begin().await.context("begin transaction")?),
+            Db::Postgres(p) => Tx::Postgres(p.begin().await.context("begin transaction")?),
+        })
+    }
+
+    /// A trivial round trip, for `/readyz`.
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        let mut c = self.conn().await?;
+        dispatch!(&mut c, c => sqlx::query("SELECT 1").execute(&mut *c).await.map(|_| ()))
+            .context("ping database")
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Db::Sqlite(p) => p.close().await,
+            Db::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+/// The file names of the embedded migrations of each backend, for the test that keeps the two
+/// folders in step.
+pub fn migration_names() -> (Vec<String>, Vec<String>) {
+    let names = |m: &sqlx::migrate::Migrator| {
+        m.iter()
+            .map(|m| format!("{}_{}", m.version, m.description))
+            .collect()
+    };
+    (names(&SQLITE_MIGRATIONS), names(&POSTGRES_MIGRATIONS))
+}

@@ -1,0 +1,415 @@
+//! A deterministic fictional municipality for trying the service: five districts (Centrum
+//! with two preventive social workers), 24 institutions of every type, about a hundred groups
+//! and about 2,000 children with invented Danish names. The same structure and names come out
+//! every time; birth dates follow the current school year so ages stay realistic.
+
+use anyhow::Context;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+
+use crate::auth::{Role, password, users};
+use crate::db::Db;
+use crate::org::db::{self as org, ChildInput, GuardianInput};
+use crate::org::{InstitutionKind, school_year_of};
+
+pub const PASSWORD: &str = "demo";
+pub const MUNICIPALITY: &str = "Demo Kommune";
+
+/// Small, seedable and stable across platforms and crate versions (SplitMix64).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len())]
+    }
+}
+
+const GIRLS: &[&str] = &[
+    "Emma", "Ida", "Clara", "Freja", "Alma", "Ella", "Sofia", "Agnes", "Karla", "Laura", "Olivia",
+    "Josefine", "Nora", "Ellen", "Asta", "Lea", "Luna", "Marie", "Isabella", "Frida", "Mathilde",
+    "Anna", "Esther", "Vigga", "Liva", "Ingrid", "Sara", "Maja", "Lærke", "Silje",
+];
+const BOYS: &[&str] = &[
+    "William",
+    "Noah",
+    "Oscar",
+    "Lucas",
+    "Carl",
+    "Victor",
+    "Malthe",
+    "Alfred",
+    "Emil",
+    "Aksel",
+    "Valdemar",
+    "Magnus",
+    "Frederik",
+    "Elias",
+    "Arthur",
+    "August",
+    "Oliver",
+    "Felix",
+    "Anton",
+    "Johan",
+    "Mikkel",
+    "Storm",
+    "Theo",
+    "Sebastian",
+    "Konrad",
+    "Bertram",
+    "Otto",
+    "Villads",
+    "Hugo",
+    "Asger",
+];
+const ADULTS: &[&str] = &[
+    "Mette", "Henrik", "Louise", "Thomas", "Camilla", "Martin", "Sarah", "Jesper", "Maria",
+    "Rasmus", "Line", "Morten", "Julie", "Anders", "Katrine", "Søren", "Tina", "Jonas", "Stine",
+    "Kasper",
+];
+const SURNAMES: &[&str] = &[
+    "Nielsen",
+    "Jensen",
+    "Hansen",
+    "Pedersen",
+    "Andersen",
+    "Christensen",
+    "Larsen",
+    "Sørensen",
+    "Rasmussen",
+    "Jørgensen",
+    "Petersen",
+    "Madsen",
+    "Kristensen",
+    "Olsen",
+    "Thomsen",
+    "Christiansen",
+    "Poulsen",
+    "Johansen",
+    "Møller",
+    "Mortensen",
+    "Knudsen",
+    "Jakobsen",
+    "Holm",
+    "Lund",
+    "Bech",
+    "Dahl",
+    "Skov",
+    "Vestergaard",
+    "Frost",
+    "Kjær",
+];
+const STREETS: &[&str] = &[
+    "Bybjergvej",
+    "Kildedalsvej",
+    "Hold-an Vej",
+    "Magleparken",
+    "Skovlunde Byvej",
+    "Egebjergvej",
+    "Rugmarken",
+    "Lindebjergvej",
+];
+
+/// (district, kind, institution name, number of groups, children per group).
+const INSTITUTIONS: &[(&str, InstitutionKind, &str, usize, usize)] = &[
+    (
+        "Centrum",
+        InstitutionKind::Dagpleje,
+        "Dagplejen Centrum",
+        2,
+        5,
+    ),
+    (
+        "Centrum",
+        InstitutionKind::Vuggestue,
+        "Vuggestuen Mariehønen",
+        3,
+        12,
+    ),
+    (
+        "Centrum",
+        InstitutionKind::Boernehave,
+        "Børnehaven Troldehøj",
+        4,
+        22,
+    ),
+    ("Centrum", InstitutionKind::Skole, "Centrumskolen", 10, 20),
+    ("Centrum", InstitutionKind::Skole, "Hedeskolen", 10, 20),
+    ("Centrum", InstitutionKind::Sfo, "SFO Centrum", 3, 20),
+    ("Centrum", InstitutionKind::Klub, "Klub Centrum", 2, 20),
+    ("Nord", InstitutionKind::Dagpleje, "Dagplejen Nord", 2, 5),
+    (
+        "Nord",
+        InstitutionKind::Vuggestue,
+        "Vuggestuen Solsikken",
+        3,
+        12,
+    ),
+    (
+        "Nord",
+        InstitutionKind::Boernehave,
+        "Børnehaven Mælkebøtten",
+        4,
+        22,
+    ),
+    ("Nord", InstitutionKind::Skole, "Nordskolen", 10, 20),
+    ("Syd", InstitutionKind::Dagpleje, "Dagplejen Syd", 2, 5),
+    (
+        "Syd",
+        InstitutionKind::Vuggestue,
+        "Vuggestuen Humlebien",
+        3,
+        12,
+    ),
+    (
+        "Syd",
+        InstitutionKind::Boernehave,
+        "Børnehaven Skovbrynet",
+        4,
+        22,
+    ),
+    ("Syd", InstitutionKind::Skole, "Sydskolen", 10, 20),
+    ("Syd", InstitutionKind::Sfo, "SFO Syd", 3, 20),
+    ("Øst", InstitutionKind::Dagpleje, "Dagplejen Øst", 2, 5),
+    (
+        "Øst",
+        InstitutionKind::Vuggestue,
+        "Vuggestuen Regnbuen",
+        3,
+        12,
+    ),
+    (
+        "Øst",
+        InstitutionKind::Boernehave,
+        "Børnehaven Kastanjen",
+        4,
+        22,
+    ),
+    ("Øst", InstitutionKind::Skole, "Østskolen", 10, 20),
+    ("Vest", InstitutionKind::Dagpleje, "Dagplejen Vest", 2, 5),
+    (
+        "Vest",
+        InstitutionKind::Vuggestue,
+        "Vuggestuen Spiren",
+        3,
+        12,
+    ),
+    (
+        "Vest",
+        InstitutionKind::Boernehave,
+        "Børnehaven Egely",
+        4,
+        22,
+    ),
+    ("Vest", InstitutionKind::Skole, "Vestskolen", 10, 20),
+];
+
+const DAYCARE_GROUPS: &[&str] = &["Mariehønen", "Sommerfuglen", "Bien", "Guldsmeden", "Myren"];
+const CHILDMINDERS: &[&str] = &["Dagplejer Anne", "Dagplejer Birgit", "Dagplejer Connie"];
+const SFO_GROUPS: &[&str] = &["0.-1. klasse", "2. klasse", "3. klasse"];
+const CLUB_GROUPS: &[&str] = &["Juniorklub", "Ungdomsklub"];
+
+/// The demo accounts: (email, name, role, what they are assigned to).
+pub const ACCOUNTS: &[(&str, &str, Role, &str)] = &[
+    (
+        "admin@demo.trivsel.dk",
+        "Anja Administrator",
+        Role::Admin,
+        "",
+    ),
+    (
+        "leder@demo.trivsel.dk",
+        "Lars Leder",
+        Role::Leader,
+        "Centrumskolen",
+    ),
+    (
+        "paedagog@demo.trivsel.dk",
+        "Pia Pædagog",
+        Role::Educator,
+        "Børnehaven Troldehøj:Mariehønen,Sommerfuglen",
+    ),
+    (
+        "laerer@demo.trivsel.dk",
+        "Lone Lærer",
+        Role::Educator,
+        "Centrumskolen:3.A",
+    ),
+    (
+        "raadgiver@demo.trivsel.dk",
+        "Rikke Rådgiver",
+        Role::SocialWorker,
+        "Centrum",
+    ),
+    (
+        "raadgiver2@demo.trivsel.dk",
+        "Rune Rådgiver",
+        Role::SocialWorker,
+        "Centrum",
+    ),
+    (
+        "raadgiver3@demo.trivsel.dk",
+        "Rita Rådgiver",
+        Role::SocialWorker,
+        "Nord",
+    ),
+    (
+        "raadgiver4@demo.trivsel.dk",
+        "Sune Rådgiver",
+        Role::SocialWorker,
+        "Syd",
+    ),
+    (
+        "raadgiver5@demo.trivsel.dk",
+        "Ølse Rådgiver",
+        Role::SocialWorker,
+        "Øst",
+    ),
+    (
+        "raadgiver6@demo.trivsel.dk",
+        "Vera Rådgiver",
+        Role::SocialWorker,
+        "Vest",
+    ),
+];
+
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub districts: usize,
+    pub institutions: usize,
+    pub groups: usize,
+    pub children: usize,
+    pub accounts: usize,
+}
+
+/// Seeds the demo municipality in one transaction. Refuses a database that already holds
+/// accounts or districts, so it can never mix with real data.
+pub async fn seed(db: &Db, now: DateTime<Utc>) -> anyhow::Result<Summary> {
+    let mut tx = db.begin().await?;
+    let counts = org::counts(&mut tx).await?;
+    anyhow::ensure!(
+        counts.users == 0 && counts.districts == 0,
+        "the database is not empty: the demo municipality is only seeded into a new database"
+    );
+    let hash = password::hash(PASSWORD.to_string()).await?;
+    let mut rng = Rng(0x7472_6976_7365_6c21);
+    let mut summary = Summary::default();
+    let today = now.date_naive();
+    let school_year = school_year_of(today);
+    let year_start: i32 = school_year[..4].parse().context("school year")?;
+    let reference = NaiveDate::from_ymd_opt(year_start, 8, 1).context("reference date")?;
+
+    org::set_municipality_name(&mut tx, MUNICIPALITY).await?;
+    let mut district_ids = std::collections::HashMap::new();
+    for name in ["Centrum", "Nord", "Syd", "Øst", "Vest"] {
+        let id = org::save_district(&mut tx, None, name, now)
+            .await?
+            .context("district")?;
+        district_ids.insert(name, id);
+        summary.districts += 1;
+    }
+
+    let mut group_ids: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
+    let mut institution_ids = std::collections::HashMap::new();
+    let mut child_no = 0usize;
+    for &(district, kind, name, groups, per_group) in INSTITUTIONS {
+        let inst = org::save_institution(&mut tx, None, district_ids[district], name, kind, now)
+            .await?
+            .context("institution")?;
+        institution_ids.insert(name, inst);
+        summary.institutions += 1;
+        for g in 0..groups {
+            let (group_name, ages) = match kind {
+                InstitutionKind::Dagpleje => (CHILDMINDERS[g].to_string(), (0, 2)),
+                InstitutionKind::Vuggestue => (DAYCARE_GROUPS[g].to_string(), (0, 2)),
+                InstitutionKind::Boernehave => (DAYCARE_GROUPS[g].to_string(), (3, 5)),
+                InstitutionKind::Skole => (format!("{g}.A"), (6 + g as i32, 6 + g as i32)),
+                InstitutionKind::Sfo => (SFO_GROUPS[g].to_string(), (6, 9)),
+                InstitutionKind::Klub => (
+                    CLUB_GROUPS[g].to_string(),
+                    (10 + 2 * g as i32, 11 + 2 * g as i32),
+                ),
+            };
+            let gid = org::save_group(
+                &mut tx,
+                None,
+                inst,
+                &group_name,
+                kind.group_kind(),
+                &school_year,
+                now,
+            )
+            .await?
+            .context("group")?;
+            group_ids.insert(format!("{name}:{group_name}"), gid);
+            summary.groups += 1;
+            for _ in 0..per_group {
+                child_no += 1;
+                let girl = rng.below(2) == 0;
+                let first = rng.pick(if girl { GIRLS } else { BOYS });
+                let last = rng.pick(SURNAMES);
+                // Age on the reference date between ages.0 and ages.1 (inclusive).
+                let span_days = (ages.1 - ages.0 + 1) * 365;
+                let days_old = ages.0 * 365 + rng.below(span_days as usize) as i32 + 1;
+                let mut birth = reference - Duration::days(i64::from(days_old));
+                if birth > today {
+                    birth = today - Duration::days(30);
+                }
+                let child = ChildInput {
+                    first_name: first.to_string(),
+                    last_name: last.to_string(),
+                    birth_date: birth,
+                    gender: if girl { "p" } else { "d" },
+                    external_id: Some(format!("DEMO-{child_no:05}")),
+                    protected_address: rng.below(100) == 0,
+                };
+                let cid = org::insert_child(&mut tx, &child, now).await?;
+                org::enrol(&mut tx, cid, gid, reference).await?;
+                let street = rng.pick(STREETS);
+                let number = rng.below(120) + 1;
+                for relation in ["Mor", "Far"] {
+                    let guardian = GuardianInput {
+                        name: format!("{} {}", rng.pick(ADULTS), last),
+                        relation: relation.to_string(),
+                        phone: format!("+45 2{:07}", rng.below(10_000_000)),
+                        email: String::new(),
+                        address: format!("{street} {number}, 2750 Ballerup"),
+                        has_custody: true,
+                    };
+                    org::insert_guardian(&mut tx, cid, &guardian, now).await?;
+                }
+                summary.children += 1;
+            }
+        }
+    }
+
+    for &(email, name, role, assigned) in ACCOUNTS {
+        let id = users::insert(&mut tx, email, name, role, Some(&hash), now).await?;
+        let ids: Vec<i64> = match role {
+            Role::Admin => Vec::new(),
+            Role::Leader => vec![institution_ids[assigned]],
+            Role::SocialWorker => vec![district_ids[assigned]],
+            Role::Educator => {
+                let (inst, groups) = assigned.split_once(':').context("educator assignment")?;
+                groups
+                    .split(',')
+                    .map(|g| group_ids[&format!("{inst}:{g}")])
+                    .collect()
+            }
+        };
+        users::set_assignments(&mut tx, id, role, &ids).await?;
+        summary.accounts += 1;
+    }
+    tx.commit().await?;
+    Ok(summary)
+}

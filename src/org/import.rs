@@ -1,0 +1,441 @@
+//! CSV import of children, their groups and guardians. Every row is checked first; a dry run
+//! only reports, and a real import writes all rows in one transaction or none at all.
+//!
+//! Format (documented in `docs/import.md`): a header row naming the columns, comma or
+//! semicolon separated (Danish spreadsheets save with semicolons), UTF-8.
+
+use std::collections::{HashMap, HashSet};
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Multipart, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::NaiveDate;
+
+use super::db::{self as org, ChildInput, GuardianInput};
+use super::{
+    InstitutionKind, name_key, parse_date, parse_gender, school_year_of, valid_school_year,
+};
+use crate::app::AppState;
+use crate::audit::{self, Action};
+use crate::auth::{Auth, scope};
+use crate::db::Conn;
+use crate::error::{AppError, AppResult};
+use crate::web::{PageCtx, render, tkey};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/admin/import", get(import_page).post(import))
+}
+
+pub const REQUIRED: [&str; 5] = [
+    "first_name",
+    "last_name",
+    "birth_date",
+    "institution",
+    "group",
+];
+pub const OPTIONAL: [&str; 11] = [
+    "gender",
+    "external_id",
+    "protected_address",
+    "school_year",
+    "from_date",
+    "guardian1_name",
+    "guardian1_phone",
+    "guardian1_email",
+    "guardian2_name",
+    "guardian2_phone",
+    "guardian2_email",
+];
+
+/// One problem in the file: the line (1 = header), the column, and a catalogue key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowError {
+    pub line: usize,
+    pub column: String,
+    pub message: &'static str,
+}
+
+/// A row that passed every check, ready to write.
+#[derive(Debug, Clone)]
+pub struct ValidRow {
+    pub child: ChildInput,
+    pub institution_id: i64,
+    pub institution_kind: InstitutionKind,
+    pub group: String,
+    pub school_year: String,
+    pub from: NaiveDate,
+    pub guardians: Vec<GuardianInput>,
+}
+
+#[derive(Debug, Default)]
+pub struct Checked {
+    pub rows: Vec<ValidRow>,
+    pub errors: Vec<RowError>,
+}
+
+/// Parses and checks the whole file against the database; writes nothing.
+pub async fn check(c: &mut impl Conn, data: &[u8], today: NaiveDate) -> anyhow::Result<Checked> {
+    let mut out = Checked::default();
+    let err = |line: usize, column: &str, message: &'static str| RowError {
+        line,
+        column: column.to_string(),
+        message,
+    };
+    let Ok(text) = std::str::from_utf8(data) else {
+        out.errors.push(err(1, "", tkey("import.err.utf8")));
+        return Ok(out);
+    };
+    let text = text.trim_start_matches('\u{feff}');
+    let first_line = text.lines().next().unwrap_or("");
+    let delimiter = if first_line.contains(';') && !first_line.contains(',') {
+        b';'
+    } else {
+        b','
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let headers: Vec<String> = match reader.headers() {
+        Ok(h) => h.iter().map(|s| s.to_lowercase()).collect(),
+        Err(_) => {
+            out.errors.push(err(1, "", tkey("import.err.header")));
+            return Ok(out);
+        }
+    };
+    for h in &headers {
+        if !REQUIRED.contains(&h.as_str()) && !OPTIONAL.contains(&h.as_str()) {
+            out.errors
+                .push(err(1, h, tkey("import.err.unknown_column")));
+        }
+    }
+    for r in REQUIRED {
+        if !headers.iter().any(|h| h == r) {
+            out.errors
+                .push(err(1, r, tkey("import.err.missing_column")));
+        }
+    }
+    if !out.errors.is_empty() {
+        return Ok(out);
+    }
+    let col: HashMap<&str, usize> = headers
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (h.as_str(), i))
+        .collect();
+
+    let institutions: HashMap<String, (i64, InstitutionKind)> = org::institutions(c)
+        .await?
+        .into_iter()
+        .filter_map(|i| Some((name_key(&i.name), (i.id, InstitutionKind::parse(&i.kind)?))))
+        .collect();
+    let mut seen_external = HashSet::new();
+
+    for (index, record) in reader.records().enumerate() {
+        let line = index + 2;
+        let record = match record {
+            Ok(r) => r,
+            Err(_) => {
+                out.errors.push(err(line, "", tkey("import.err.malformed")));
+                continue;
+            }
+        };
+        if record.iter().all(str::is_empty) {
+            continue;
+        }
+        if record.len() != headers.len() {
+            out.errors
+                .push(err(line, "", tkey("import.err.field_count")));
+            continue;
+        }
+        let get = |name: &str| {
+            col.get(name)
+                .map(|&i| record.get(i).unwrap_or(""))
+                .unwrap_or("")
+        };
+        let before = out.errors.len();
+        for r in ["first_name", "last_name", "institution", "group"] {
+            if get(r).is_empty() {
+                out.errors.push(err(line, r, tkey("err.required")));
+            }
+        }
+        for r in ["first_name", "last_name", "group"] {
+            if get(r).chars().count() > 100 {
+                out.errors.push(err(line, r, tkey("err.too_long")));
+            }
+        }
+        let birth = parse_date(get("birth_date"));
+        match birth {
+            None => out.errors.push(err(line, "birth_date", tkey("err.date"))),
+            Some(b) if b > today || super::age_on(b, today) > 25 => {
+                out.errors
+                    .push(err(line, "birth_date", tkey("err.birth_date_range")))
+            }
+            Some(_) => {}
+        }
+        let gender = parse_gender(get("gender"));
+        if gender.is_none() {
+            out.errors
+                .push(err(line, "gender", tkey("import.err.gender")));
+        }
+        let protected = match get("protected_address").to_lowercase().as_str() {
+            "" | "nej" | "no" | "0" | "false" => Some(false),
+            "ja" | "yes" | "1" | "true" | "x" => Some(true),
+            _ => None,
+        };
+        if protected.is_none() {
+            out.errors
+                .push(err(line, "protected_address", tkey("import.err.yes_no")));
+        }
+        let external_id = Some(get("external_id").to_string()).filter(|s| !s.is_empty());
+        if let Some(ext) = &external_id {
+            if !seen_external.insert(ext.clone()) {
+                out.errors.push(err(
+                    line,
+                    "external_id",
+                    tkey("import.err.duplicate_in_file"),
+                ));
+            } else if org::external_id_taken(c, ext, None).await? {
+                out.errors
+                    .push(err(line, "external_id", tkey("err.external_id_taken")));
+            }
+        }
+        let institution = institutions.get(&name_key(get("institution"))).copied();
+        if institution.is_none() && !get("institution").is_empty() {
+            out.errors.push(err(
+                line,
+                "institution",
+                tkey("import.err.unknown_institution"),
+            ));
+        }
+        let school_year = match get("school_year") {
+            "" => school_year_of(today),
+            s => s.to_string(),
+        };
+        if !valid_school_year(&school_year) {
+            out.errors
+                .push(err(line, "school_year", tkey("err.school_year")));
+        }
+        let from = match get("from_date") {
+            "" => Some(today),
+            s => parse_date(s),
+        };
+        if from.is_none() {
+            out.errors.push(err(line, "from_date", tkey("err.date")));
+        }
+        let mut guardians = Vec::new();
+        for n in ["guardian1", "guardian2"] {
+            let name = get(&format!("{n}_name"));
+            let phone = get(&format!("{n}_phone"));
+            let email = get(&format!("{n}_email"));
+            if name.is_empty() {
+                if !phone.is_empty() || !email.is_empty() {
+                    out.errors
+                        .push(err(line, &format!("{n}_name"), tkey("err.required")));
+                }
+                continue;
+            }
+            if !email.is_empty() && !validator::ValidateEmail::validate_email(&email) {
+                out.errors
+                    .push(err(line, &format!("{n}_email"), tkey("err.email")));
+            }
+            guardians.push(GuardianInput {
+                name: name.to_string(),
+                relation: String::new(),
+                phone: phone.to_string(),
+                email: email.to_string(),
+                address: String::new(),
+                has_custody: true,
+            });
+        }
+        if out.errors.len() > before {
+            continue;
+        }
+        let (
+            Some(birth_date),
+            Some(gender),
+            Some(protected),
+            Some((institution_id, kind)),
+            Some(from),
+        ) = (birth, gender, protected, institution, from)
+        else {
+            continue;
+        };
+        out.rows.push(ValidRow {
+            child: ChildInput {
+                first_name: get("first_name").to_string(),
+                last_name: get("last_name").to_string(),
+                birth_date,
+                gender,
+                external_id,
+                protected_address: protected,
+            },
+            institution_id,
+            institution_kind: kind,
+            group: get("group").to_string(),
+            school_year,
+            from,
+            guardians,
+        });
+    }
+    if out.rows.is_empty() && out.errors.is_empty() {
+        out.errors.push(err(1, "", tkey("import.err.empty")));
+    }
+    Ok(out)
+}
+
+/// Counts of what an import wrote.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Imported {
+    pub children: usize,
+    pub groups: usize,
+    pub guardians: usize,
+}
+
+/// Writes checked rows; the caller owns the transaction, so all or nothing is written.
+pub async fn write(
+    c: &mut impl Conn,
+    user: &crate::auth::CurrentUser,
+    rows: &[ValidRow],
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<Imported> {
+    let mut done = Imported::default();
+    let mut groups: HashMap<(i64, String, String), i64> = HashMap::new();
+    for row in rows {
+        let key = (
+            row.institution_id,
+            name_key(&row.group),
+            row.school_year.clone(),
+        );
+        let group_id = match groups.get(&key) {
+            Some(id) => *id,
+            None => {
+                let id =
+                    match org::group_by_name(c, row.institution_id, &row.group, &row.school_year)
+                        .await?
+                    {
+                        Some(id) => id,
+                        None => {
+                            done.groups += 1;
+                            org::save_group(
+                                c,
+                                None,
+                                row.institution_id,
+                                &row.group,
+                                row.institution_kind.group_kind(),
+                                &row.school_year,
+                                now,
+                            )
+                            .await?
+                            .ok_or_else(|| anyhow::anyhow!("group name taken during import"))?
+                        }
+                    };
+                groups.insert(key, id);
+                id
+            }
+        };
+        let child_id = org::insert_child(c, &row.child, now).await?;
+        org::enrol(c, child_id, group_id, row.from).await?;
+        for g in &row.guardians {
+            org::insert_guardian(c, child_id, g, now).await?;
+            done.guardians += 1;
+        }
+        audit::record(
+            c,
+            user,
+            Action::Create,
+            Some(child_id),
+            "child",
+            "import",
+            now,
+        )
+        .await?;
+        done.children += 1;
+    }
+    Ok(done)
+}
+
+#[derive(Template)]
+#[template(path = "admin/import.html")]
+struct ImportPage {
+    ctx: PageCtx,
+    dry_run: bool,
+    checked_rows: Option<usize>,
+    errors: Vec<RowError>,
+    imported: Option<Imported>,
+    required: &'static [&'static str],
+    optional: &'static [&'static str],
+}
+
+impl ImportPage {
+    fn new(ctx: PageCtx) -> Self {
+        ImportPage {
+            ctx,
+            dry_run: true,
+            checked_rows: None,
+            errors: Vec::new(),
+            imported: None,
+            required: &REQUIRED,
+            optional: &OPTIONAL,
+        }
+    }
+}
+
+async fn import_page(a: Auth) -> AppResult<Response> {
+    scope::admin(&a.user)?;
+    Ok(render(ImportPage::new(a.ctx))?.into_response())
+}
+
+async fn import(
+    State(state): State<AppState>,
+    a: Auth,
+    mut form: Multipart,
+) -> AppResult<Response> {
+    scope::admin(&a.user)?;
+    let mut data = Vec::new();
+    let mut dry_run = false;
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|_| AppError::BadRequest("malformed upload"))?
+    {
+        match field.name() {
+            Some("file") => {
+                data = field
+                    .bytes()
+                    .await
+                    .map_err(|_| AppError::BadRequest("malformed upload"))?
+                    .to_vec()
+            }
+            Some("mode") => {
+                dry_run = field
+                    .text()
+                    .await
+                    .map_err(|_| AppError::BadRequest("malformed upload"))?
+                    != "import"
+            }
+            _ => {}
+        }
+    }
+    let now = state.now();
+    let mut tx = state.db.begin().await?;
+    let checked = check(&mut tx, &data, now.date_naive()).await?;
+    let mut page = ImportPage::new(a.ctx.clone());
+    page.dry_run = dry_run;
+    page.checked_rows = Some(checked.rows.len());
+    if !checked.errors.is_empty() {
+        page.errors = checked.errors;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(page)?).into_response());
+    }
+    if !dry_run {
+        let done = write(&mut tx, &a.user, &checked.rows, now).await?;
+        tx.commit().await?;
+        tracing::info!(user_id = a.user.id, children = done.children, "CSV import");
+        page.imported = Some(done);
+    }
+    Ok(render(page)?.into_response())
+}

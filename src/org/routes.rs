@@ -1,0 +1,1040 @@
+//! Pages of the organisation: groups and children for the staff who work with them, and the
+//! admin's forms to maintain districts, institutions, groups, children, enrolments and
+//! guardians. Every read or change of a child's data goes to the access log.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use chrono::NaiveDate;
+use serde::Deserialize;
+use validator::Validate;
+
+use super::db::{
+    self as org, Child, ChildInput, District, Enrolment, Group, Guardian, GuardianInput,
+    Institution,
+};
+use super::{GroupKind, InstitutionKind, parse_date, parse_gender, valid_school_year};
+use crate::app::AppState;
+use crate::audit::{self, Action};
+use crate::auth::{Auth, scope};
+use crate::db::Conn;
+use crate::error::{AppError, AppResult};
+use crate::web::{FieldErrors, PageCtx, render, tkey};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/groups/{id}", get(group_page))
+        .route("/children/{id}", get(child_page))
+        .route("/institutions/{id}", get(institution_page))
+        .route("/admin/org", get(org_page))
+        .route(
+            "/admin/districts/new",
+            get(new_district).post(create_district),
+        )
+        .route(
+            "/admin/districts/{id}",
+            get(edit_district).post(update_district),
+        )
+        .route(
+            "/admin/institutions/new",
+            get(new_institution).post(create_institution),
+        )
+        .route(
+            "/admin/institutions/{id}",
+            get(edit_institution).post(update_institution),
+        )
+        .route("/admin/groups/new", get(new_group).post(create_group))
+        .route("/admin/groups/{id}", get(edit_group).post(update_group))
+        .route("/admin/children", get(child_search))
+        .route("/admin/children/new", get(new_child).post(create_child))
+        .route("/admin/children/{id}", get(edit_child).post(update_child))
+        .route("/admin/children/{id}/enrol", post(enrol_child))
+        .route("/admin/children/{id}/guardians", post(add_guardian))
+        .route(
+            "/admin/children/{id}/guardians/{gid}/delete",
+            post(delete_guardian),
+        )
+        .merge(super::import::router())
+}
+
+fn invalid(page: impl Template) -> AppResult<Response> {
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, render(page)?).into_response())
+}
+
+fn parse_id(s: &str) -> Option<i64> {
+    s.trim().parse().ok()
+}
+
+// ---- staff pages ----
+
+#[derive(Template)]
+#[template(path = "group.html")]
+struct GroupPage {
+    ctx: PageCtx,
+    group: Group,
+    children: Vec<Child>,
+    today: NaiveDate,
+}
+
+impl GroupPage {
+    fn age(&self, child: &Child) -> i32 {
+        super::age_on(child.birth_date, self.today)
+    }
+}
+
+async fn group_page(
+    State(state): State<AppState>,
+    a: Auth,
+    Path(id): Path<i64>,
+) -> AppResult<Response> {
+    let mut c = state.db.conn().await?;
+    let group = scope::group(&mut c, &a.user, id).await?;
+    let children = org::children_in_group(&mut c, id).await?;
+    let ids: Vec<i64> = children.iter().map(|ch| ch.id).collect();
+    let now = state.now();
+    audit::record_many(
+        &mut c,
+        &a.user,
+        Action::Read,
+        &ids,
+        &format!("group:{id}"),
+        now,
+    )
+    .await?;
+    Ok(render(GroupPage {
+        ctx: a.ctx,
+        group,
+        children,
+        today: now.date_naive(),
+    })?
+    .into_response())
+}
+
+#[derive(Template)]
+#[template(path = "institution.html")]
+struct InstitutionPage {
+    ctx: PageCtx,
+    institution: Institution,
+    groups: Vec<Group>,
+}
+
+async fn institution_page(
+    State(state): State<AppState>,
+    a: Auth,
+    Path(id): Path<i64>,
+) -> AppResult<Response> {
+    let mut c = state.db.conn().await?;
+    let institution = scope::institution(&mut c, &a.user, id).await?;
+    let groups = org::groups_of_institution(&mut c, id).await?;
+    Ok(render(InstitutionPage {
+        ctx: a.ctx,
+        institution,
+        groups,
+    })?
+    .into_response())
+}
+
+#[derive(Template)]
+#[template(path = "child.html")]
+struct ChildPage {
+    ctx: PageCtx,
+    child: Child,
+    age: i32,
+    enrolments: Vec<Enrolment>,
+    guardians: Vec<Guardian>,
+    show_addresses: bool,
+}
+
+async fn child_page(
+    State(state): State<AppState>,
+    a: Auth,
+    Path(id): Path<i64>,
+) -> AppResult<Response> {
+    let mut c = state.db.conn().await?;
+    let child = scope::child(&mut c, &a.user, id).await?;
+    let now = state.now();
+    audit::record(&mut c, &a.user, Action::Read, Some(id), "child", "", now).await?;
+    let page = ChildPage {
+        age: super::age_on(child.birth_date, now.date_naive()),
+        enrolments: org::enrolments(&mut c, id).await?,
+        guardians: org::guardians(&mut c, id).await?,
+        show_addresses: scope::may_see_addresses(&a.user, &child),
+        child,
+        ctx: a.ctx,
+    };
+    Ok(render(page)?.into_response())
+}
+
+// ---- admin: overview ----
+
+#[derive(Template)]
+#[template(path = "admin/org.html")]
+struct OrgPage {
+    ctx: PageCtx,
+    districts: Vec<District>,
+    institutions: Vec<Institution>,
+}
+
+async fn org_page(State(state): State<AppState>, a: Auth) -> AppResult<Response> {
+    scope::admin(&a.user)?;
+    let mut c = state.db.conn().await?;
+    Ok(render(OrgPage {
+        districts: org::districts(&mut c).await?,
+        institutions: org::institutions(&mut c).await?,
+        ctx: a.ctx,
+    })?
+    .into_response())
+}
+
+// ---- admin: districts ----
+
+#[derive(Deserialize, Validate, Default, Clone)]
+struct DistrictForm {
+    #[validate(length(min = 1, max = 120, message = "err.required"))]
+    name: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/district_form.html")]
+struct DistrictFormPage {
+    ctx: PageCtx,
+    id: Option<i64>,
+    form: DistrictForm,
+    errors: FieldErrors,
+}
+
+async fn new_district(a: Auth) -> AppResult<Response> {
+    scope::admin(&a.user)?;
+    Ok(render(DistrictFormPage {
+        ctx: a.ctx,
+        id: None,
+        form: DistrictForm::default(),
+        errors: FieldErrors::default(),
+    })?
+    .into_response())
+}
+
+async fn edit_district(
+    State(state): State<AppState>,
+    a: Auth,
+    Path(id): Path<i64>,
+) -> AppResult<Response> {
+    scope::admin(&a.user)?;
+    let mut c = state.db.conn().await?;
+    let d = org::district(&mut c, id).await?.ok_or(AppError::NotFound)?;
+    Ok(render(DistrictFormPage {
+        ctx: a.ctx,
+        id: Some(id),
+        form: DistrictForm { name: d.name },
+        errors: FieldErrors::default(),
+    })?
+    .into_response())
+}
+
+async fn create_district(
+    State(state): State<AppState>,
+    a: Auth,
+    Form(form): Form<DistrictForm>,
+) -> AppResult<Response> {
+    save_district(state, a, None, form).await
+}
+
+async fn update_district(
+    State(state): State<AppState>,
+    a: Auth,
+    Path(id): Path<i64>,
+    Form(form): Form<DistrictForm>,
+) -> AppResult<Response> {
+    save_district(state, a, Some(id), form).await
+}
+
+async fn save_district(
+    state: AppState,
+    a: Auth,
+    id: Option<i64>,
+    form: DistrictForm,
+) -> AppResult<Response> {
+    scope::admin(&a.user)?;
+    let mut c = state.db.conn().await?;
+    if let Some(id) = id {
+        org::district(&mut c, id).await?.ok_or(AppError::NotFound)?;
+    }
+    let mut errors = form
+        .validate()
+        .err()
+        .map(|e| FieldErrors::from_validation(&e))
+        .unwrap_or_default();
+    if errors.is_empty()
+        && org::save_district(&mut c, id, &form.name, state.now())
+            .await?
+            .is_none()
+    {
+        errors.add("name", tkey("err.name_taken"));
+    }
+    if !errors.is_empty() {
+        return invalid(DistrictFormPage {
+            ctx: a.ctx,
+            id,
+            form,
+            errors,
+        });
+    }
+    Ok(Redirect::to("/admin/org").into_response())
+}
+
+// ---- admin: institutions ----
+
+#[derive(Deserialize, Validate, Default, Clone)]
+struct InstitutionForm {
+    #[validate(length(min = 1, max = 120, message = "err.required"))]
+    name: String,
+    #[serde(default)]
+    district_id: String,
+    #[serde(default)]
+    kind: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/institution_form.html")]
+struct InstitutionFormPage {
+    ctx: PageCtx,
+    id: Option<i64>,
+    form: InstitutionForm,
+    errors: FieldErrors,
+    districts: Vec<District>,
+    kinds: Vec<(&'static str, &'static str)>,
+}
+
+impl InstitutionFormPage {
+    async fn new(
+        c: &mut impl Conn,
+        ctx: PageCtx,
+        id: Option<i64>,
+        form: InstitutionForm,
+        errors: FieldErrors,
+    ) -> AppResult<Self> {
+        Ok(InstitutionFormPage {
+            ctx,
+            id,
+            form,
+            errors,
+            districts: org::districts(c).await?,
+            kinds: InstitutionKind::ALL
+                .iter()
+                .map(|k| (k.as_str(), k.label_key()))
+                .collect(),
+        })
+    }
+}
+
+async fn new_institution(State(state): State<AppState>, a: Auth) -> AppResult<Response> {
+    scope::admin(&a.user)?;
+    let mut c = state.db.conn().await?;
+    Ok(render(
+        InstitutionFormPage::new(
+            &mut c,
+            a.ctx,
+            None,
+            InstitutionForm::default(),
+            FieldErrors::default(),
+        )
+        .await?,
+    )?
+    .into_response())
+}
+
+async fn edit_institution(
+    State(state): State<AppState>,
+    a: Auth,
+    Path(id): Path<i64>,
+) -> AppResult<Response> {
+    scope::admin(&a.user)?;
+    let mut c = state.db.conn().await?;
+    let i = org::institution(&mut c, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let form = InstitutionForm {
+        name: i.name,
+        district_id: i.district_id.to_string(),
+        kind: i.kind,
+    };
+    Ok(render(
+        InstitutionFormPage::new(&mut c, a.ctx, Some(id), form, FieldErrors::default()).await?,
+    )?
+    .into_response())
+}
+
+async fn create_institution(
+    State(state): State<AppState>,
+    a: Auth,
+    Form(form): Form<InstitutionForm>,
+) -> AppResult<Response> {
+    save_institution(state, a, None, form).await
+}
+
+async fn update_institution(
+    State(state): State<AppState>,
+    a: Auth,
+    Path(id): Path<i64>,
+    Form(form): Form<InstitutionForm>,
+) -> AppResult<Response> {
+    save_institution(state, a, Some(id), form).await
+}
+
+async fn save_institution(
+    state: AppState,
+    a: Auth,
+    id: Option<i64>,
+    form: InstitutionForm,
+) -> AppResult<Response> {
+    scope::admin(&a.user)?;
+    let mut c = state.db.conn().await?;
+    if let Some(id) = id {
+        org::institution(&mut c, id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+    }
+    let mut errors = form
+        .validate()
+        .err()
+        .map(|e| FieldErrors::from_validation(&e))
+        .unwrap_or_default();
+    let district = match parse_id(&form.district_id) {
+        Some(d) => org::district(&mut c, d).await?.map(|d| d.id),
+        None => None,
+    };
+    if district.is_none() {
+        errors.add("district_id", tkey("err.choose"));
+    }
+    let kind = InstitutionKind::parse(&form.kind);
+    if kind.is_none() {
+        errors.add("kind", tkey("err.choose"));
+    }
+    if let (true, Some(district), Some(kind)) = (errors.is_empty(), district, kind) {
+        match org::save_institution(&mut c, id, district, &form.name, kind, state.now()).await? {
+            Some(_) => return Ok(Redirect::to("/admin/org").into_response()),
+            None => errors.add("name", tkey("err.name_taken")),
+        }
+    }
+    invalid(InstitutionFormPage::new(&mut c, a.ctx, id, form, errors).await?)
+}
+
+// ---- admin: groups ----
+
+#[derive(Deserialize, Validate, Default, Clone)]
+struct GroupForm {
+    #[validate(length(min = 1, max = 60, message = "err.required"))]
+    name: String,
+    #[serde(default)]
+    institution_id: String,
+    #[serde(default)]
+    school_year: String,
+}
+
+#[derive(Deserialize)]
+struct NewGroupQuery {
+    institution: Option<i64>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/group_form.html")]
+struct GroupFormPage {
+    ctx: PageCtx,
+    id: Option<i64>,
+    form: GroupForm,
+    errors: FieldErrors,
+    institutions: Vec<Institution>,
+}
+
+async fn new_group(
+    State(state): State<AppState>,
+    a: Auth,
+    Query(q): Query<NewGroupQuery>,
+) -> AppResult<Response> {
+    scope::admin(&a.user)?;
+    let mut c = state.db.conn().await?;
+    let form = GroupForm {
+        name: String::new(),
+        institution_id: q.institution.map(|i| i.to_string()).unwrap_or_default(),
+        school_year: super::school_year_of(state.now().date_naive()),
+    };
+    let institutions = org::institutions(&mut c).await?;
+    Ok(render(GroupFormPage {
+        ctx: a.ctx,
+        id: None,
+        form,
+        errors: FieldErrors::default(),
+        institutions,
+    })?
+    .into_response())
+}
+
+async fn edit_group(
+    State(state): State<AppState>,
+    a: Auth,
+    Path(id): Path<i64>,
+) -> AppResult<Response> {
+    scope::admin(&a.user)?;
+    let mut c = state.db.conn().await?;
+    let g = org::group(&mut c, id).await?.ok_or(AppError::NotFound)?;
+    let form = GroupForm {
+        name: g.name,
+        institution_id: g.institution_id.to_string(),
+        school_year: g.school_year,
+    };
+    let institutions = org::institutions(&mut c).await?;
+    Ok(render(GroupFormPage {
+        ctx: a.ctx,
+        id: Some(id),
+        form,
+        errors: FieldErrors::default(),
+        institutions,
+    })?
+    .into_response())
+}
+
+async fn create_group(
+    State(state): State<AppState>,
+    a: Auth,
+    Form(form): Form<GroupForm>,
+) -> AppResult<Response> {
+    save_group(state, a, None, form).await
+}
+
+async fn update_group(
+    State(state): State<AppState>,
+    a: Auth,
+    Path(id): Path<i64>,
+    Form(form): Form<GroupForm>,
+) -> AppResult<Response> {
+    save_group(state, a, Some(id), form).await
+}
+
+async fn save_group(
+    state: AppState,
+    a: Auth,
+    id: Option<i64>,
+    form: GroupForm,
+) -> AppResult<Response> {
+    scope::admin(&a.user)?;
+    let mut c = state.db.conn().await?;
+    if let Some(id) = id {
+        org::group(&mut c, id).await?.ok_or(AppError::NotFound)?;
+    }
+    let mut errors = form
+        .validate()
+        .err()
+        .map(|e| FieldErrors::from_validation(&e))
+        .unwrap_or_default();
+    let institution = match parse_id(&form.institution_id) {
+        Some(i) => org::institution(&mut c, i).await?,
+        None => None,
+    };
+    if institution.is_none() {
+        errors.add("institution_id", tkey("err.choose"));
+    }
+    if !valid_school_year(form.school_year.trim()) {
+        errors.add("school_year", tkey("err.school_year"));
+    }
+    if let (true, Some(inst)) = (errors.is_empty(), &institution) {
+        let kind = InstitutionKind::parse(&inst.kind)
+            .map(InstitutionKind::group_kind)
+            .unwrap_or(GroupKind::Stue);
+        match org::save_group(
+            &mut c,
+            id,
+            inst.id,
+            &form.name,
+            kind,
+            form.school_year.trim(),
+            state.now(),
+        )
+        .await?
+        {
+            Some(gid) => return Ok(Redirect::to(&format!("/groups/{gid}")).into_response()),
+            None => errors.add("name", tkey("err.name_taken")),
+        }
+    }
+    let institutions = org::institutions(&mut c).await?;
+    invalid(GroupFormPage {
+        ctx: a.ctx,
+        id,
+        form,
+        errors,
+        institutions,
+    })
+}
+
+// ---- admin: children ----
+
+#[derive(Deserialize)]
+struct SearchQuery {
+    #[serde(default)]
+    q: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/children.html")]
+struct ChildSearchPage {
+    ctx: PageCtx,
+    q: String,
+    results: Vec<Child>,
+    unenrolled: Vec<Child>,
+}
+
+/// Admin search by name or external id; the criteria and the children found are logged.
+async fn child_search(
+    State(state): State<AppState>,
+    a: Auth,
+    Query(q): Query<SearchQuery>,
+) -> AppResult<Response> {
+    scope::admin(&a.user)?;
+    let mut c = state.db.conn().await?;
+    let now = state.now();
+    let term = q.q.trim().to_string();
+    let results = if term.is_empty() {
+        Vec::new()
+    } else {
+        search_children(&mut c, &term).await?
+    };
+    if !term.is_empty() {
+        audit::record(
+            &mut c,
+            &a.user,
+            Action::Search,
+            None,
+            "children",
+            &format!("q={term}"),
+            now,
+        )
+        .await?;
+        let ids: Vec<i64> = results.iter().map(|ch| ch.id).collect();
+        audit::record_many(&mut c, &a.user, Action::Read, &ids, "search", now).await?;
+    }
+    let unenrolled = org::unenrolled_children(&mut c).await?;
+    let ids: Vec<i64> = unenrolled.iter().map(|ch| ch.id).collect();
+    audit::record_many(&mut c, &a.user, Action::Read, &ids, "unenrolled", now).await?;
+    Ok(render(ChildSearchPage {
+        ctx: a.ctx,
+        q: term,
+        results,
+        unenrolled,
+    })?
+    .into_response())
+}
+
+async fn search_children(c: &mut impl Conn, term: &str) -> anyhow::Result<Vec<Child>> {
+    let pattern = format!("%{}%", term.to_lowercase().replace(['%', '_'], ""));
+    Ok(crate::dispatch!(c, c => sqlx::query_as(
+        "SELECT id, first_name, last_name, birth_date, gender, external_id, protected_address FROM children \
+         WHERE LOWER(first_name || ' ' || last_name) LIKE $1 OR external_id = $2 \
+         ORDER BY first_name, last_name, id LIMIT 50",
+    )
+    .bind(pattern)
+    .bind(term)
+    .fetch_all(&mut *c)
+    .await)?)
+}
+
+#[derive(Deserialize, Validate, Default, Clone)]
+struct ChildForm {
+    #[validate(length(min = 1, max = 100, message = "err.required"))]
+    first_name: String,
+    #[validate(length(min = 1, max = 100, message = "err.required"))]
+    last_name: String,
+    #[serde(default)]
+    birth_date: String,
+    #[serde(default)]
+    gender: String,
+    #[serde(default)]
+    #[validate(length(max = 60, message = "err.too_long"))]
+    external_id: String,
+    #[serde(default)]
+    protected_address: Option<String>,
+    #[serde(default)]
+    group_id: String,
+    #[serde(default)]
+    from_date: String,
+}
+
+impl ChildForm {
+    /// Validates the form against the database; on success the child's details.
+    async fn parse(
+        &self,
+        c: &mut impl Conn,
+        id: Option<i64>,
+        today: NaiveDate,
+    ) -> anyhow::Result<Result<ChildInput, FieldErrors>> {
+        let mut errors = self
+            .validate()
+            .err()
+            .map(|e| FieldErrors::from_validation(&e))
+            .unwrap_or_default();
+        let birth = parse_date(&self.birth_date);
+        match birth {
+            None => errors.add("birth_date", tkey("err.date")),
+            Some(b) if b > today || super::age_on(b, today) > 25 => {
+                errors.add("birth_date", tkey("err.birth_date_range"))
+            }
+            Some(_) => {}
+        }
+        let gender = parse_gender(&self.gender);
+        if gender.is_none() {
+            errors.add("gender", tkey("err.choose"));
+        }
+        let external_id = Some(self.external_id.trim().to_string()).filter(|s| !s.is_empty());
+        if let Some(ext) = &external_id {
+            if org::external_id_taken(c, ext, id).await? {
+                errors.add("external_id", tkey("err.external_id_taken"));
+            }
+        }
+        match (birth, gender, errors.is_empty()) {
+            (Some(birth_date), Some(gender), true) => Ok(Ok(ChildInput {
+                first_name: self.first_name.clone(),
+                last_name: self.last_name.clone(),
+                birth_date,
+                gender,
+                external_id,
+                protected_address: self.protected_address.is_some(),
+            })),
+            _ => Ok(Err(errors)),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin/child_form.html")]
+struct ChildFormPage {
+    ctx: PageCtx,
+    form: ChildForm,
+    errors: FieldErrors,
+    groups: Vec<Group>,
+}
+
+#[derive(Deserialize)]
+struct NewChildQuery {
+    group: Option<i64>,
+}
+
+async fn new_child(
+    State(state): State<AppState>,
+    a: Auth,
+    Query(q): Query<NewChildQuery>,
+) -> AppResult<Response> {
+    scope::admin(&a.user)?;
+    let mut c = state.db.conn().await?;
+    let form = ChildForm {
+        group_id: q.group.map(|g| g.to_string()).unwrap_or_default(),
+        from_date: state.now().date_naive().to_string(),
+        gender: "u".into(),
+        ..Default::default()
+    };
+    let groups = org::all_groups(&mut c).await?;
+    Ok(render(ChildFormPage {
+        ctx: a.ctx,
+        form,
+        errors: FieldErrors::default(),
+        groups,
+    })?
+    .into_response())
+}
+
+async fn create_child(
+    State(state): State<AppState>,
+    a: Auth,
+    Form(form): Form<ChildForm>,
+) -> AppResult<Response> {
+    scope::admin(&a.user)?;
+    let now = state.now();
+    let mut tx = state.db.begin().await?;
+    let parsed = form.parse(&mut tx, None, now.date_naive()).await?;
+    let group = match parse_id(&form.group_id) {
+        Some(g) => org::group(&mut tx, g).await?,
+        None => None,
+    };
+    let from = parse_date(&form.from_date);
+    let input = match (parsed, &group, from) {
+        (Ok(input), Some(_), Some(_)) => input,
+        (parsed, group, from) => {
+            let mut errors = parsed.err().unwrap_or_default();
+            if group.is_none() {
+                errors.add("group_id", tkey("err.choose"));
+            }
+            if from.is_none() {
+                errors.add("from_date", tkey("err.date"));
+            }
+            let groups = org::all_groups(&mut tx).await?;
+            return invalid(ChildFormPage {
+                ctx: a.ctx,
+                form,
+                errors,
+                groups,
+            });
+        }
+    };
+    let (Some(group), Some(from)) = (group, from) else {
+        unreachable!("checked above")
+    };
+    let id = org::insert_child(&mut tx, &input, now).await?;
+    org::enrol(&mut tx, id, group.id, from).await?;
+    audit::record(&mut tx, &a.user, Action::Create, Some(id), "child", "", now).await?;
+    tx.commit().await?;
+    Ok(Redirect::to(&format!("/admin/children/{id}")).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "admin/child_edit.html")]
+struct ChildEditPage {
+    ctx: PageCtx,
+    id: i64,
+    form: ChildForm,
+    errors: FieldErrors,
+    groups: Vec<Group>,
+    enrolments: Vec<Enrolment>,
+    guardians: Vec<Guardian>,
+    show_addresses: bool,
+    enrol: EnrolForm,
+    enrol_errors: FieldErrors,
+    guardian: GuardianForm,
+    guardian_errors: FieldErrors,
+}
+
+impl ChildEditPage {
+    async fn load(c: &mut impl Conn, a: &Auth, child: &Child, today: NaiveDate) -> AppResult<Self> {
+        Ok(ChildEditPage {
+            ctx: a.ctx.clone(),
+            id: child.id,
+            form: ChildForm {
+                first_name: child.first_name.clone(),
+                last_name: child.last_name.clone(),
+                birth_date: child.birth_date.to_string(),
+                gender: child.gender.clone(),
+                external_id: child.external_id.clone().unwrap_or_default(),
+                protected_address: child.protected_address.then(|| "on".to_string()),
+                group_id: String::new(),
+                from_date: String::new(),
+            },
+            errors: FieldErrors::default(),
+            groups: org::all_groups(c).await?,
+            enrolments: org::enrolments(c, child.id).await?,
+            guardians: org::guardians(c, child.id).await?,
+            show_addresses: scope::may_see_addresses(&a.user, child),
+            enrol: EnrolForm {
+                group_id: String::new(),
+                from_date: today.to_string(),
+            },
+            enrol_errors: FieldErrors::default(),
+            guardian: GuardianForm {
+                has_custody: Some("on".into()),
+                ..Default::default()
+            },
+            guardian_errors: FieldErrors::default(),
+        })
+    }
+}
+
+/// Loads a child for an admin page and logs the read.
+async fn admin_child(c: &mut impl Conn, state: &AppState, a: &Auth, id: i64) -> AppResult<Child> {
+    scope::admin(&a.user)?;
+    let child = scope::child(c, &a.user, id).await?;
+    audit::record(
+        c,
+        &a.user,
+        Action::Read,
+        Some(id),
+        "child",
+        "admin",
+        state.now(),
+    )
+    .await?;
+    Ok(child)
+}
+
+async fn edit_child(
+    State(state): State<AppState>,
+    a: Auth,
+    Path(id): Path<i64>,
+) -> AppResult<Response> {
+    let mut c = state.db.conn().await?;
+    let child = admin_child(&mut c, &state, &a, id).await?;
+    Ok(
+        render(ChildEditPage::load(&mut c, &a, &child, state.now().date_naive()).await?)?
+            .into_response(),
+    )
+}
+
+async fn update_child(
+    State(state): State<AppState>,
+    a: Auth,
+    Path(id): Path<i64>,
+    Form(form): Form<ChildForm>,
+) -> AppResult<Response> {
+    let now = state.now();
+    let mut tx = state.db.begin().await?;
+    let child = admin_child(&mut tx, &state, &a, id).await?;
+    match form.parse(&mut tx, Some(id), now.date_naive()).await? {
+        Ok(input) => {
+            org::update_child(&mut tx, id, &input, now).await?;
+            audit::record(&mut tx, &a.user, Action::Change, Some(id), "child", "", now).await?;
+            tx.commit().await?;
+            Ok(Redirect::to(&format!("/admin/children/{id}")).into_response())
+        }
+        Err(errors) => {
+            let mut page = ChildEditPage::load(&mut tx, &a, &child, now.date_naive()).await?;
+            tx.commit().await?; // keeps the read in the access log
+            page.form = form;
+            page.errors = errors;
+            invalid(page)
+        }
+    }
+}
+
+#[derive(Deserialize, Default, Clone)]
+struct EnrolForm {
+    #[serde(default)]
+    group_id: String,
+    #[serde(default)]
+    from_date: String,
+}
+
+async fn enrol_child(
+    State(state): State<AppState>,
+    a: Auth,
+    Path(id): Path<i64>,
+    Form(form): Form<EnrolForm>,
+) -> AppResult<Response> {
+    let now = state.now();
+    let mut tx = state.db.begin().await?;
+    let child = admin_child(&mut tx, &state, &a, id).await?;
+    let mut errors = FieldErrors::default();
+    let group = match parse_id(&form.group_id) {
+        Some(g) => org::group(&mut tx, g).await?,
+        None => None,
+    };
+    if group.is_none() {
+        errors.add("group_id", tkey("err.choose"));
+    }
+    let from = parse_date(&form.from_date);
+    if from.is_none() {
+        errors.add("from_date", tkey("err.date"));
+    }
+    if let (Some(group), Some(from)) = (&group, from) {
+        if org::enrol(&mut tx, id, group.id, from).await? {
+            audit::record(
+                &mut tx,
+                &a.user,
+                Action::Change,
+                Some(id),
+                "enrolment",
+                &format!("group:{}", group.id),
+                now,
+            )
+            .await?;
+            tx.commit().await?;
+            return Ok(Redirect::to(&format!("/admin/children/{id}")).into_response());
+        }
+        errors.add("from_date", tkey("err.enrol_date"));
+    }
+    // Nothing is written for an invalid move: start over from a clean transaction.
+    drop(tx);
+    let mut c = state.db.conn().await?;
+    let mut page = ChildEditPage::load(&mut c, &a, &child, now.date_naive()).await?;
+    page.enrol = form;
+    page.enrol_errors = errors;
+    invalid(page)
+}
+
+#[derive(Deserialize, Validate, Default, Clone)]
+struct GuardianForm {
+    #[validate(length(min = 1, max = 200, message = "err.required"))]
+    name: String,
+    #[serde(default)]
+    #[validate(length(max = 60, message = "err.too_long"))]
+    relation: String,
+    #[serde(default)]
+    #[validate(length(max = 40, message = "err.too_long"))]
+    phone: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    #[validate(length(max = 300, message = "err.too_long"))]
+    address: String,
+    #[serde(default)]
+    has_custody: Option<String>,
+}
+
+async fn add_guardian(
+    State(state): State<AppState>,
+    a: Auth,
+    Path(id): Path<i64>,
+    Form(form): Form<GuardianForm>,
+) -> AppResult<Response> {
+    let now = state.now();
+    let mut tx = state.db.begin().await?;
+    let child = admin_child(&mut tx, &state, &a, id).await?;
+    let mut errors = form
+        .validate()
+        .err()
+        .map(|e| FieldErrors::from_validation(&e))
+        .unwrap_or_default();
+    let email = form.email.trim();
+    if !email.is_empty() && !validator::ValidateEmail::validate_email(&email) {
+        errors.add("email", tkey("err.email"));
+    }
+    if errors.is_empty() {
+        let input = GuardianInput {
+            name: form.name.clone(),
+            relation: form.relation.clone(),
+            phone: form.phone.clone(),
+            email: email.to_string(),
+            address: form.address.clone(),
+            has_custody: form.has_custody.is_some(),
+        };
+        let gid = org::insert_guardian(&mut tx, id, &input, now).await?;
+        audit::record(
+            &mut tx,
+            &a.user,
+            Action::Create,
+            Some(id),
+            &format!("guardian:{gid}"),
+            "",
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        return Ok(Redirect::to(&format!("/admin/children/{id}")).into_response());
+    }
+    let mut page = ChildEditPage::load(&mut tx, &a, &child, now.date_naive()).await?;
+    tx.commit().await?;
+    page.guardian = form;
+    page.guardian_errors = errors;
+    invalid(page)
+}
+
+async fn delete_guardian(
+    State(state): State<AppState>,
+    a: Auth,
+    Path((id, gid)): Path<(i64, i64)>,
+) -> AppResult<Response> {
+    let now = state.now();
+    let mut tx = state.db.begin().await?;
+    admin_child(&mut tx, &state, &a, id).await?;
+    if !org::delete_guardian(&mut tx, id, gid).await? {
+        return Err(AppError::NotFound);
+    }
+    audit::record(
+        &mut tx,
+        &a.user,
+        Action::Delete,
+        Some(id),
+        &format!("guardian:{gid}"),
+        "",
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Redirect::to(&format!("/admin/children/{id}")).into_response())
+}

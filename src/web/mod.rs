@@ -1,0 +1,122 @@
+//! What every page shares: the layout context, rendering, form errors and static assets.
+
+pub mod i18n;
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use askama::Template;
+use axum::Router;
+use axum::http::header;
+use axum::response::{Html, IntoResponse};
+use axum::routing::get;
+
+use crate::app::AppState;
+use crate::auth::{CurrentUser, Role};
+use crate::error::AppResult;
+pub use i18n::{Lang, tkey};
+
+/// Layout context for `templates/base.html`: who is logged in, the language, the CSRF token for
+/// forms, and the municipality's name.
+#[derive(Debug, Clone)]
+pub struct PageCtx {
+    pub user: Option<CurrentUser>,
+    pub lang: Lang,
+    pub csrf: String,
+    pub municipality: String,
+}
+
+impl PageCtx {
+    /// The text for `key` in the page's language.
+    pub fn t(&self, key: &str) -> &'static str {
+        i18n::text(self.lang, key)
+    }
+
+    pub fn lang_code(&self) -> &'static str {
+        self.lang.code()
+    }
+
+    pub fn asset_version(&self) -> &'static str {
+        &ASSET_VERSION
+    }
+
+    pub fn is(&self, role: &str) -> bool {
+        self.user.as_ref().is_some_and(|u| u.role.as_str() == role)
+    }
+
+    pub fn role_name(&self) -> &'static str {
+        match &self.user {
+            Some(u) => self.t(u.role.label_key()),
+            None => "",
+        }
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.user.as_ref().is_some_and(|u| u.role == Role::Admin)
+    }
+}
+
+/// Renders a page template into an HTML response.
+pub fn render(page: impl Template) -> AppResult<Html<String>> {
+    Ok(Html(page.render()?))
+}
+
+/// Messages per form field, as catalogue keys; a form that fails validation is rendered again
+/// with the user's input and these beside each field.
+#[derive(Debug, Clone, Default)]
+pub struct FieldErrors(HashMap<String, &'static str>);
+
+impl FieldErrors {
+    pub fn add(&mut self, field: &str, key: &'static str) {
+        self.0.entry(field.to_string()).or_insert(key);
+    }
+
+    pub fn get(&self, field: &str) -> Option<&'static str> {
+        self.0.get(field).copied()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The `validator` errors of a form, keyed by field; each rule's `message` is a catalogue key.
+    pub fn from_validation(errors: &validator::ValidationErrors) -> FieldErrors {
+        let mut out = FieldErrors::default();
+        for (field, errs) in errors.field_errors() {
+            if let Some(first) = errs.first() {
+                let key = match &first.message {
+                    Some(std::borrow::Cow::Borrowed(k)) => k,
+                    _ => "err.invalid",
+                };
+                out.add(&field, key);
+            }
+        }
+        out
+    }
+}
+
+const APP_CSS: &str = include_str!("../../assets/app.css");
+
+static ASSET_VERSION: LazyLock<String> = LazyLock::new(|| {
+    // FNV-1a of the stylesheet: changes whenever the file does, so it can be cached for ever.
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in APP_CSS.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    format!("{h:016x}")
+});
+
+async fn app_css() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+        ],
+        APP_CSS,
+    )
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/assets/app.css", get(app_css))
+}
