@@ -1,18 +1,18 @@
 //! Trivsel: early detection of child wellbeing concerns for Danish municipalities.
 //!
 //! A tour of the modules:
-//! - [`cli`]: the command line (`serve`, `migrate`, `demo`, `user`, `check`).
-//! - [`config`]: typed settings from defaults, a TOML file and the environment.
-//! - [`app`]: shared state, the router and its cross-cutting layers, `serve`.
-//! - [`db`]: one code path for SQLite and PostgreSQL; embedded migrations.
-//! - [`auth`]: accounts, sessions, CSRF, and [`auth::scope`], which decides what a user sees.
-//! - [`org`]: districts, institutions, groups, children, enrolments, guardians, CSV import.
-//! - [`audit`]: the access log of every read and change of a child's data.
-//! - [`home`]: the start page for each role.
-//! - [`demo`]: the fictional demo municipality.
-//! - [`web`]: layout context, translations, form errors, static assets.
-//! - [`error`]: the one handler error type.
-//! - [`telemetry`]: logging.
+//! - [`cli`] — the command line (`serve`, `migrate`, `demo`, `user`, `check`).
+//! - [`config`] — typed settings from defaults, a TOML file and the environment.
+//! - [`app`] — shared state, the router and its cross-cutting layers, `serve`.
+//! - [`db`] — one code path for SQLite and PostgreSQL; embedded migrations.
+//! - [`auth`] — accounts, sessions, CSRF, and [`auth::scope`], which decides what a user sees.
+//! - [`org`] — districts, institutions, groups, children, enrolments, guardians, CSV import.
+//! - [`audit`] — the access log of every read and change of a child's data.
+//! - [`home`] — the start page for each role.
+//! - [`demo`] — the fictional demo municipality.
+//! - [`web`] — layout context, translations, form errors, static assets.
+//! - [`error`] — the one handler error type.
+//! - [`telemetry`] — logging.
 
 #![forbid(unsafe_code)]
 

@@ -211,7 +211,10 @@ struct SetupPage {
 
 #[derive(Deserialize, Validate, Default, Clone)]
 struct SetupForm {
-    #[validate(length(min = 1, max = 200, message = "err.required"))]
+    #[validate(
+        custom(function = "crate::web::not_blank"),
+        length(max = 200, message = "err.too_long")
+    )]
     name: String,
     #[validate(email(message = "err.email"))]
     email: String,

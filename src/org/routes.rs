@@ -193,7 +193,10 @@ async fn org_page(State(state): State<AppState>, a: Auth) -> AppResult<Response>
 
 #[derive(Deserialize, Validate, Default, Clone)]
 struct DistrictForm {
-    #[validate(length(min = 1, max = 120, message = "err.required"))]
+    #[validate(
+        custom(function = "crate::web::not_blank"),
+        length(max = 120, message = "err.too_long")
+    )]
     name: String,
 }
 
@@ -289,7 +292,10 @@ async fn save_district(
 
 #[derive(Deserialize, Validate, Default, Clone)]
 struct InstitutionForm {
-    #[validate(length(min = 1, max = 120, message = "err.required"))]
+    #[validate(
+        custom(function = "crate::web::not_blank"),
+        length(max = 120, message = "err.too_long")
+    )]
     name: String,
     #[serde(default)]
     district_id: String,
@@ -426,7 +432,10 @@ async fn save_institution(
 
 #[derive(Deserialize, Validate, Default, Clone)]
 struct GroupForm {
-    #[validate(length(min = 1, max = 60, message = "err.required"))]
+    #[validate(
+        custom(function = "crate::web::not_blank"),
+        length(max = 60, message = "err.too_long")
+    )]
     name: String,
     #[serde(default)]
     institution_id: String,
@@ -641,9 +650,15 @@ async fn search_children(c: &mut impl Conn, term: &str) -> anyhow::Result<Vec<Ch
 
 #[derive(Deserialize, Validate, Default, Clone)]
 struct ChildForm {
-    #[validate(length(min = 1, max = 100, message = "err.required"))]
+    #[validate(
+        custom(function = "crate::web::not_blank"),
+        length(max = 100, message = "err.too_long")
+    )]
     first_name: String,
-    #[validate(length(min = 1, max = 100, message = "err.required"))]
+    #[validate(
+        custom(function = "crate::web::not_blank"),
+        length(max = 100, message = "err.too_long")
+    )]
     last_name: String,
     #[serde(default)]
     birth_date: String,
@@ -686,10 +701,10 @@ impl ChildForm {
             errors.add("gender", tkey("err.choose"));
         }
         let external_id = Some(self.external_id.trim().to_string()).filter(|s| !s.is_empty());
-        if let Some(ext) = &external_id {
-            if org::external_id_taken(c, ext, id).await? {
-                errors.add("external_id", tkey("err.external_id_taken"));
-            }
+        if let Some(ext) = &external_id
+            && org::external_id_taken(c, ext, id).await?
+        {
+            errors.add("external_id", tkey("err.external_id_taken"));
         }
         match (birth, gender, errors.is_empty()) {
             (Some(birth_date), Some(gender), true) => Ok(Ok(ChildInput {
@@ -949,7 +964,10 @@ async fn enrol_child(
 
 #[derive(Deserialize, Validate, Default, Clone)]
 struct GuardianForm {
-    #[validate(length(min = 1, max = 200, message = "err.required"))]
+    #[validate(
+        custom(function = "crate::web::not_blank"),
+        length(max = 200, message = "err.too_long")
+    )]
     name: String,
     #[serde(default)]
     #[validate(length(max = 60, message = "err.too_long"))]

@@ -101,6 +101,8 @@ mod tests {
                 &mut files,
             );
         }
+        // This file describes the markers in prose; it holds no keys of its own.
+        files.retain(|f| !f.ends_with("web/i18n.rs"));
         for file in files {
             let body = std::fs::read_to_string(&file).unwrap();
             for marker in ["ctx.t(\"", "message = \"", "tkey(\""] {

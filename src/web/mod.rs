@@ -95,6 +95,16 @@ impl FieldErrors {
     }
 }
 
+/// A `validator` rule: the field must hold more than white space.
+pub fn not_blank(value: &str) -> Result<(), validator::ValidationError> {
+    if value.trim().is_empty() {
+        Err(validator::ValidationError::new("blank")
+            .with_message(std::borrow::Cow::Borrowed(tkey("err.required"))))
+    } else {
+        Ok(())
+    }
+}
+
 const APP_CSS: &str = include_str!("../../assets/app.css");
 
 static ASSET_VERSION: LazyLock<String> = LazyLock::new(|| {

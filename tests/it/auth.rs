@@ -1,0 +1,266 @@
+//! Login, sessions, throttling, CSRF, first-admin setup and the language switch.
+
+use reqwest::StatusCode;
+use trivsel::config::Config;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn login_page_is_danish_and_login_works() {
+    let app = TestApp::spawn().await;
+    Fixture::create(&app).await;
+    let mut c = app.client();
+    let page = c.get("/login").await;
+    assert_eq!(page.status, StatusCode::OK);
+    page.assert_contains("<html lang=\"da\">")
+        .assert_contains("Log ind");
+
+    let bad = c.login(EDUCATOR, "forkert-kodeord").await;
+    assert_eq!(bad.status, StatusCode::UNAUTHORIZED);
+    bad.assert_contains("E-mail eller adgangskode er forkert.")
+        .assert_contains(EDUCATOR);
+
+    let ok = c.login(EDUCATOR, PASSWORD).await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER);
+    assert_eq!(ok.location.as_deref(), Some("/"));
+    c.get("/")
+        .await
+        .assert_contains("Mine grupper")
+        .assert_contains("1.A");
+
+    // Emails are case-insensitive.
+    let mut c2 = app.client();
+    assert_eq!(
+        c2.login("EDUCATOR@Test.dk", PASSWORD).await.status,
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[tokio::test]
+async fn anonymous_requests_go_to_login() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::create(&app).await;
+    let mut c = app.client();
+    for path in [
+        "/".to_string(),
+        format!("/groups/{}", f.class_a1),
+        format!("/children/{}", f.child_a1),
+        "/admin/org".into(),
+    ] {
+        let res = c.get(&path).await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "{path}");
+        assert_eq!(res.location.as_deref(), Some("/login"), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn logout_ends_the_session() {
+    let app = TestApp::spawn().await;
+    Fixture::create(&app).await;
+    let mut c = app.login(EDUCATOR).await;
+    assert_eq!(c.post("/logout", &[]).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(c.get("/").await.location.as_deref(), Some("/login"));
+}
+
+#[tokio::test]
+async fn sessions_survive_a_restart() {
+    let mut app = TestApp::spawn().await;
+    Fixture::create(&app).await;
+    let mut c = app.login(LEADER).await;
+    app.restart().await;
+    // Cookies are per host, not per port: the same cookie goes to the restarted server.
+    c.base = app.base.clone();
+    let res = c.get("/").await;
+    assert_eq!(
+        res.status,
+        StatusCode::OK,
+        "still logged in after the restart"
+    );
+    res.assert_contains("Mine institutioner");
+}
+
+#[tokio::test]
+async fn repeated_failures_throttle_the_account() {
+    let config = Config {
+        login_max_failures: 3,
+        ..Config::default()
+    };
+    let app = TestApp::spawn_with(config).await;
+    Fixture::create(&app).await;
+    let mut c = app.client();
+    for _ in 0..3 {
+        assert_eq!(
+            c.login(LEADER, "gaet-forkert-1").await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    // Now even the right password is refused for this account…
+    let res = c.login(LEADER, PASSWORD).await;
+    assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS);
+    res.assert_contains("For mange mislykkede forsøg");
+    // …but other accounts are not affected.
+    assert_eq!(
+        app.client().login(EDUCATOR, PASSWORD).await.status,
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[tokio::test]
+async fn state_changes_need_the_csrf_token_and_our_origin() {
+    let app = TestApp::spawn().await;
+    Fixture::create(&app).await;
+    let mut c = app.login(ADMIN).await;
+    let before = app.count("SELECT COUNT(*) FROM districts").await;
+
+    let forged = c
+        .post_raw("/admin/districts/new", &[("name", "Forfalsket")], None)
+        .await;
+    assert_eq!(forged.status, StatusCode::BAD_REQUEST);
+    let wrong = c
+        .post_raw(
+            "/admin/districts/new",
+            &[("name", "Forkert"), ("csrf_token", "abc")],
+            None,
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
+    let token = c.csrf.clone().unwrap();
+    let cross = c
+        .post_raw(
+            "/admin/districts/new",
+            &[("name", "Fremmed"), ("csrf_token", &token)],
+            Some("http://evil.example"),
+        )
+        .await;
+    assert_eq!(cross.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM districts").await,
+        before,
+        "nothing written"
+    );
+
+    let ok = c.post("/admin/districts/new", &[("name", "Ægte")]).await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM districts").await,
+        before + 1
+    );
+
+    // A login form posted without the token is refused too (login CSRF).
+    let mut fresh = app.client();
+    let res = fresh
+        .post_raw("/login", &[("email", ADMIN), ("password", PASSWORD)], None)
+        .await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn first_admin_is_created_through_a_one_time_link() {
+    let app = TestApp::spawn().await;
+    let token = trivsel::auth::routes::issue_setup_token(&app.db, chrono::Utc::now())
+        .await
+        .unwrap()
+        .expect("token on empty db");
+    let mut c = app.client();
+    assert_eq!(
+        c.get("/setup/wrong-token").await.status,
+        StatusCode::NOT_FOUND
+    );
+    let page = c.get(&format!("/setup/{token}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    page.assert_contains("Kom i gang");
+
+    let bad = c
+        .post(
+            &format!("/setup/{token}"),
+            &[
+                ("name", "Ada Admin"),
+                ("email", "ikke-en-mail"),
+                ("password", "kort"),
+                ("password2", "andet"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    bad.assert_contains("value=\"Ada Admin\"")
+        .assert_contains("Skriv en gyldig e-mailadresse.")
+        .assert_contains("Adgangskoden skal have mindst 10 tegn.")
+        .assert_contains("De to adgangskoder er ikke ens.");
+    assert_eq!(app.count("SELECT COUNT(*) FROM users").await, 0);
+
+    let ok = c
+        .post(
+            &format!("/setup/{token}"),
+            &[
+                ("name", "Ada Admin"),
+                ("email", "ada@kommune.dk"),
+                ("password", "en-lang-kode-1"),
+                ("password2", "en-lang-kode-1"),
+            ],
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER);
+    c.get("/").await.assert_contains("Kommunens organisation");
+    // The link works once.
+    assert_eq!(
+        app.client().get(&format!("/setup/{token}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert!(
+        trivsel::auth::routes::issue_setup_token(&app.db, chrono::Utc::now())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let mut again = app.client();
+    assert_eq!(
+        again.login("ada@kommune.dk", "en-lang-kode-1").await.status,
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[tokio::test]
+async fn language_switch_persists_on_the_account() {
+    let app = TestApp::spawn().await;
+    Fixture::create(&app).await;
+    let mut c = app.login(EDUCATOR).await;
+    let res = c.post("/lang", &[("lang", "en"), ("back", "/")]).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    c.get("/")
+        .await
+        .assert_contains("<html lang=\"en\">")
+        .assert_contains("My groups");
+    // A new login elsewhere keeps the choice.
+    let mut other = app.login(EDUCATOR).await;
+    other.get("/").await.assert_contains("My groups");
+    // The back link only goes to local paths.
+    let res = c
+        .post(
+            "/lang",
+            &[("lang", "da"), ("back", "https://evil.example/")],
+        )
+        .await;
+    assert_eq!(res.location.as_deref(), Some("/"));
+}
+
+#[tokio::test]
+async fn deactivated_accounts_lose_their_session() {
+    let app = TestApp::spawn().await;
+    Fixture::create(&app).await;
+    let mut c = app.login(EDUCATOR).await;
+    assert_eq!(c.get("/").await.status, StatusCode::OK);
+    let sql = "UPDATE users SET active = FALSE WHERE email = 'educator@test.dk'";
+    match &app.db {
+        trivsel::db::Db::Sqlite(p) => {
+            sqlx::query(sql).execute(p).await.unwrap();
+        }
+        trivsel::db::Db::Postgres(p) => {
+            sqlx::query(sql).execute(p).await.unwrap();
+        }
+    }
+    assert_eq!(c.get("/").await.location.as_deref(), Some("/login"));
+    assert_eq!(
+        app.client().login(EDUCATOR, PASSWORD).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}

@@ -1,0 +1,497 @@
+//! Starting the real server and driving it over HTTP.
+
+use std::sync::LazyLock;
+
+use chrono::NaiveDate;
+use reqwest::StatusCode;
+use reqwest::redirect::Policy;
+use trivsel::app::{self, AppState};
+use trivsel::auth::{Role, password, users};
+use trivsel::config::Config;
+use trivsel::db::Db;
+use trivsel::org::db::{self as org, ChildInput};
+use trivsel::org::{GroupKind, InstitutionKind};
+
+pub const PASSWORD: &str = "korrekt-hest-batteri";
+
+static PASSWORD_HASH: LazyLock<String> =
+    LazyLock::new(|| password::hash_blocking(PASSWORD).expect("hash test password"));
+
+/// Where a test database lives; dropped with the test.
+enum Store {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres,
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub db: Db,
+    pub url: String,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    handle: Option<tokio::task::JoinHandle<()>>,
+    _store: Store,
+}
+
+/// A new, empty, migrated database for one test: (URL, store guard).
+async fn fresh_database() -> (String, Store) {
+    match std::env::var("TRIVSEL_TEST_DATABASE_URL") {
+        Ok(admin_url) if !admin_url.is_empty() => {
+            let name = format!("trivsel_test_{}", uuid::Uuid::new_v4().simple());
+            let admin = Db::connect(&admin_url, 1)
+                .await
+                .expect("TRIVSEL_TEST_DATABASE_URL is set but PostgreSQL cannot be reached");
+            let Db::Postgres(pool) = &admin else {
+                panic!("TRIVSEL_TEST_DATABASE_URL must be a postgres:// URL")
+            };
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(pool)
+                .await
+                .expect("create test database");
+            admin.close().await;
+            let (prefix, _) = admin_url
+                .rsplit_once('/')
+                .expect("URL with a database name");
+            (format!("{prefix}/{name}"), Store::Postgres)
+        }
+        _ => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let url = format!("sqlite://{}", dir.path().join("test.db").display());
+            (url, Store::Sqlite(dir))
+        }
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        let (url, store) = fresh_database().await;
+        Self::spawn_on(url, store, Config::default()).await
+    }
+
+    pub async fn spawn_with(config: Config) -> TestApp {
+        let (url, store) = fresh_database().await;
+        Self::spawn_on(url, store, config).await
+    }
+
+    async fn spawn_on(url: String, store: Store, mut config: Config) -> TestApp {
+        config.listen = "127.0.0.1:0".parse().unwrap();
+        config.max_connections = 5;
+        let db = Db::connect(&url, config.max_connections)
+            .await
+            .expect("connect");
+        db.migrate().await.expect("migrate");
+        let (base, shutdown, handle) = start(db.clone(), config).await;
+        TestApp {
+            base,
+            db,
+            url,
+            shutdown: Some(shutdown),
+            handle: Some(handle),
+            _store: store,
+        }
+    }
+
+    /// Stops the server and starts a new one on the same database, as a restart would.
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        let db = Db::connect(&self.url, 5).await.expect("reconnect");
+        let config = Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            ..Config::default()
+        };
+        let (base, shutdown, handle) = start(db.clone(), config).await;
+        self.base = base;
+        self.db = db;
+        self.shutdown = Some(shutdown);
+        self.handle = Some(handle);
+    }
+
+    async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            let _ = h.await;
+        }
+    }
+
+    pub fn client(&self) -> Client {
+        Client::new(&self.base)
+    }
+
+    /// A client logged in as `email` (with the test password).
+    pub async fn login(&self, email: &str) -> Client {
+        let mut c = self.client();
+        let res = c.login(email, PASSWORD).await;
+        assert_eq!(
+            res.status,
+            StatusCode::SEE_OTHER,
+            "login as {email} failed: {}",
+            res.body
+        );
+        c
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        match &self.db {
+            Db::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+            Db::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+        }
+    }
+}
+
+async fn start(
+    db: Db,
+    config: Config,
+) -> (
+    String,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().unwrap();
+    let state = AppState::new(db, config, String::new());
+    state.load_municipality_name().await.expect("municipality");
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let handle = tokio::spawn(async move {
+        app::serve(state, listener, async {
+            let _ = rx.await;
+        })
+        .await
+        .expect("server");
+    });
+    (format!("http://{addr}"), tx, handle)
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+pub struct Res {
+    pub status: StatusCode,
+    pub location: Option<String>,
+    pub body: String,
+}
+
+impl Res {
+    pub fn assert_contains(&self, needle: &str) -> &Self {
+        assert!(
+            self.body.contains(needle),
+            "expected {needle:?} in page (status {}):\n{}",
+            self.status,
+            self.body
+        );
+        self
+    }
+
+    pub fn assert_lacks(&self, needle: &str) -> &Self {
+        assert!(
+            !self.body.contains(needle),
+            "did not expect {needle:?} in page:\n{}",
+            self.body
+        );
+        self
+    }
+}
+
+/// A browser-like client: keeps cookies, does not follow redirects (tests assert them), and
+/// remembers the CSRF token of the last page that had a form.
+pub struct Client {
+    pub base: String,
+    http: reqwest::Client,
+    pub csrf: Option<String>,
+}
+
+pub fn csrf_in(body: &str) -> Option<String> {
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = body.find(marker)? + marker.len();
+    Some(body[start..].split('"').next()?.to_string())
+}
+
+impl Client {
+    pub fn new(base: &str) -> Client {
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(Policy::none())
+            .build()
+            .unwrap();
+        Client {
+            base: base.to_string(),
+            http,
+            csrf: None,
+        }
+    }
+
+    async fn read(&mut self, res: reqwest::Response) -> Res {
+        let status = res.status();
+        let location = res
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let body = res.text().await.unwrap();
+        if let Some(t) = csrf_in(&body) {
+            self.csrf = Some(t);
+        }
+        Res {
+            status,
+            location,
+            body,
+        }
+    }
+
+    pub async fn get(&mut self, path: &str) -> Res {
+        let res = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
+        self.read(res).await
+    }
+
+    /// Posts a form with the session's CSRF token added (fetched from `/login` or `/` if needed).
+    pub async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Res {
+        if self.csrf.is_none() {
+            self.get("/login").await;
+        }
+        let mut all: Vec<(String, String)> = fields
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        all.push(("csrf_token".into(), self.csrf.clone().unwrap_or_default()));
+        let res = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .form(&all)
+            .send()
+            .await
+            .unwrap();
+        self.read(res).await
+    }
+
+    /// Posts without any CSRF token, as a forged cross-site form would.
+    pub async fn post_raw(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+        origin: Option<&str>,
+    ) -> Res {
+        let mut req = self.http.post(format!("{}{path}", self.base)).form(fields);
+        if let Some(o) = origin {
+            req = req.header("origin", o);
+        }
+        let res = req.send().await.unwrap();
+        self.read(res).await
+    }
+
+    pub async fn post_multipart(
+        &mut self,
+        path: &str,
+        text: &[(&str, &str)],
+        file: (&str, Vec<u8>),
+    ) -> Res {
+        let mut form = reqwest::multipart::Form::new()
+            .text("csrf_token", self.csrf.clone().unwrap_or_default());
+        for (k, v) in text {
+            form = form.text(k.to_string(), v.to_string());
+        }
+        form = form.part(
+            file.0.to_string(),
+            reqwest::multipart::Part::bytes(file.1).file_name("import.csv"),
+        );
+        let res = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        self.read(res).await
+    }
+
+    pub async fn login(&mut self, email: &str, password: &str) -> Res {
+        self.get("/login").await;
+        let res = self
+            .post("/login", &[("email", email), ("password", password)])
+            .await;
+        if res.status == StatusCode::SEE_OTHER {
+            // A new session came with a new token: pick it up.
+            self.get("/").await;
+        }
+        res
+    }
+}
+
+/// A small organisation with one account per role, each scoped to part of it.
+pub struct Fixture {
+    pub district_a: i64,
+    pub district_b: i64,
+    pub school_a: i64,
+    pub daycare_a: i64,
+    pub school_b: i64,
+    pub class_a1: i64,
+    pub class_a2: i64,
+    pub room_a: i64,
+    pub class_b1: i64,
+    /// Children in class_a1, class_a2, room_a, class_b1.
+    pub child_a1: i64,
+    pub child_a2: i64,
+    pub child_room: i64,
+    pub child_b1: i64,
+    pub protected_child: i64,
+    pub admin: i64,
+}
+
+pub const ADMIN: &str = "admin@test.dk";
+pub const EDUCATOR: &str = "educator@test.dk";
+pub const LEADER: &str = "leader@test.dk";
+pub const WORKER: &str = "worker@test.dk";
+pub const EDUCATOR_B: &str = "educator-b@test.dk";
+
+pub fn date(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+}
+
+pub fn child(first: &str, last: &str, birth: &str) -> ChildInput {
+    ChildInput {
+        first_name: first.into(),
+        last_name: last.into(),
+        birth_date: date(birth),
+        gender: "u",
+        external_id: None,
+        protected_address: false,
+    }
+}
+
+impl Fixture {
+    pub async fn create(app: &TestApp) -> Fixture {
+        let now = chrono::Utc::now();
+        let mut tx = app.db.begin().await.unwrap();
+        let c = &mut tx;
+        let district_a = org::save_district(c, None, "Distrikt A", now)
+            .await
+            .unwrap()
+            .unwrap();
+        let district_b = org::save_district(c, None, "Distrikt B", now)
+            .await
+            .unwrap()
+            .unwrap();
+        let school_a = org::save_institution(
+            c,
+            None,
+            district_a,
+            "Askeskolen",
+            InstitutionKind::Skole,
+            now,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        let daycare_a = org::save_institution(
+            c,
+            None,
+            district_a,
+            "Børnehaven Asken",
+            InstitutionKind::Boernehave,
+            now,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        let school_b = org::save_institution(
+            c,
+            None,
+            district_b,
+            "Bøgeskolen",
+            InstitutionKind::Skole,
+            now,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        let class_a1 = org::save_group(c, None, school_a, "1.A", GroupKind::Klasse, "2026/27", now)
+            .await
+            .unwrap()
+            .unwrap();
+        let class_a2 = org::save_group(c, None, school_a, "2.A", GroupKind::Klasse, "2026/27", now)
+            .await
+            .unwrap()
+            .unwrap();
+        let room_a = org::save_group(
+            c,
+            None,
+            daycare_a,
+            "Rød stue",
+            GroupKind::Stue,
+            "2026/27",
+            now,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        let class_b1 = org::save_group(c, None, school_b, "1.B", GroupKind::Klasse, "2026/27", now)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut enrol = async |input: ChildInput, group: i64| {
+            let id = org::insert_child(c, &input, now).await.unwrap();
+            org::enrol(c, id, group, date("2026-08-01")).await.unwrap();
+            id
+        };
+        let child_a1 = enrol(child("Alma", "Andersen", "2019-05-01"), class_a1).await;
+        let child_a2 = enrol(child("Bo", "Bertelsen", "2018-03-02"), class_a2).await;
+        let child_room = enrol(child("Cille", "Carlsen", "2022-01-03"), room_a).await;
+        let child_b1 = enrol(child("Dan", "Dahl", "2019-07-04"), class_b1).await;
+        let mut p = child("Ea", "Eriksen", "2019-09-05");
+        p.protected_address = true;
+        let protected_child = enrol(p, class_a1).await;
+        let hash = PASSWORD_HASH.as_str();
+        let mut user = async |email: &str, role: Role, assign: &[i64]| {
+            let id = users::insert(c, email, email, role, Some(hash), now)
+                .await
+                .unwrap();
+            users::set_assignments(c, id, role, assign).await.unwrap();
+            id
+        };
+        let admin = user(ADMIN, Role::Admin, &[]).await;
+        user(EDUCATOR, Role::Educator, &[class_a1]).await;
+        user(EDUCATOR_B, Role::Educator, &[class_b1]).await;
+        user(LEADER, Role::Leader, &[school_a]).await;
+        user(WORKER, Role::SocialWorker, &[district_a]).await;
+        for (child, name) in [(child_a1, "Mor Andersen"), (protected_child, "Mor Eriksen")] {
+            let g = org::GuardianInput {
+                name: name.into(),
+                relation: "Mor".into(),
+                phone: "12345678".into(),
+                email: String::new(),
+                address: format!("Hemmelig Vej {child}"),
+                has_custody: true,
+            };
+            org::insert_guardian(c, child, &g, now).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+        Fixture {
+            district_a,
+            district_b,
+            school_a,
+            daycare_a,
+            school_b,
+            class_a1,
+            class_a2,
+            room_a,
+            class_b1,
+            child_a1,
+            child_a2,
+            child_room,
+            child_b1,
+            protected_child,
+            admin,
+        }
+    }
+}

@@ -1,0 +1,245 @@
+//! The authorisation matrix: every role against every route that shows or changes a child or
+//! an organisation object, including objects of another group, institution and district.
+//! Out of scope is answered exactly like missing (404).
+
+use reqwest::StatusCode;
+
+use crate::helpers::*;
+
+const OK: u16 = 200;
+const NF: u16 = 404;
+
+#[tokio::test]
+async fn every_role_sees_exactly_its_scope() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::create(&app).await;
+    let missing = 999_999;
+
+    // (path, [educator, educator_b, leader, worker, admin])
+    let reads: Vec<(String, [u16; 5])> = vec![
+        (format!("/groups/{}", f.class_a1), [OK, NF, OK, NF, OK]),
+        (format!("/groups/{}", f.class_a2), [NF, NF, OK, NF, OK]),
+        (format!("/groups/{}", f.room_a), [NF, NF, NF, NF, OK]),
+        (format!("/groups/{}", f.class_b1), [NF, OK, NF, NF, OK]),
+        (format!("/groups/{missing}"), [NF, NF, NF, NF, NF]),
+        (format!("/children/{}", f.child_a1), [OK, NF, OK, NF, OK]),
+        (format!("/children/{}", f.child_a2), [NF, NF, OK, NF, OK]),
+        (format!("/children/{}", f.child_room), [NF, NF, NF, NF, OK]),
+        (format!("/children/{}", f.child_b1), [NF, OK, NF, NF, OK]),
+        (format!("/children/{missing}"), [NF, NF, NF, NF, NF]),
+        (
+            format!("/institutions/{}", f.school_a),
+            [NF, NF, OK, OK, OK],
+        ),
+        (
+            format!("/institutions/{}", f.daycare_a),
+            [NF, NF, NF, OK, OK],
+        ),
+        (
+            format!("/institutions/{}", f.school_b),
+            [NF, NF, NF, NF, OK],
+        ),
+        ("/admin/org".into(), [NF, NF, NF, NF, OK]),
+        ("/admin/users".into(), [NF, NF, NF, NF, OK]),
+        ("/admin/users/new".into(), [NF, NF, NF, NF, OK]),
+        (format!("/admin/users/{}", f.admin), [NF, NF, NF, NF, OK]),
+        ("/admin/children".into(), [NF, NF, NF, NF, OK]),
+        ("/admin/children/new".into(), [NF, NF, NF, NF, OK]),
+        (
+            format!("/admin/children/{}", f.child_a1),
+            [NF, NF, NF, NF, OK],
+        ),
+        (
+            format!("/admin/districts/{}", f.district_a),
+            [NF, NF, NF, NF, OK],
+        ),
+        (
+            format!("/admin/districts/{}", f.district_b),
+            [NF, NF, NF, NF, OK],
+        ),
+        ("/admin/districts/new".into(), [NF, NF, NF, NF, OK]),
+        (
+            format!("/admin/institutions/{}", f.school_a),
+            [NF, NF, NF, NF, OK],
+        ),
+        ("/admin/institutions/new".into(), [NF, NF, NF, NF, OK]),
+        (
+            format!("/admin/groups/{}", f.class_a1),
+            [NF, NF, NF, NF, OK],
+        ),
+        ("/admin/groups/new".into(), [NF, NF, NF, NF, OK]),
+        ("/admin/import".into(), [NF, NF, NF, NF, OK]),
+        ("/admin/access-log".into(), [NF, NF, NF, NF, OK]),
+    ];
+    let roles = [EDUCATOR, EDUCATOR_B, LEADER, WORKER, ADMIN];
+    let mut failures = Vec::new();
+    for (i, email) in roles.iter().enumerate() {
+        let mut c = app.login(email).await;
+        for (path, expected) in &reads {
+            let got = c.get(path).await.status.as_u16();
+            if got != expected[i] {
+                failures.push(format!(
+                    "{email} GET {path}: expected {}, got {got}",
+                    expected[i]
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "authorisation matrix:\n{}",
+        failures.join("\n")
+    );
+}
+
+#[tokio::test]
+async fn changes_are_refused_outside_scope_and_write_nothing() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::create(&app).await;
+    let child = f.child_a1.to_string();
+    let group = f.class_a2.to_string();
+    let district = f.district_a.to_string();
+    let institution = f.school_a.to_string();
+    let posts: Vec<(String, Vec<(&str, &str)>)> = vec![
+        (
+            "/admin/districts/new".into(),
+            vec![("name", "Nyt distrikt")],
+        ),
+        (
+            format!("/admin/districts/{}", f.district_a),
+            vec![("name", "Omdøbt")],
+        ),
+        (
+            "/admin/institutions/new".into(),
+            vec![
+                ("name", "Ny skole"),
+                ("district_id", &district),
+                ("kind", "skole"),
+            ],
+        ),
+        (
+            format!("/admin/institutions/{}", f.school_a),
+            vec![
+                ("name", "Omdøbt skole"),
+                ("district_id", &district),
+                ("kind", "skole"),
+            ],
+        ),
+        (
+            "/admin/groups/new".into(),
+            vec![
+                ("name", "9.Z"),
+                ("institution_id", &institution),
+                ("school_year", "2026/27"),
+            ],
+        ),
+        (
+            format!("/admin/groups/{}", f.class_a1),
+            vec![
+                ("name", "1.Z"),
+                ("institution_id", &institution),
+                ("school_year", "2026/27"),
+            ],
+        ),
+        (
+            "/admin/children/new".into(),
+            vec![
+                ("first_name", "Ny"),
+                ("last_name", "Elev"),
+                ("birth_date", "2019-01-01"),
+                ("gender", "u"),
+                ("group_id", &group),
+                ("from_date", "2026-08-01"),
+            ],
+        ),
+        (
+            format!("/admin/children/{child}"),
+            vec![
+                ("first_name", "Ændret"),
+                ("last_name", "Navn"),
+                ("birth_date", "2019-05-01"),
+                ("gender", "u"),
+            ],
+        ),
+        (
+            format!("/admin/children/{child}/enrol"),
+            vec![("group_id", &group), ("from_date", "2026-09-01")],
+        ),
+        (
+            format!("/admin/children/{child}/guardians"),
+            vec![("name", "Far Andersen")],
+        ),
+        (
+            "/admin/users/new".into(),
+            vec![
+                ("name", "Ny"),
+                ("email", "ny@test.dk"),
+                ("role", "admin"),
+                ("password", "en-lang-kode-1"),
+            ],
+        ),
+    ];
+    let tables = "SELECT (SELECT COUNT(*) FROM districts) + (SELECT COUNT(*) FROM institutions) + (SELECT COUNT(*) FROM groups) \
+                  + (SELECT COUNT(*) FROM children) + (SELECT COUNT(*) FROM enrolments) + (SELECT COUNT(*) FROM guardians) + (SELECT COUNT(*) FROM users)";
+    let before = app.count(tables).await;
+    let mut failures = Vec::new();
+    for email in [EDUCATOR, LEADER, WORKER] {
+        let mut c = app.login(email).await;
+        for (path, fields) in &posts {
+            let got = c.post(path, fields).await.status;
+            if got != StatusCode::NOT_FOUND {
+                failures.push(format!("{email} POST {path}: expected 404, got {got}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert_eq!(app.count(tables).await, before, "nothing was written");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM districts WHERE name = 'Omdøbt'")
+            .await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn home_pages_list_only_what_the_role_may_see() {
+    let app = TestApp::spawn().await;
+    Fixture::create(&app).await;
+
+    let mut educator = app.login(EDUCATOR).await;
+    educator
+        .get("/")
+        .await
+        .assert_contains("1.A")
+        .assert_lacks("2.A")
+        .assert_lacks("1.B")
+        .assert_lacks("Rød stue");
+
+    let mut leader = app.login(LEADER).await;
+    leader
+        .get("/")
+        .await
+        .assert_contains("Askeskolen")
+        .assert_contains("1.A")
+        .assert_contains("2.A")
+        .assert_lacks("Bøgeskolen")
+        .assert_lacks("Rød stue");
+
+    let mut worker = app.login(WORKER).await;
+    worker
+        .get("/")
+        .await
+        .assert_contains("Distrikt A")
+        .assert_contains("Askeskolen")
+        .assert_contains("Børnehaven Asken")
+        .assert_lacks("Distrikt B")
+        .assert_lacks("Bøgeskolen")
+        .assert_lacks("Alma");
+
+    let mut admin = app.login(ADMIN).await;
+    admin
+        .get("/")
+        .await
+        .assert_contains("Kommunens organisation")
+        .assert_lacks("Alma");
+}

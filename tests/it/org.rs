@@ -1,0 +1,437 @@
+//! The admin maintains the organisation; invalid forms come back with input and messages and
+//! write nothing; children move between groups with their history kept.
+
+use reqwest::StatusCode;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn admin_builds_an_organisation_through_the_forms() {
+    let app = TestApp::spawn().await;
+    Fixture::create(&app).await;
+    let mut c = app.login(ADMIN).await;
+
+    let res = c
+        .post("/admin/districts/new", &[("name", "Distrikt Nord")])
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    let district: i64 = app
+        .count("SELECT id FROM districts WHERE name = 'Distrikt Nord'")
+        .await;
+    c.get("/admin/org")
+        .await
+        .assert_contains("Distrikt Nord")
+        .assert_contains("ingen socialrådgiver");
+    c.get("/")
+        .await
+        .assert_contains("Distrikt uden forebyggende socialrådgiver");
+
+    let res = c
+        .post(
+            "/admin/institutions/new",
+            &[
+                ("name", "Nordlys Børnehus"),
+                ("district_id", &district.to_string()),
+                ("kind", "boernehave"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    let inst: i64 = app
+        .count("SELECT id FROM institutions WHERE name = 'Nordlys Børnehus'")
+        .await;
+
+    let res = c
+        .post(
+            "/admin/groups/new",
+            &[
+                ("name", "Grøn stue"),
+                ("institution_id", &inst.to_string()),
+                ("school_year", "2026/27"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    let group: i64 = app
+        .count("SELECT id FROM groups WHERE name = 'Grøn stue'")
+        .await;
+    assert_eq!(res.location, Some(format!("/groups/{group}")));
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM groups WHERE id = {group} AND kind = 'stue'"
+        ))
+        .await,
+        1
+    );
+
+    let res = c
+        .post(
+            "/admin/children/new",
+            &[
+                ("first_name", "Freja"),
+                ("last_name", "Fisker"),
+                ("birth_date", "14-03-2022"),
+                ("gender", "p"),
+                ("external_id", "X-1"),
+                ("group_id", &group.to_string()),
+                ("from_date", "2026-08-01"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let child: i64 = app
+        .count("SELECT id FROM children WHERE external_id = 'X-1'")
+        .await;
+    c.get(&format!("/groups/{group}"))
+        .await
+        .assert_contains("Freja Fisker")
+        .assert_contains("14-03-2022");
+    c.get(&format!("/children/{child}"))
+        .await
+        .assert_contains("Grøn stue")
+        .assert_contains("Pige");
+
+    let res = c
+        .post(
+            &format!("/admin/children/{child}/guardians"),
+            &[
+                ("name", "Mona Fisker"),
+                ("relation", "Mor"),
+                ("email", "mona@example.dk"),
+                ("address", "Nordvej 1"),
+                ("has_custody", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    c.get(&format!("/admin/children/{child}"))
+        .await
+        .assert_contains("Mona Fisker")
+        .assert_contains("Nordvej 1");
+    let gid: i64 = app
+        .count("SELECT id FROM guardians WHERE name = 'Mona Fisker'")
+        .await;
+    let res = c
+        .post(
+            &format!("/admin/children/{child}/guardians/{gid}/delete"),
+            &[],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM guardians WHERE name = 'Mona Fisker'")
+            .await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn invalid_forms_keep_input_show_messages_and_write_nothing() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::create(&app).await;
+    let mut c = app.login(ADMIN).await;
+    let children_before = app.count("SELECT COUNT(*) FROM children").await;
+
+    let res = c.post("/admin/districts/new", &[("name", "  ")]).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    res.assert_contains("Skal udfyldes.")
+        .assert_contains("aria-invalid=\"true\"");
+
+    let res = c
+        .post("/admin/districts/new", &[("name", "distrikt  a")])
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    res.assert_contains("Navnet er allerede i brug.")
+        .assert_contains("value=\"distrikt  a\"");
+
+    let res = c
+        .post(
+            "/admin/institutions/new",
+            &[
+                ("name", "Ny skole"),
+                ("district_id", ""),
+                ("kind", "gymnasium"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    res.assert_contains("value=\"Ny skole\"")
+        .assert_contains("Vælg en af mulighederne.");
+
+    let res = c
+        .post(
+            "/admin/groups/new",
+            &[
+                ("name", "3.C"),
+                ("institution_id", &f.school_a.to_string()),
+                ("school_year", "2026-27"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    res.assert_contains("Skriv skoleåret som fx 2026/27.")
+        .assert_contains("value=\"3.C\"");
+
+    let res = c
+        .post(
+            "/admin/children/new",
+            &[
+                ("first_name", "Gustav"),
+                ("last_name", ""),
+                ("birth_date", "31-02-2020"),
+                ("gender", "u"),
+                ("group_id", ""),
+                ("from_date", "2026-08-01"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    res.assert_contains("value=\"Gustav\"")
+        .assert_contains("id=\"last_name-error\"")
+        .assert_contains("Skriv en gyldig dato")
+        .assert_contains("id=\"group_id-error\"");
+    let res = c
+        .post(
+            "/admin/children/new",
+            &[
+                ("first_name", "Gustav"),
+                ("last_name", "Ung"),
+                ("birth_date", "2099-01-01"),
+                ("gender", "u"),
+                ("group_id", &f.class_a1.to_string()),
+                ("from_date", "2026-08-01"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    res.assert_contains("Fødselsdatoen skal ligge i fortiden");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM children").await,
+        children_before
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM institutions WHERE name = 'Ny skole'")
+            .await,
+        0
+    );
+
+    // Duplicate external id on edit.
+    let res = c
+        .post(
+            "/admin/children/new",
+            &[
+                ("first_name", "A"),
+                ("last_name", "B"),
+                ("birth_date", "2020-01-01"),
+                ("gender", "u"),
+                ("external_id", "E-9"),
+                ("group_id", &f.class_a1.to_string()),
+                ("from_date", "2026-08-01"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    let res = c
+        .post(
+            &format!("/admin/children/{}", f.child_a1),
+            &[
+                ("first_name", "Alma"),
+                ("last_name", "Andersen"),
+                ("birth_date", "2019-05-01"),
+                ("gender", "u"),
+                ("external_id", "E-9"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    res.assert_contains("Et andet barn har allerede dette eksterne id.");
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM children WHERE id = {} AND external_id IS NULL",
+            f.child_a1
+        ))
+        .await,
+        1
+    );
+
+    let res = c
+        .post(
+            "/admin/users/new",
+            &[
+                ("name", ""),
+                ("email", EDUCATOR),
+                ("role", "educator"),
+                ("password", "kort"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    res.assert_contains("Der findes allerede en bruger med denne e-mail.")
+        .assert_contains("Vælg mindst én gruppe")
+        .assert_contains("Adgangskoden skal have mindst 10 tegn.");
+}
+
+#[tokio::test]
+async fn moving_a_child_keeps_the_history_and_changes_who_sees_it() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::create(&app).await;
+    let mut admin = app.login(ADMIN).await;
+    let mut educator = app.login(EDUCATOR).await;
+    let mut educator_b = app.login(EDUCATOR_B).await;
+    assert_eq!(
+        educator
+            .get(&format!("/children/{}", f.child_a1))
+            .await
+            .status,
+        StatusCode::OK
+    );
+
+    // A move must start after the current enrolment.
+    let res = admin
+        .post(
+            &format!("/admin/children/{}/enrol", f.child_a1),
+            &[
+                ("group_id", &f.class_b1.to_string()),
+                ("from_date", "2026-07-01"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    res.assert_contains("Startdatoen skal ligge efter");
+
+    let res = admin
+        .post(
+            &format!("/admin/children/{}/enrol", f.child_a1),
+            &[
+                ("group_id", &f.class_b1.to_string()),
+                ("from_date", "2026-10-01"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    let page = admin.get(&format!("/children/{}", f.child_a1)).await;
+    page.assert_contains("Askeskolen")
+        .assert_contains("Bøgeskolen")
+        .assert_contains("30-09-2026")
+        .assert_contains("01-10-2026");
+    assert_eq!(
+        educator
+            .get(&format!("/children/{}", f.child_a1))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        educator_b
+            .get(&format!("/children/{}", f.child_a1))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM enrolments WHERE child_id = {}",
+            f.child_a1
+        ))
+        .await,
+        2
+    );
+}
+
+#[tokio::test]
+async fn protected_addresses_are_never_shown() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::create(&app).await;
+    let mut admin = app.login(ADMIN).await;
+    admin
+        .get(&format!("/children/{}", f.child_a1))
+        .await
+        .assert_contains(&format!("Hemmelig Vej {}", f.child_a1));
+    admin
+        .get(&format!("/children/{}", f.protected_child))
+        .await
+        .assert_contains("Navne- og adressebeskyttelse")
+        .assert_lacks(&format!("Hemmelig Vej {}", f.protected_child));
+    admin
+        .get(&format!("/admin/children/{}", f.protected_child))
+        .await
+        .assert_lacks(&format!("Hemmelig Vej {}", f.protected_child));
+    // Staff who work with the child see contacts, not addresses.
+    let mut educator = app.login(EDUCATOR).await;
+    educator
+        .get(&format!("/children/{}", f.child_a1))
+        .await
+        .assert_contains("Mor Andersen")
+        .assert_lacks("Hemmelig Vej");
+}
+
+#[tokio::test]
+async fn admin_manages_staff_accounts_and_their_scope() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::create(&app).await;
+    let mut admin = app.login(ADMIN).await;
+    let group = f.room_a.to_string();
+    let res = admin
+        .post(
+            "/admin/users/new",
+            &[
+                ("name", "Nina Ny"),
+                ("email", "Nina@Test.dk"),
+                ("role", "educator"),
+                ("active", "on"),
+                ("password", "en-lang-kode-1"),
+                ("assign", &group),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let mut nina = app.client();
+    assert_eq!(
+        nina.login("nina@test.dk", "en-lang-kode-1").await.status,
+        StatusCode::SEE_OTHER
+    );
+    nina.get("/")
+        .await
+        .assert_contains("Rød stue")
+        .assert_lacks("1.A");
+    assert_eq!(
+        nina.get(&format!("/children/{}", f.child_room))
+            .await
+            .status,
+        StatusCode::OK
+    );
+
+    // Deactivate her.
+    let id: i64 = app
+        .count("SELECT id FROM users WHERE email = 'nina@test.dk'")
+        .await;
+    let res = admin
+        .post(
+            &format!("/admin/users/{id}"),
+            &[
+                ("name", "Nina Ny"),
+                ("email", "nina@test.dk"),
+                ("role", "educator"),
+                ("assign", &group),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    assert_eq!(nina.get("/").await.location.as_deref(), Some("/login"));
+
+    // The admin cannot lock themselves out.
+    let res = admin
+        .post(
+            &format!("/admin/users/{}", f.admin),
+            &[
+                ("name", "A"),
+                ("email", ADMIN),
+                ("role", "leader"),
+                ("active", "on"),
+                ("assign", &f.school_a.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    res.assert_contains("Du kan ikke fjerne din egen administratoradgang.");
+}

@@ -1,0 +1,101 @@
+//! Health checks, security headers, migrations kept in step, and request limits.
+
+use reqwest::StatusCode;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn health_and_readiness() {
+    let app = TestApp::spawn().await;
+    let mut c = app.client();
+    let h = c.get("/healthz").await;
+    assert_eq!((h.status, h.body.as_str()), (StatusCode::OK, "ok"));
+    let r = c.get("/readyz").await;
+    assert_eq!((r.status, r.body.as_str()), (StatusCode::OK, "ready"));
+    app.db.close().await;
+    assert_eq!(
+        c.get("/readyz").await.status,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+}
+
+#[tokio::test]
+async fn security_headers_and_cookie_flags() {
+    let app = TestApp::spawn().await;
+    let res = reqwest::get(format!("{}/login", app.base)).await.unwrap();
+    let h = res.headers();
+    let csp = h.get("content-security-policy").unwrap().to_str().unwrap();
+    assert!(
+        csp.contains("frame-ancestors 'none'")
+            && csp.contains("script-src 'self'")
+            && !csp.contains("unsafe-inline")
+    );
+    assert_eq!(h.get("x-content-type-options").unwrap(), "nosniff");
+    assert_eq!(h.get("referrer-policy").unwrap(), "same-origin");
+    let cookie = h.get("set-cookie").unwrap().to_str().unwrap();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    assert!(
+        !cookie.contains("Secure"),
+        "plain http on loopback: no Secure flag"
+    );
+    // Static assets are cacheable and versioned.
+    let css = reqwest::get(format!("{}/assets/app.css", app.base))
+        .await
+        .unwrap();
+    assert!(
+        css.headers()
+            .get("cache-control")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
+}
+
+#[tokio::test]
+async fn cookies_are_secure_behind_https() {
+    let config = trivsel::config::Config {
+        public_url: Some("https://trivsel.example.dk".into()),
+        ..Default::default()
+    };
+    let app = TestApp::spawn_with(config).await;
+    let res = reqwest::get(format!("{}/login", app.base)).await.unwrap();
+    let cookie = res.headers().get("set-cookie").unwrap().to_str().unwrap();
+    assert!(cookie.contains("Secure"), "{cookie}");
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_refused() {
+    let config = trivsel::config::Config {
+        body_limit_bytes: 10_000,
+        ..Default::default()
+    };
+    let app = TestApp::spawn_with(config).await;
+    Fixture::create(&app).await;
+    let mut c = app.login(ADMIN).await;
+    let big = "x".repeat(20_000);
+    let res = c.post("/admin/districts/new", &[("name", &big)]).await;
+    assert!(res.status.is_client_error(), "{}", res.status);
+    assert_eq!(app.count("SELECT COUNT(*) FROM districts").await, 2);
+}
+
+#[test]
+fn migration_folders_match() {
+    let (sqlite, postgres) = trivsel::db::migration_names();
+    assert!(!sqlite.is_empty());
+    assert_eq!(
+        sqlite, postgres,
+        "migrations/sqlite and migrations/postgres must have the same versions and names"
+    );
+}
+
+#[tokio::test]
+async fn unknown_pages_are_404_in_danish() {
+    let app = TestApp::spawn().await;
+    let res = app.client().get("/ingen/side").await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
+    res.assert_contains("Siden findes ikke");
+}
