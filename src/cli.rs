@@ -209,7 +209,7 @@ async fn user(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
             println!("account {id} created");
         }
         UserCommand::SetPassword { email } => {
-            let mut c = db.conn().await?;
+            let mut c = db.writer().await?;
             let (id, _, _) = users::credentials(&mut c, &email)
                 .await?
                 .with_context(|| format!("no account with email {email}"))?;

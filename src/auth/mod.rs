@@ -20,6 +20,7 @@ use crate::web::{Lang, PageCtx};
 
 const USER_KEY: &str = "user_id";
 const CSRF_KEY: &str = "csrf";
+const SEEN_KEY: &str = "seen_minute";
 
 /// What a staff member is. One role per account; the scope comes from its assignments
 /// (groups for educators, institutions for leaders, districts for social workers).
@@ -114,6 +115,9 @@ async fn current_user(
     let Some(id) = id else { return Ok(None) };
     let mut c = state.db.conn().await?;
     let user = users::active_by_id(&mut c, id).await?;
+    if user.is_some() {
+        touch(session, state).await?;
+    }
     if user.is_none() {
         // The account was deactivated or removed: end the session.
         session
@@ -122,6 +126,24 @@ async fn current_user(
             .map_err(|e| anyhow::anyhow!("flush session: {e}"))?;
     }
     Ok(user)
+}
+
+/// Keeps an active session alive. The store only writes a session that changed, so the
+/// inactivity deadline would otherwise stay where login put it; marking the session once a
+/// minute extends it at the cost of at most one write per minute per user.
+async fn touch(session: &Session, state: &AppState) -> Result<(), AppError> {
+    let minute = state.now().timestamp() / 60;
+    let seen: Option<i64> = session
+        .get(SEEN_KEY)
+        .await
+        .map_err(|e| anyhow::anyhow!("read session: {e}"))?;
+    if seen != Some(minute) {
+        session
+            .insert(SEEN_KEY, minute)
+            .await
+            .map_err(|e| anyhow::anyhow!("write session: {e}"))?;
+    }
+    Ok(())
 }
 
 async fn page_ctx(

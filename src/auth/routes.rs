@@ -66,7 +66,7 @@ async fn login(
 ) -> AppResult<Response> {
     let now = state.now();
     let email = users::normalise_email(&form.email);
-    let mut c = state.db.conn().await?;
+    let mut c = state.db.writer().await?;
     let window_start = now - Duration::minutes(state.config.login_window_minutes);
     let failures = recent_failures(&mut c, &email, window_start).await?;
     let page = |error, status| -> AppResult<Response> {
@@ -154,7 +154,7 @@ async fn set_lang(
     a: Auth,
     Form(form): Form<LangForm>,
 ) -> AppResult<Redirect> {
-    let mut c = state.db.conn().await?;
+    let mut c = state.db.writer().await?;
     users::set_lang(&mut c, a.user.id, Lang::from_code(&form.lang)).await?;
     // Only local paths, so the switch cannot be used as an open redirect.
     let back = if form.back.starts_with('/') && !form.back.starts_with("//") {

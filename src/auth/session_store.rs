@@ -28,7 +28,7 @@ impl SessionStore for DbSessionStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         let data = serde_json::to_string(&record.data)
             .map_err(|e| session_store::Error::Encode(e.to_string()))?;
-        let mut c = self.db.conn().await.map_err(backend)?;
+        let mut c = self.db.writer().await.map_err(backend)?;
         // A fresh random 128-bit id collides essentially never; if it does, draw again.
         loop {
             let inserted = dispatch!(&mut c, c => sqlx::query(
@@ -51,7 +51,7 @@ impl SessionStore for DbSessionStore {
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         let data = serde_json::to_string(&record.data)
             .map_err(|e| session_store::Error::Encode(e.to_string()))?;
-        let mut c = self.db.conn().await.map_err(backend)?;
+        let mut c = self.db.writer().await.map_err(backend)?;
         dispatch!(&mut c, c => sqlx::query(
             "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3) \
              ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at",
@@ -89,7 +89,7 @@ impl SessionStore for DbSessionStore {
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        let mut c = self.db.conn().await.map_err(backend)?;
+        let mut c = self.db.writer().await.map_err(backend)?;
         dispatch!(&mut c, c => sqlx::query("DELETE FROM sessions WHERE id = $1")
             .bind(id.to_string())
             .execute(&mut *c)
@@ -101,7 +101,7 @@ impl SessionStore for DbSessionStore {
 
 /// Removes sessions that have expired; run periodically by the server.
 pub async fn delete_expired(db: &Db) -> anyhow::Result<u64> {
-    let mut c = db.conn().await?;
+    let mut c = db.writer().await?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let n = dispatch!(&mut c, c => sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
         .bind(now)

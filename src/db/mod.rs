@@ -34,9 +34,19 @@ pub enum Backend {
 }
 
 /// The connection pool, for either backend. Cheap to clone.
+///
+/// SQLite allows one writer at a time; when several connections race for the lock, the losers
+/// sleep in SQLite's busy handler (up to 100 ms a turn), which shows as long latency tails. So
+/// SQLite gets a read-only pool for [`Db::conn`] and a single-connection pool for
+/// [`Db::writer`] and [`Db::begin`]: writers queue in-process, fairly, without sleeping, and a
+/// write issued on a read connection fails loudly instead of slipping past the queue.
+/// PostgreSQL uses one pool for both.
 #[derive(Debug, Clone)]
 pub enum Db {
-    Sqlite(sqlx::SqlitePool),
+    Sqlite {
+        read: sqlx::SqlitePool,
+        write: sqlx::SqlitePool,
+    },
     Postgres(sqlx::PgPool),
 }
 
@@ -121,13 +131,20 @@ impl Db {
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10));
-            let pool = SqlitePoolOptions::new()
-                .max_connections(max_connections)
-                .acquire_timeout(Duration::from_secs(10))
-                .connect_with(opts)
+            // The writer first: it creates the file and switches it to WAL.
+            let write = SqlitePoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(opts.clone())
                 .await
                 .context("open SQLite database")?;
-            Ok(Db::Sqlite(pool))
+            let read = SqlitePoolOptions::new()
+                .max_connections(max_connections)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(opts.read_only(true))
+                .await
+                .context("open SQLite database for reading")?;
+            Ok(Db::Sqlite { read, write })
         } else {
             anyhow::bail!("database URL must start with sqlite: or postgres://")
         }
@@ -135,7 +152,7 @@ impl Db {
 
     pub fn backend(&self) -> Backend {
         match self {
-            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Sqlite { .. } => Backend::Sqlite,
             Db::Postgres(_) => Backend::Postgres,
         }
     }
@@ -143,22 +160,40 @@ impl Db {
     /// Applies the embedded migrations of this backend.
     pub async fn migrate(&self) -> anyhow::Result<()> {
         match self {
-            Db::Sqlite(p) => SQLITE_MIGRATIONS.run(p).await,
+            Db::Sqlite { write, .. } => SQLITE_MIGRATIONS.run(write).await,
             Db::Postgres(p) => POSTGRES_MIGRATIONS.run(p).await,
         }
         .context("apply database migrations")
     }
 
+    /// A connection for reading. On SQLite it is read-only: writes go through
+    /// [`Db::writer`] or [`Db::begin`].
     pub async fn conn(&self) -> anyhow::Result<PoolConn> {
         Ok(match self {
-            Db::Sqlite(p) => PoolConn::Sqlite(p.acquire().await.context("acquire connection")?),
+            Db::Sqlite { read, .. } => {
+                PoolConn::Sqlite(read.acquire().await.context("acquire connection")?)
+            }
             Db::Postgres(p) => PoolConn::Postgres(p.acquire().await.context("acquire connection")?),
         })
     }
 
+    /// A connection for a single write statement (or a few that need no atomicity). Hold it
+    /// briefly: on SQLite it is the one writer.
+    pub async fn writer(&self) -> anyhow::Result<PoolConn> {
+        Ok(match self {
+            Db::Sqlite { write, .. } => {
+                PoolConn::Sqlite(write.acquire().await.context("acquire writer")?)
+            }
+            Db::Postgres(p) => PoolConn::Postgres(p.acquire().await.context("acquire connection")?),
+        })
+    }
+
+    /// A transaction (on SQLite, on the one writer connection).
     pub async fn begin(&self) -> anyhow::Result<Tx> {
         Ok(match self {
-            Db::Sqlite(p) => Tx::Sqlite(p.begin().await.context("begin transaction")?),
+            Db::Sqlite { write, .. } => {
+                Tx::Sqlite(write.begin().await.context("begin transaction")?)
+            }
             Db::Postgres(p) => Tx::Postgres(p.begin().await.context("begin transaction")?),
         })
     }
@@ -172,7 +207,10 @@ impl Db {
 
     pub async fn close(&self) {
         match self {
-            Db::Sqlite(p) => p.close().await,
+            Db::Sqlite { read, write } => {
+                read.close().await;
+                write.close().await;
+            }
             Db::Postgres(p) => p.close().await,
         }
     }

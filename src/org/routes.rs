@@ -96,7 +96,7 @@ async fn group_page(
     let ids: Vec<i64> = children.iter().map(|ch| ch.id).collect();
     let now = state.now();
     audit::record_many(
-        &mut c,
+        &mut state.db.writer().await?,
         &a.user,
         Action::Read,
         &ids,
@@ -156,7 +156,16 @@ async fn child_page(
     let mut c = state.db.conn().await?;
     let child = scope::child(&mut c, &a.user, id).await?;
     let now = state.now();
-    audit::record(&mut c, &a.user, Action::Read, Some(id), "child", "", now).await?;
+    audit::record(
+        &mut state.db.writer().await?,
+        &a.user,
+        Action::Read,
+        Some(id),
+        "child",
+        "",
+        now,
+    )
+    .await?;
     let page = ChildPage {
         age: super::age_on(child.birth_date, now.date_naive()),
         enrolments: org::enrolments(&mut c, id).await?,
@@ -261,7 +270,7 @@ async fn save_district(
     form: DistrictForm,
 ) -> AppResult<Response> {
     scope::admin(&a.user)?;
-    let mut c = state.db.conn().await?;
+    let mut c = state.db.begin().await?;
     if let Some(id) = id {
         org::district(&mut c, id).await?.ok_or(AppError::NotFound)?;
     }
@@ -285,6 +294,7 @@ async fn save_district(
             errors,
         });
     }
+    c.commit().await?;
     Ok(Redirect::to("/admin/org").into_response())
 }
 
@@ -397,7 +407,7 @@ async fn save_institution(
     form: InstitutionForm,
 ) -> AppResult<Response> {
     scope::admin(&a.user)?;
-    let mut c = state.db.conn().await?;
+    let mut c = state.db.begin().await?;
     if let Some(id) = id {
         org::institution(&mut c, id)
             .await?
@@ -421,7 +431,10 @@ async fn save_institution(
     }
     if let (true, Some(district), Some(kind)) = (errors.is_empty(), district, kind) {
         match org::save_institution(&mut c, id, district, &form.name, kind, state.now()).await? {
-            Some(_) => return Ok(Redirect::to("/admin/org").into_response()),
+            Some(_) => {
+                c.commit().await?;
+                return Ok(Redirect::to("/admin/org").into_response());
+            }
             None => errors.add("name", tkey("err.name_taken")),
         }
     }
@@ -529,7 +542,7 @@ async fn save_group(
     form: GroupForm,
 ) -> AppResult<Response> {
     scope::admin(&a.user)?;
-    let mut c = state.db.conn().await?;
+    let mut c = state.db.begin().await?;
     if let Some(id) = id {
         org::group(&mut c, id).await?.ok_or(AppError::NotFound)?;
     }
@@ -563,7 +576,10 @@ async fn save_group(
         )
         .await?
         {
-            Some(gid) => return Ok(Redirect::to(&format!("/groups/{gid}")).into_response()),
+            Some(gid) => {
+                c.commit().await?;
+                return Ok(Redirect::to(&format!("/groups/{gid}")).into_response());
+            }
             None => errors.add("name", tkey("err.name_taken")),
         }
     }
@@ -609,6 +625,9 @@ async fn child_search(
     } else {
         search_children(&mut c, &term).await?
     };
+    let unenrolled = org::unenrolled_children(&mut c).await?;
+    drop(c);
+    let mut c = state.db.begin().await?;
     if !term.is_empty() {
         audit::record(
             &mut c,
@@ -623,9 +642,9 @@ async fn child_search(
         let ids: Vec<i64> = results.iter().map(|ch| ch.id).collect();
         audit::record_many(&mut c, &a.user, Action::Read, &ids, "search", now).await?;
     }
-    let unenrolled = org::unenrolled_children(&mut c).await?;
     let ids: Vec<i64> = unenrolled.iter().map(|ch| ch.id).collect();
     audit::record_many(&mut c, &a.user, Action::Read, &ids, "unenrolled", now).await?;
+    c.commit().await?;
     Ok(render(ChildSearchPage {
         ctx: a.ctx,
         q: term,
@@ -873,8 +892,10 @@ async fn edit_child(
     a: Auth,
     Path(id): Path<i64>,
 ) -> AppResult<Response> {
+    let mut tx = state.db.begin().await?;
+    let child = admin_child(&mut tx, &state, &a, id).await?;
+    tx.commit().await?;
     let mut c = state.db.conn().await?;
-    let child = admin_child(&mut c, &state, &a, id).await?;
     Ok(
         render(ChildEditPage::load(&mut c, &a, &child, state.now().date_naive()).await?)?
             .into_response(),

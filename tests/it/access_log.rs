@@ -108,7 +108,7 @@ async fn entries_are_listed_newest_first_on_both_backends() {
         .unwrap()
         .with_timezone(&chrono::Utc);
     let offsets_ms = [999, 0, 1500, 10, 100, 1000];
-    let mut c = app.db.conn().await.unwrap();
+    let mut c = app.db.writer().await.unwrap();
     for (i, ms) in offsets_ms.iter().enumerate() {
         let at = base + chrono::Duration::milliseconds(*ms);
         trivsel::audit::record(

@@ -251,7 +251,7 @@ async fn deactivated_accounts_lose_their_session() {
     assert_eq!(c.get("/").await.status, StatusCode::OK);
     let sql = "UPDATE users SET active = FALSE WHERE email = 'educator@test.dk'";
     match &app.db {
-        trivsel::db::Db::Sqlite(p) => {
+        trivsel::db::Db::Sqlite { write: p, .. } => {
             sqlx::query(sql).execute(p).await.unwrap();
         }
         trivsel::db::Db::Postgres(p) => {

@@ -1,0 +1,121 @@
+//! A small closed-loop load generator for the bench in `bench/run.sh`: logs in N sessions as
+//! one account, then each session requests a page back to back for a fixed time and the
+//! latencies are reported (requests/s, p50, p99, max). Loopback only; bounded in time.
+//!
+//! cargo run --release --example load -- --base http://127.0.0.1:8080 \
+//!     --email paedagog@demo.trivsel.dk --password demo --path /groups/6 --sessions 50 --seconds 20
+
+use std::time::{Duration, Instant};
+
+fn arg(name: &str, default: &str) -> String {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+        .unwrap_or_else(|| default.to_string())
+}
+
+fn csrf_in(body: &str) -> Option<String> {
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = body.find(marker)? + marker.len();
+    Some(body[start..].split('"').next()?.to_string())
+}
+
+async fn session(base: &str, email: &str, password: &str) -> reqwest::Client {
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = client
+        .get(format!("{base}/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let token = csrf_in(&page).expect("login form");
+    let res = client
+        .post(format!("{base}/login"))
+        .form(&[
+            ("email", email),
+            ("password", password),
+            ("csrf_token", &token),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 303, "login failed for {email}");
+    client
+}
+
+#[tokio::main]
+async fn main() {
+    let base = arg("--base", "http://127.0.0.1:8080");
+    assert!(
+        base.starts_with("http://127.") || base.starts_with("http://localhost"),
+        "load is only ever sent to loopback"
+    );
+    let email = arg("--email", "paedagog@demo.trivsel.dk");
+    let password = arg("--password", "demo");
+    let path = arg("--path", "/");
+    let sessions: usize = arg("--sessions", "50").parse().unwrap();
+    let seconds: u64 = arg("--seconds", "20").parse().unwrap();
+
+    let mut clients = Vec::new();
+    for _ in 0..sessions {
+        clients.push(session(&base, &email, &password).await);
+    }
+    // Warm-up, not measured.
+    for c in &clients {
+        c.get(format!("{base}{path}"))
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+    }
+
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for c in clients {
+        let url = format!("{base}{path}");
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut errors = 0u64;
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                match c.get(&url).send().await {
+                    Ok(r) if r.status().is_success() => {
+                        let _ = r.bytes().await;
+                        lat.push(t.elapsed());
+                    }
+                    _ => errors += 1,
+                }
+            }
+            (lat, errors)
+        }));
+    }
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        let (lat, e) = t.await.unwrap();
+        all.extend(lat);
+        errors += e;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    all.sort();
+    let pct =
+        |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)].as_secs_f64() * 1000.0;
+    println!(
+        "path={path} sessions={sessions} requests={} errors={errors} rps={:.0} p50_ms={:.1} p99_ms={:.1} max_ms={:.1}",
+        all.len(),
+        all.len() as f64 / elapsed,
+        pct(0.50),
+        pct(0.99),
+        all.last().unwrap().as_secs_f64() * 1000.0
+    );
+}
