@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 SECONDS_PER_RUN="${1:-20}"
 PG_ADMIN="${TRIVSEL_BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 PORT=18080
+LOGDIR=$(mktemp -d)
+echo "server logs in $LOGDIR"
 cargo build --release --bin trivsel --example load -q
 BIN=target/release/trivsel
 LOAD=target/release/examples/load
@@ -16,7 +18,7 @@ run() {
   export DATABASE_URL="$url" TRIVSEL_LISTEN="127.0.0.1:$PORT" RUST_LOG=warn
   "$BIN" demo >/dev/null
   local t0; t0=$(date +%s%N)
-  "$BIN" serve & local pid=$!
+  "$BIN" serve 2>"$LOGDIR/$label.log" & local pid=$!
   until curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1; do sleep 0.01; done
   local ready_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
   # The educator's first group.

@@ -93,6 +93,9 @@ async fn group_page(
     let mut c = state.db.conn().await?;
     let group = scope::group(&mut c, &a.user, id).await?;
     let children = org::children_in_group(&mut c, id).await?;
+    // Give the read connection back before taking the writer: on PostgreSQL both come from
+    // one pool, and holding one while waiting for another can exhaust it under load.
+    drop(c);
     let ids: Vec<i64> = children.iter().map(|ch| ch.id).collect();
     let now = state.now();
     audit::record_many(
@@ -155,6 +158,9 @@ async fn child_page(
 ) -> AppResult<Response> {
     let mut c = state.db.conn().await?;
     let child = scope::child(&mut c, &a.user, id).await?;
+    let enrolments = org::enrolments(&mut c, id).await?;
+    let guardians = org::guardians(&mut c, id).await?;
+    drop(c); // before taking the writer, as in `group_page`
     let now = state.now();
     audit::record(
         &mut state.db.writer().await?,
@@ -168,8 +174,8 @@ async fn child_page(
     .await?;
     let page = ChildPage {
         age: super::age_on(child.birth_date, now.date_naive()),
-        enrolments: org::enrolments(&mut c, id).await?,
-        guardians: org::guardians(&mut c, id).await?,
+        enrolments,
+        guardians,
         show_addresses: scope::may_see_addresses(&a.user, &child),
         child,
         ctx: a.ctx,
