@@ -29,6 +29,8 @@ pub struct AppState {
 pub struct Inner {
     pub db: Db,
     pub config: Config,
+    /// The scale and questionnaires in use (validated at start-up).
+    pub catalogue: Option<Arc<crate::questionnaire::Catalogue>>,
     municipality: RwLock<String>,
 }
 
@@ -45,9 +47,18 @@ impl AppState {
             inner: Arc::new(Inner {
                 db,
                 config,
+                catalogue: None,
                 municipality: RwLock::new(municipality),
             }),
         }
+    }
+
+    /// Sets the questionnaire catalogue; only before the state is shared.
+    pub fn with_catalogue(mut self, catalogue: crate::questionnaire::Catalogue) -> AppState {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.catalogue = Some(Arc::new(catalogue));
+        }
+        self
     }
 
     pub fn municipality_name(&self) -> String {

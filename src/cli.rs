@@ -40,8 +40,15 @@ pub enum Command {
     /// Manage staff accounts.
     #[command(subcommand)]
     User(UserCommand),
-    /// Validate the configuration (and database URL) and exit non-zero on a problem.
+    /// Validate the configuration and the questionnaire files; exit non-zero on a problem.
     Check,
+    /// Score a set of answers with a questionnaire file, as the service would, and print JSON.
+    Score {
+        /// The questionnaire file (TOML).
+        questionnaire: PathBuf,
+        /// A JSON object of item id → answer value, e.g. {"social_1": "2", "violence": "no"}.
+        answers: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -92,7 +99,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::User(cmd) => user(config, cmd).await,
+        Command::Score {
+            questionnaire,
+            answers,
+        } => score(&config, &questionnaire, &answers),
         Command::Check => {
+            let catalogue = config.catalogue()?;
+            println!(
+                "questionnaires OK: scale {:?} with {} levels; {}",
+                catalogue.scale.def.id,
+                catalogue.scale.def.levels.len(),
+                catalogue
+                    .questionnaires
+                    .iter()
+                    .map(|q| format!(
+                        "{} v{} ({}–{} years)",
+                        q.def.id, q.def.version, q.def.age_from, q.def.age_to
+                    ))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
             let url = config.database_url()?;
             anyhow::ensure!(
                 url.starts_with("sqlite:") || url.starts_with("postgres"),
@@ -121,6 +147,8 @@ pub async fn open(config: &Config) -> anyhow::Result<Db> {
 
 async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
+    // Refuse to start on an invalid questionnaire or scale file, before touching anything.
+    let catalogue = config.catalogue()?;
     let db = open(&config).await?;
     let now = chrono::Utc::now();
     if demo {
@@ -144,11 +172,56 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         println!("No accounts yet. Create the first administrator here (the link works once):");
         println!("  {base}/setup/{token}");
     }
-    let state = AppState::new(db.clone(), config, String::new());
+    let state = AppState::new(db.clone(), config, String::new()).with_catalogue(catalogue);
     state.load_municipality_name().await?;
     tracing::info!(%addr, backend = ?db.backend(), ready_ms = started.elapsed().as_millis() as u64, "listening");
     app::serve(state, listener, app::shutdown_signal()).await?;
     db.close().await;
+    Ok(())
+}
+
+/// `trivsel score`: the same loading, validation and engine as the service.
+fn score(config: &Config, file: &std::path::Path, answers: &std::path::Path) -> anyhow::Result<()> {
+    use crate::questionnaire::{self as q, Problems};
+    let catalogue_scale = q::Catalogue::load(&config.questionnaire_dir, &config.scale)
+        .map(|c| c.scale)
+        .map_err(|p| anyhow::anyhow!("{p}"))?;
+    let name = file.display().to_string();
+    let bytes = std::fs::read(file).with_context(|| format!("read {name}"))?;
+    let text = String::from_utf8(bytes.clone()).with_context(|| format!("{name} is not UTF-8"))?;
+    let def: crate::questionnaire::format::QuestionnaireFile =
+        toml::from_str(&text).map_err(|e| anyhow::anyhow!("{name}: {}", e.message()))?;
+    let model = q::compile(&name, &def, &catalogue_scale)
+        .map_err(|p| anyhow::anyhow!("{}", Problems(p)))?;
+    let questionnaire = q::Questionnaire {
+        file: name,
+        hash: q::content_hash(&bytes),
+        def,
+        model,
+    };
+    let map: std::collections::BTreeMap<String, String> = serde_json::from_slice(
+        &std::fs::read(answers).with_context(|| format!("read {}", answers.display()))?,
+    )
+    .with_context(|| {
+        format!(
+            "{} must be a JSON object of item id to answer value",
+            answers.display()
+        )
+    })?;
+    let parsed = q::answers_from_map(&questionnaire, &map)
+        .map_err(|e| anyhow::anyhow!("invalid answers:\n  {}", e.join("\n  ")))?;
+    let outcome = crate::scoring::score(&questionnaire.model, &parsed);
+    let level = catalogue_scale.level(outcome.level);
+    let report = q::ScoreReport {
+        questionnaire: &questionnaire.def.id,
+        version: questionnaire.def.version,
+        hash: &questionnaire.hash,
+        scale: &catalogue_scale.def.id,
+        level: &level.id,
+        level_name: &level.name.da,
+        outcome,
+    };
+    println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
 }
 

@@ -46,6 +46,10 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Name shown in the header when the database does not hold one yet.
     pub municipality_name: String,
+    /// Folder of the questionnaire files, with the scales in its `scales/` subfolder.
+    pub questionnaire_dir: PathBuf,
+    /// Id of the scale in use, e.g. `boernelineal` (four levels) or `topi` (three).
+    pub scale: String,
 }
 
 impl Default for Config {
@@ -62,6 +66,8 @@ impl Default for Config {
             body_limit_bytes: 4 * 1024 * 1024,
             log_format: LogFormat::Text,
             municipality_name: "Trivsel".to_string(),
+            questionnaire_dir: PathBuf::from("questionnaires"),
+            scale: "boernelineal".to_string(),
         }
     }
 }
@@ -133,6 +139,12 @@ impl Config {
                 ))
             }
         }
+    }
+
+    /// Loads and validates the scale and questionnaire files.
+    pub fn catalogue(&self) -> anyhow::Result<crate::questionnaire::Catalogue> {
+        crate::questionnaire::Catalogue::load(&self.questionnaire_dir, &self.scale)
+            .map_err(|p| anyhow::anyhow!("{p}"))
     }
 
     pub fn secure_cookies(&self) -> bool {

@@ -7,6 +7,8 @@
 //! - [`db`] — one code path for SQLite and PostgreSQL; embedded migrations.
 //! - [`auth`] — accounts, sessions, CSRF, and [`auth::scope`], which decides what a user sees.
 //! - [`org`] — districts, institutions, groups, children, enrolments, guardians, CSV import.
+//! - [`questionnaire`] — scale and questionnaire files: loading, validation, hashes.
+//! - [`scoring`] — the pure engine: answers → domain scores, total, suggested level.
 //! - [`audit`] — the access log of every read and change of a child's data.
 //! - [`home`] — the start page for each role.
 //! - [`demo`] — the fictional demo municipality.
@@ -26,5 +28,7 @@ pub mod demo;
 pub mod error;
 pub mod home;
 pub mod org;
+pub mod questionnaire;
+pub mod scoring;
 pub mod telemetry;
 pub mod web;

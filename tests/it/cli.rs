@@ -13,6 +13,10 @@ fn trivsel(dir: &std::path::Path) -> Command {
             cmd.env_remove(k);
         }
     }
+    cmd.env(
+        "TRIVSEL_QUESTIONNAIRE_DIR",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/questionnaires"),
+    );
     cmd
 }
 
@@ -25,7 +29,54 @@ fn check_accepts_defaults_and_rejects_bad_configuration() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("configuration OK"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("configuration OK"), "{stdout}");
+    assert!(
+        stdout.contains("questionnaires OK: scale \"boernelineal\" with 4 levels"),
+        "{stdout}"
+    );
+    let out = trivsel(dir.path())
+        .arg("check")
+        .env("TRIVSEL_SCALE", "topi")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("scale \"topi\" with 3 levels"));
+
+    // A broken questionnaire file is refused with file, key and reason.
+    let qdir = dir.path().join("q");
+    std::fs::create_dir_all(qdir.join("scales")).unwrap();
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("questionnaires");
+    std::fs::copy(
+        shipped.join("scales/boernelineal.toml"),
+        qdir.join("scales/boernelineal.toml"),
+    )
+    .unwrap();
+    let body = std::fs::read_to_string(shipped.join("6-9.toml"))
+        .unwrap()
+        .replace("min_answered = 2", "min_answered = 7");
+    std::fs::write(qdir.join("6-9.toml"), body).unwrap();
+    let out = trivsel(dir.path())
+        .arg("check")
+        .env("TRIVSEL_QUESTIONNAIRE_DIR", &qdir)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "6-9.toml: domains[0].min_answered: must be between 1 and the domain's 3 items"
+        ),
+        "{err}"
+    );
+    // …and the server will not start on it.
+    let out = trivsel(dir.path())
+        .arg("serve")
+        .env("TRIVSEL_QUESTIONNAIRE_DIR", &qdir)
+        .env("TRIVSEL_LISTEN", "127.0.0.1:0")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("6-9.toml: domains[0].min_answered"));
 
     let out = trivsel(dir.path())
         .arg("check")
@@ -171,5 +222,49 @@ fn user_add_and_set_password_from_the_shell() {
     assert!(
         dir.path().join("data/trivsel.db").exists(),
         "the SQLite file is created on first run"
+    );
+}
+
+#[test]
+fn score_prints_the_engines_verdict_as_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let answers = dir.path().join("a.json");
+    std::fs::write(&answers, r#"{"security_1": "0", "security_2": "2", "security_3": "0", "social_1": "2", "violence": "no"}"#).unwrap();
+    let q = concat!(env!("CARGO_MANIFEST_DIR"), "/questionnaires/6-9.toml");
+    let out = trivsel(dir.path())
+        .arg("score")
+        .arg(q)
+        .arg(&answers)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["questionnaire"], "trivsel-6-9");
+    // security: reverse(0)=2 + 2 + reverse(0)=2 = 6 → the security band and any-domain rule: orange.
+    assert_eq!(report["level"], "orange");
+    assert_eq!(report["outcome"]["domains"][3]["score"], 6.0);
+    assert_eq!(
+        report["outcome"]["total"],
+        serde_json::Value::Null,
+        "too few answers for a total"
+    );
+    assert_eq!(report["hash"].as_str().unwrap().len(), 64);
+
+    std::fs::write(&answers, r#"{"security_1": "7", "nope": "1"}"#).unwrap();
+    let out = trivsel(dir.path())
+        .arg("score")
+        .arg(q)
+        .arg(&answers)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("security_1: \"7\" is not one of") && err.contains("nope: no such item"),
+        "{err}"
     );
 }

@@ -12,3 +12,4 @@ mod import;
 mod matrix;
 mod org;
 mod platform;
+mod scoring;

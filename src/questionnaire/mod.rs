@@ -1,0 +1,669 @@
+//! Questionnaires and scales as files (`questionnaires/`): loading, validation with precise
+//! messages, content hashes, and compilation into the scoring engine's model. The service
+//! refuses to start on an invalid file, and `trivsel check` reports every problem.
+
+pub mod format;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+use crate::scoring::{self, Answers, Model, ModelBand, ModelDomain, ModelItem, Target};
+use format::{Aggregate, QuestionnaireFile, ScaleFile};
+
+/// One problem in one file: where, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub file: String,
+    pub key: String,
+    pub reason: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.key.is_empty() {
+            write!(f, "{}: {}", self.file, self.reason)
+        } else {
+            write!(f, "{}: {}: {}", self.file, self.key, self.reason)
+        }
+    }
+}
+
+/// All problems found, one per line.
+#[derive(Debug, Clone)]
+pub struct Problems(pub Vec<Problem>);
+
+impl fmt::Display for Problems {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{} problem(s) in the questionnaire files:", self.0.len())?;
+        for p in &self.0 {
+            writeln!(f, "  {p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Problems {}
+
+struct Check<'a> {
+    file: &'a str,
+    problems: Vec<Problem>,
+}
+
+impl Check<'_> {
+    fn fail(&mut self, key: impl Into<String>, reason: impl Into<String>) {
+        self.problems.push(Problem {
+            file: self.file.to_string(),
+            key: key.into(),
+            reason: reason.into(),
+        });
+    }
+
+    fn text(&mut self, key: &str, t: &format::Text) {
+        if t.da.trim().is_empty() {
+            self.fail(format!("{key}.da"), "missing Danish text");
+        }
+        if t.en.trim().is_empty() {
+            self.fail(format!("{key}.en"), "missing English text");
+        }
+    }
+
+    fn id(&mut self, key: &str, id: &str, seen: &mut HashSet<String>) {
+        if id.is_empty()
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            self.fail(
+                key,
+                format!("id {id:?} must be letters a-z, digits, '-' or '_'"),
+            );
+        } else if !seen.insert(id.to_string()) {
+            self.fail(key, format!("duplicate id {id:?}"));
+        }
+    }
+}
+
+/// Hex SHA-256 of a file's bytes: stored with every assessment.
+pub fn content_hash(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn parse<T: serde::de::DeserializeOwned>(file: &str, text: &str) -> Result<T, Problem> {
+    let de = toml::Deserializer::new(text);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let key = e.path().to_string();
+        let inner = e.into_inner();
+        let mut reason = inner.message().to_string();
+        if let Some(span) = inner.span() {
+            let line = text[..span.start.min(text.len())].lines().count().max(1);
+            reason = format!("{reason} (line {line})");
+        }
+        Problem {
+            file: file.to_string(),
+            key: if key == "." { String::new() } else { key },
+            reason,
+        }
+    })
+}
+
+/// A loaded scale.
+#[derive(Debug, Clone)]
+pub struct Scale {
+    pub file: String,
+    pub hash: String,
+    pub def: ScaleFile,
+}
+
+impl Scale {
+    pub fn top(&self) -> usize {
+        self.def.levels.len() - 1
+    }
+
+    pub fn level(&self, index: usize) -> &format::Level {
+        &self.def.levels[index.min(self.top())]
+    }
+
+    pub fn index_of(&self, id: &str) -> Option<usize> {
+        self.def.levels.iter().position(|l| l.id == id)
+    }
+}
+
+pub fn validate_scale(file: &str, def: &ScaleFile) -> Vec<Problem> {
+    let mut c = Check {
+        file,
+        problems: Vec::new(),
+    };
+    if def.id.is_empty() {
+        c.fail("id", "missing");
+    }
+    if def.version == 0 {
+        c.fail("version", "must be 1 or higher");
+    }
+    c.text("name", &def.name);
+    if !(3..=5).contains(&def.levels.len()) {
+        c.fail(
+            "levels",
+            format!(
+                "a scale has 3 to 5 levels, this one has {}",
+                def.levels.len()
+            ),
+        );
+    }
+    let mut seen = HashSet::new();
+    for (i, l) in def.levels.iter().enumerate() {
+        let key = format!("levels[{i}]");
+        c.id(&format!("{key}.id"), &l.id, &mut seen);
+        let hex = l
+            .colour
+            .strip_prefix('#')
+            .filter(|h| h.len() == 6 && h.chars().all(|ch| ch.is_ascii_hexdigit()));
+        if hex.is_none() {
+            c.fail(
+                format!("{key}.colour"),
+                format!("{:?} is not a colour like #2e7d32", l.colour),
+            );
+        }
+        c.text(&format!("{key}.name"), &l.name);
+        c.text(&format!("{key}.description"), &l.description);
+        c.text(&format!("{key}.handleguide.now"), &l.handleguide.now);
+        if i > 0 && l.handleguide.involve.is_empty() {
+            c.fail(
+                format!("{key}.handleguide.involve"),
+                "say who must be involved at this level",
+            );
+        }
+    }
+    c.problems
+}
+
+/// A loaded, valid questionnaire compiled against the configured scale.
+#[derive(Debug, Clone)]
+pub struct Questionnaire {
+    pub file: String,
+    pub hash: String,
+    pub def: QuestionnaireFile,
+    pub model: Model,
+}
+
+/// Checks a questionnaire against itself and `scale`; on success, its scoring model.
+pub fn compile(file: &str, def: &QuestionnaireFile, scale: &Scale) -> Result<Model, Vec<Problem>> {
+    let mut c = Check {
+        file,
+        problems: Vec::new(),
+    };
+    if def.id.is_empty() {
+        c.fail("id", "missing");
+    }
+    if def.version == 0 {
+        c.fail("version", "must be 1 or higher");
+    }
+    c.text("title", &def.title);
+    if def.age_from > def.age_to || def.age_to > 25 {
+        c.fail(
+            "age_to",
+            format!("age range {}–{} is not valid", def.age_from, def.age_to),
+        );
+    }
+    // Response sets.
+    let mut set_scores: HashMap<&str, (Vec<String>, Vec<i64>)> = HashMap::new();
+    for (name, set) in &def.response_sets {
+        let key = format!("response_sets.{name}");
+        if set.options.len() < 2 {
+            c.fail(format!("{key}.options"), "needs at least two options");
+        }
+        let mut seen = HashSet::new();
+        for (i, o) in set.options.iter().enumerate() {
+            if !seen.insert(o.value.clone()) {
+                c.fail(
+                    format!("{key}.options[{i}].value"),
+                    format!("duplicate value {:?}", o.value),
+                );
+            }
+            if o.score < 0 {
+                c.fail(format!("{key}.options[{i}].score"), "scores are 0 or more");
+            }
+            c.text(&format!("{key}.options[{i}].label"), &o.label);
+        }
+        set_scores.insert(
+            name,
+            (
+                set.options.iter().map(|o| o.value.clone()).collect(),
+                set.options.iter().map(|o| o.score).collect(),
+            ),
+        );
+    }
+    // Domains.
+    let mut seen = HashSet::new();
+    let mut domain_index = HashMap::new();
+    for (i, d) in def.domains.iter().enumerate() {
+        c.id(&format!("domains[{i}].id"), &d.id, &mut seen);
+        c.text(&format!("domains[{i}].label"), &d.label);
+        domain_index.insert(d.id.as_str(), i);
+    }
+    // Items (ids share one namespace with critical items: answers are keyed by them).
+    let mut item_ids = HashSet::new();
+    let mut items = Vec::new();
+    let mut per_domain = vec![0usize; def.domains.len()];
+    let mut max_per_domain = vec![0i64; def.domains.len()];
+    for (i, it) in def.items.iter().enumerate() {
+        let key = format!("items[{i}]");
+        c.id(&format!("{key}.id"), &it.id, &mut item_ids);
+        c.text(&format!("{key}.text"), &it.text);
+        let Some(&d) = domain_index.get(it.domain.as_str()) else {
+            c.fail(
+                format!("{key}.domain"),
+                format!("domain {:?} is not defined", it.domain),
+            );
+            continue;
+        };
+        let Some((values, raw)) = set_scores.get(it.responses.as_str()) else {
+            c.fail(
+                format!("{key}.responses"),
+                format!("response set {:?} is not defined", it.responses),
+            );
+            continue;
+        };
+        let max = raw.iter().copied().max().unwrap_or(0);
+        let min = raw.iter().copied().min().unwrap_or(0);
+        let scores = raw
+            .iter()
+            .map(|s| 100 * if it.reverse { max + min - s } else { *s })
+            .collect();
+        per_domain[d] += 1;
+        max_per_domain[d] += 100 * max;
+        items.push(ModelItem {
+            id: it.id.clone(),
+            domain: d,
+            values: values.clone(),
+            scores,
+        });
+    }
+    for (i, cr) in def.critical.iter().enumerate() {
+        c.id(&format!("critical[{i}].id"), &cr.id, &mut item_ids);
+        c.text(&format!("critical[{i}].text"), &cr.text);
+    }
+    let mut domains = Vec::new();
+    for (i, d) in def.domains.iter().enumerate() {
+        if per_domain[i] == 0 {
+            c.fail(
+                format!("domains[{i}]"),
+                format!("domain {:?} has no items", d.id),
+            );
+        }
+        if d.min_answered == 0 || d.min_answered > per_domain[i].max(1) {
+            c.fail(
+                format!("domains[{i}].min_answered"),
+                format!("must be between 1 and the domain's {} items", per_domain[i]),
+            );
+        }
+        let max = if d.aggregate == Aggregate::Mean {
+            max_per_domain[i] / per_domain[i].max(1) as i64
+        } else {
+            max_per_domain[i]
+        };
+        domains.push(ModelDomain {
+            id: d.id.clone(),
+            items: per_domain[i],
+            min_answered: d.min_answered,
+            mean: d.aggregate == Aggregate::Mean,
+            max,
+        });
+    }
+    let mut total = Vec::new();
+    for (i, id) in def.total.domains.iter().enumerate() {
+        match domain_index.get(id.as_str()) {
+            Some(&d) => total.push(d),
+            None => c.fail(
+                format!("total.domains[{i}]"),
+                format!("domain {id:?} is not defined"),
+            ),
+        }
+    }
+    let total_max: i64 = total
+        .iter()
+        .map(|&d| domains.get(d).map_or(0, |x: &ModelDomain| x.max))
+        .sum();
+
+    // Scoring for the configured scale.
+    let Some((si, scoring)) = def
+        .scoring
+        .iter()
+        .enumerate()
+        .find(|(_, s)| s.scale == scale.def.id)
+    else {
+        c.fail(
+            "scoring",
+            format!("no [[scoring]] for the configured scale {:?}", scale.def.id),
+        );
+        return Err(c.problems);
+    };
+    let mut bands = Vec::new();
+    let mut reachable = vec![false; scale.def.levels.len()];
+    reachable[0] = true;
+    if !def.critical.is_empty() {
+        reachable[scale.top()] = true;
+    }
+    for (bi, b) in scoring.bands.iter().enumerate() {
+        let key = format!("scoring[{si}].bands[{bi}]");
+        let (target, max) = if b.target == "total" {
+            (Target::Total, total_max)
+        } else if let Some(d) = b
+            .target
+            .strip_prefix("domain:")
+            .and_then(|id| domain_index.get(id))
+        {
+            (Target::Domain(*d), domains.get(*d).map_or(0, |x| x.max))
+        } else {
+            c.fail(
+                format!("{key}.target"),
+                format!(
+                    "{:?} is neither \"total\" nor \"domain:<id>\" of a defined domain",
+                    b.target
+                ),
+            );
+            continue;
+        };
+        let mut cutoffs = Vec::new();
+        let mut prev: Option<(i64, usize)> = None;
+        for (ci, cut) in b.cutoffs.iter().enumerate() {
+            let ckey = format!("{key}.cutoffs[{ci}]");
+            let Some(level) = scale.index_of(&cut.level) else {
+                c.fail(
+                    format!("{ckey}.level"),
+                    format!("level {:?} is not in scale {:?}", cut.level, scale.def.id),
+                );
+                continue;
+            };
+            let from = cut.from.centi();
+            if let Some((pf, pl)) = prev
+                && (from <= pf || level <= pl)
+            {
+                c.fail(ckey.clone(), "cut-offs must rise in both score and level");
+            }
+            if level == 0 {
+                c.fail(format!("{ckey}.level"), "the lowest level needs no cut-off");
+            }
+            if from > max {
+                c.fail(
+                    format!("{ckey}.from"),
+                    format!(
+                        "unreachable: the highest possible score is {}",
+                        max as f64 / 100.0
+                    ),
+                );
+            } else {
+                reachable[level] = true;
+            }
+            prev = Some((from, level));
+            cutoffs.push((from, level));
+        }
+        if cutoffs.is_empty() {
+            c.fail(format!("{key}.cutoffs"), "needs at least one cut-off");
+        }
+        bands.push(ModelBand { target, cutoffs });
+    }
+    let mut any_domain = Vec::new();
+    for (ai, r) in scoring.any_domain.iter().enumerate() {
+        let key = format!("scoring[{si}].any_domain[{ai}]");
+        match scale.index_of(&r.level) {
+            Some(level) => {
+                let from = r.from.centi();
+                if domains.iter().all(|d| d.max < from) {
+                    c.fail(
+                        format!("{key}.from"),
+                        "unreachable: no domain can score that high",
+                    );
+                } else {
+                    reachable[level] = true;
+                }
+                any_domain.push((from, level));
+            }
+            None => c.fail(
+                format!("{key}.level"),
+                format!("level {:?} is not in scale {:?}", r.level, scale.def.id),
+            ),
+        }
+    }
+    for (l, ok) in reachable.iter().enumerate() {
+        if !ok {
+            c.fail(
+                format!("scoring[{si}]"),
+                format!("level {:?} can never be suggested", scale.def.levels[l].id),
+            );
+        }
+    }
+    if !c.problems.is_empty() {
+        return Err(c.problems);
+    }
+    Ok(Model {
+        items,
+        domains,
+        critical: def.critical.iter().map(|c| c.id.clone()).collect(),
+        total,
+        bands,
+        any_domain,
+        levels: scale.def.levels.len(),
+    })
+}
+
+/// The scale and questionnaires the service runs with.
+#[derive(Debug, Clone)]
+pub struct Catalogue {
+    pub scale: Arc<Scale>,
+    pub questionnaires: Vec<Arc<Questionnaire>>,
+}
+
+fn toml_files(dir: &Path) -> Result<Vec<PathBuf>, Problem> {
+    let entries = std::fs::read_dir(dir).map_err(|e| Problem {
+        file: dir.display().to_string(),
+        key: String::new(),
+        reason: format!("cannot read folder: {e}"),
+    })?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+impl Catalogue {
+    /// Loads `dir/scales/*.toml` and `dir/*.toml`, with `scale_id` as the scale in use.
+    /// Every problem in every file is collected before giving up.
+    pub fn load(dir: &Path, scale_id: &str) -> Result<Catalogue, Problems> {
+        let mut problems = Vec::new();
+        let mut scales = Vec::new();
+        match toml_files(&dir.join("scales")) {
+            Ok(files) => {
+                for path in files {
+                    let name = path.display().to_string();
+                    match std::fs::read(&path) {
+                        Ok(bytes) => {
+                            match parse::<ScaleFile>(&name, &String::from_utf8_lossy(&bytes)) {
+                                Ok(def) => {
+                                    let p = validate_scale(&name, &def);
+                                    if p.is_empty() {
+                                        scales.push(Scale {
+                                            file: name,
+                                            hash: content_hash(&bytes),
+                                            def,
+                                        });
+                                    }
+                                    problems.extend(p);
+                                }
+                                Err(p) => problems.push(p),
+                            }
+                        }
+                        Err(e) => problems.push(Problem {
+                            file: name,
+                            key: String::new(),
+                            reason: e.to_string(),
+                        }),
+                    }
+                }
+            }
+            Err(p) => problems.push(p),
+        }
+        let scale = scales.iter().find(|s| s.def.id == scale_id).cloned();
+        if scale.is_none() && problems.is_empty() {
+            problems.push(Problem {
+                file: dir.join("scales").display().to_string(),
+                key: "id".into(),
+                reason: format!("no scale with id {scale_id:?} (the configured `scale`)"),
+            });
+        }
+        let mut questionnaires: Vec<Arc<Questionnaire>> = Vec::new();
+        match toml_files(dir) {
+            Ok(files) => {
+                for path in files {
+                    let name = path.display().to_string();
+                    let bytes = match std::fs::read(&path) {
+                        Ok(b) => b,
+                        Err(e) => {
+                            problems.push(Problem {
+                                file: name,
+                                key: String::new(),
+                                reason: e.to_string(),
+                            });
+                            continue;
+                        }
+                    };
+                    let def =
+                        match parse::<QuestionnaireFile>(&name, &String::from_utf8_lossy(&bytes)) {
+                            Ok(d) => d,
+                            Err(p) => {
+                                problems.push(p);
+                                continue;
+                            }
+                        };
+                    let Some(scale) = &scale else { continue };
+                    match compile(&name, &def, scale) {
+                        Ok(model) => questionnaires.push(Arc::new(Questionnaire {
+                            file: name,
+                            hash: content_hash(&bytes),
+                            def,
+                            model,
+                        })),
+                        Err(p) => problems.extend(p),
+                    }
+                }
+            }
+            Err(p) => problems.push(p),
+        }
+        // Across files: unique ids, and age bands that do not overlap.
+        let mut ids: BTreeMap<&str, &str> = BTreeMap::new();
+        for q in &questionnaires {
+            if let Some(other) = ids.insert(&q.def.id, &q.file) {
+                problems.push(Problem {
+                    file: q.file.clone(),
+                    key: "id".into(),
+                    reason: format!("id {:?} is also used by {other}", q.def.id),
+                });
+            }
+        }
+        for (i, a) in questionnaires.iter().enumerate() {
+            for b in &questionnaires[i + 1..] {
+                if a.def.age_from <= b.def.age_to && b.def.age_from <= a.def.age_to {
+                    problems.push(Problem {
+                        file: b.file.clone(),
+                        key: "age_from".into(),
+                        reason: format!(
+                            "ages {}–{} overlap with {}",
+                            b.def.age_from, b.def.age_to, a.file
+                        ),
+                    });
+                }
+            }
+        }
+        if questionnaires.is_empty() && problems.is_empty() {
+            problems.push(Problem {
+                file: dir.display().to_string(),
+                key: String::new(),
+                reason: "no questionnaire files".into(),
+            });
+        }
+        match scale {
+            Some(scale) if problems.is_empty() => Ok(Catalogue {
+                scale: Arc::new(scale),
+                questionnaires,
+            }),
+            _ => Err(Problems(problems)),
+        }
+    }
+
+    /// The questionnaire for a child of `age` whole years, if any band covers it.
+    pub fn for_age(&self, age: i32) -> Option<&Arc<Questionnaire>> {
+        let age = u32::try_from(age).ok()?;
+        self.questionnaires
+            .iter()
+            .find(|q| q.def.age_from <= age && age <= q.def.age_to)
+    }
+
+    pub fn by_id(&self, id: &str) -> Option<&Arc<Questionnaire>> {
+        self.questionnaires.iter().find(|q| q.def.id == id)
+    }
+}
+
+/// Answers keyed by item id (as in a form or a JSON file), turned into the engine's
+/// positional answers. Unknown ids and values are reported, not ignored.
+pub fn answers_from_map(
+    q: &Questionnaire,
+    map: &BTreeMap<String, String>,
+) -> Result<Answers, Vec<String>> {
+    let mut errors = Vec::new();
+    let mut known: HashSet<&str> = HashSet::new();
+    let mut answers = Answers {
+        items: vec![None; q.model.items.len()],
+        critical: vec![None; q.model.critical.len()],
+    };
+    for (i, item) in q.model.items.iter().enumerate() {
+        known.insert(&item.id);
+        if let Some(v) = map.get(&item.id).filter(|v| !v.is_empty()) {
+            match item.values.iter().position(|x| x == v) {
+                Some(p) => answers.items[i] = Some(p as u8),
+                None => errors.push(format!(
+                    "{}: {v:?} is not one of {:?}",
+                    item.id, item.values
+                )),
+            }
+        }
+    }
+    for (j, id) in q.model.critical.iter().enumerate() {
+        known.insert(id);
+        match map.get(id).map(String::as_str) {
+            None | Some("") => {}
+            Some("yes" | "ja") => answers.critical[j] = Some(true),
+            Some("no" | "nej") => answers.critical[j] = Some(false),
+            Some(v) => errors.push(format!("{id}: {v:?} is not \"yes\" or \"no\"")),
+        }
+    }
+    for k in map.keys() {
+        if !known.contains(k.as_str()) {
+            errors.push(format!("{k}: no such item in {}", q.def.id));
+        }
+    }
+    if errors.is_empty() {
+        Ok(answers)
+    } else {
+        Err(errors)
+    }
+}
+
+/// What `trivsel score` prints.
+#[derive(Debug, serde::Serialize)]
+pub struct ScoreReport<'a> {
+    pub questionnaire: &'a str,
+    pub version: u32,
+    pub hash: &'a str,
+    pub scale: &'a str,
+    pub level: &'a str,
+    pub level_name: &'a str,
+    pub outcome: scoring::Outcome,
+}
