@@ -109,6 +109,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::home::router())
         .merge(crate::auth::routes::router())
         .merge(crate::org::routes::router())
+        .merge(crate::assessment::routes::router())
         .merge(crate::audit::routes::router())
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -150,6 +150,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     // Refuse to start on an invalid questionnaire or scale file, before touching anything.
     let catalogue = config.catalogue()?;
     let db = open(&config).await?;
+    crate::assessment::register_versions(&db, &catalogue, chrono::Utc::now()).await?;
     let now = chrono::Utc::now();
     if demo {
         let mut c = db.conn().await?;

@@ -9,6 +9,7 @@
 //! - [`org`] — districts, institutions, groups, children, enrolments, guardians, CSV import.
 //! - [`questionnaire`] — scale and questionnaire files: loading, validation, hashes.
 //! - [`scoring`] — the pure engine: answers → domain scores, total, suggested level.
+//! - [`assessment`] — rounds, the assessment form, suggestion and decision, history.
 //! - [`audit`] — the access log of every read and change of a child's data.
 //! - [`home`] — the start page for each role.
 //! - [`demo`] — the fictional demo municipality.
@@ -19,6 +20,7 @@
 #![forbid(unsafe_code)]
 
 pub mod app;
+pub mod assessment;
 pub mod audit;
 pub mod auth;
 pub mod cli;

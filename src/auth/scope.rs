@@ -134,3 +134,18 @@ async fn assigned(
         .await)?;
     Ok(n > 0)
 }
+
+/// The child `id` if `user` may read and record its wellbeing assessments: the educators of
+/// the child's group and the leaders of its institution. The admin maintains the organisation
+/// but never sees assessments; social workers see what alerts route to them.
+pub async fn assessable_child(c: &mut impl Conn, user: &CurrentUser, id: i64) -> AppResult<Child> {
+    match user.role {
+        Role::Educator | Role::Leader => child(c, user, id).await,
+        Role::Admin | Role::SocialWorker => Err(AppError::NotFound),
+    }
+}
+
+/// Whether `user`'s role works with assessments at all (for showing links and history).
+pub fn sees_assessments(user: &CurrentUser) -> bool {
+    matches!(user.role, Role::Educator | Role::Leader)
+}

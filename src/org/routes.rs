@@ -77,6 +77,7 @@ struct GroupPage {
     group: Group,
     children: Vec<Child>,
     today: NaiveDate,
+    status: Option<crate::assessment::routes::GroupStatus>,
 }
 
 impl GroupPage {
@@ -93,6 +94,15 @@ async fn group_page(
     let mut c = state.db.conn().await?;
     let group = scope::group(&mut c, &a.user, id).await?;
     let children = org::children_in_group(&mut c, id).await?;
+    let status = if scope::sees_assessments(&a.user) {
+        let kind = org::institution(&mut c, group.institution_id)
+            .await?
+            .map(|i| i.kind)
+            .unwrap_or_default();
+        Some(crate::assessment::routes::group_status(&mut c, &state, &kind, id, a.ctx.lang).await?)
+    } else {
+        None
+    };
     // Give the read connection back before taking the writer: on PostgreSQL both come from
     // one pool, and holding one while waiting for another can exhaust it under load.
     drop(c);
@@ -112,6 +122,7 @@ async fn group_page(
         group,
         children,
         today: now.date_naive(),
+        status,
     })?
     .into_response())
 }
@@ -144,6 +155,9 @@ async fn institution_page(
 #[template(path = "child.html")]
 struct ChildPage {
     ctx: PageCtx,
+    sees_assessments: bool,
+    history: Vec<crate::assessment::routes::SummaryView>,
+    chart: Option<crate::assessment::routes::Chart>,
     child: Child,
     age: i32,
     enrolments: Vec<Enrolment>,
@@ -160,6 +174,17 @@ async fn child_page(
     let child = scope::child(&mut c, &a.user, id).await?;
     let enrolments = org::enrolments(&mut c, id).await?;
     let guardians = org::guardians(&mut c, id).await?;
+    let sees_assessments = scope::sees_assessments(&a.user);
+    let history = if sees_assessments {
+        crate::assessment::routes::child_history(&mut c, &state, id, a.ctx.lang).await?
+    } else {
+        Vec::new()
+    };
+    let chart = if sees_assessments {
+        crate::assessment::routes::chart(&history, &state, a.ctx.lang)?
+    } else {
+        None
+    };
     drop(c); // before taking the writer, as in `group_page`
     let now = state.now();
     audit::record(
@@ -173,6 +198,9 @@ async fn child_page(
     )
     .await?;
     let page = ChildPage {
+        sees_assessments,
+        history,
+        chart,
         age: super::age_on(child.birth_date, now.date_naive()),
         enrolments,
         guardians,

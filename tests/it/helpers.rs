@@ -151,7 +151,15 @@ async fn start(
         .await
         .expect("bind");
     let addr = listener.local_addr().unwrap();
-    let state = AppState::new(db, config, String::new());
+    let catalogue = trivsel::questionnaire::Catalogue::load(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("questionnaires"),
+        &config.scale,
+    )
+    .expect("shipped questionnaires");
+    trivsel::assessment::register_versions(&db, &catalogue, chrono::Utc::now())
+        .await
+        .expect("register versions");
+    let state = AppState::new(db, config, String::new()).with_catalogue(catalogue);
     state.load_municipality_name().await.expect("municipality");
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let handle = tokio::spawn(async move {

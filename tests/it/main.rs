@@ -4,6 +4,7 @@
 //! HTTP to it like a browser (cookies, CSRF tokens taken from the forms).
 
 mod access_log;
+mod assessment;
 mod auth;
 mod cli;
 mod demo;

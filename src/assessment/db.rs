@@ -1,0 +1,311 @@
+//! SQL for rounds and assessments.
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::db::Conn;
+use crate::dispatch;
+use crate::scoring::Outcome;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Round {
+    pub id: i64,
+    pub name: String,
+    pub opens_on: NaiveDate,
+    pub closes_on: NaiveDate,
+    pub institution_kinds: String,
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn rounds(c: &mut impl Conn) -> anyhow::Result<Vec<Round>> {
+    Ok(dispatch!(c, c => sqlx::query_as(
+        "SELECT id, name, opens_on, closes_on, institution_kinds FROM rounds ORDER BY opens_on DESC, id DESC",
+    )
+    .fetch_all(&mut *c)
+    .await)?)
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn insert_round(
+    c: &mut impl Conn,
+    name: &str,
+    opens_on: NaiveDate,
+    closes_on: NaiveDate,
+    kinds: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<i64> {
+    Ok(dispatch!(c, c => sqlx::query_scalar(
+        "INSERT INTO rounds (name, opens_on, closes_on, institution_kinds, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(name.trim())
+    .bind(opens_on)
+    .bind(closes_on)
+    .bind(kinds)
+    .bind(now)
+    .fetch_one(&mut *c)
+    .await)?)
+}
+
+/// The open round covering institutions of `kind` on `day` (the most recently opened).
+pub async fn current_round(
+    c: &mut impl Conn,
+    kind: &str,
+    day: NaiveDate,
+) -> anyhow::Result<Option<Round>> {
+    Ok(rounds(c)
+        .await?
+        .into_iter()
+        .find(|r| super::round_covers(r, kind, day)))
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Assessment {
+    pub id: i64,
+    pub child_id: i64,
+    pub round_id: Option<i64>,
+    pub round_name: Option<String>,
+    pub kind: String,
+    pub status: String,
+    pub author_id: i64,
+    pub author_name: String,
+    pub questionnaire_id: String,
+    pub questionnaire_version: i32,
+    pub questionnaire_hash: String,
+    pub scale_id: String,
+    pub answers: String,
+    pub domain_scores: String,
+    pub reasons: String,
+    pub total: Option<i64>,
+    pub suggested_rank: Option<i32>,
+    pub suggested_level: Option<String>,
+    pub decided_rank: Option<i32>,
+    pub decided_level: Option<String>,
+    pub justification: String,
+    pub observation: String,
+    pub supersedes_id: Option<i64>,
+    pub superseded: bool,
+    pub submission_key: String,
+    pub created_at: DateTime<Utc>,
+    pub submitted_at: Option<DateTime<Utc>>,
+}
+
+impl Assessment {
+    pub fn answer_map(&self) -> super::AnswerMap {
+        serde_json::from_str(&self.answers).unwrap_or_default()
+    }
+
+    pub fn domains(&self) -> Vec<crate::scoring::DomainScore> {
+        serde_json::from_str::<Vec<StoredDomain>>(&self.domain_scores)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|d| crate::scoring::DomainScore {
+                id: d.id,
+                score: d.score.map(|s| (s * 100.0).round() as i64),
+                answered: d.answered,
+                items: d.items,
+            })
+            .collect()
+    }
+
+    pub fn is_team(&self) -> bool {
+        self.kind == super::TEAM
+    }
+}
+
+/// Domain scores as stored (the engine's serialised form: scores as decimals).
+#[derive(Debug, serde::Deserialize)]
+struct StoredDomain {
+    id: String,
+    score: Option<f64>,
+    answered: usize,
+    items: usize,
+}
+
+const SELECT: &str = "SELECT a.id, a.child_id, a.round_id, r.name AS round_name, a.kind, a.status, a.author_id, \
+     u.name AS author_name, a.questionnaire_id, a.questionnaire_version, a.questionnaire_hash, a.scale_id, \
+     a.answers, a.domain_scores, a.reasons, a.total, a.suggested_rank, a.suggested_level, a.decided_rank, \
+     a.decided_level, a.justification, a.observation, a.supersedes_id, \
+     EXISTS (SELECT 1 FROM assessments n WHERE n.supersedes_id = a.id AND n.status = 'submitted') AS superseded, \
+     a.submission_key, a.created_at, a.submitted_at \
+     FROM assessments a JOIN users u ON u.id = a.author_id LEFT JOIN rounds r ON r.id = a.round_id";
+
+#[tracing::instrument(skip_all)]
+pub async fn get(c: &mut impl Conn, id: i64) -> anyhow::Result<Option<Assessment>> {
+    let sql = format!("{SELECT} WHERE a.id = $1");
+    Ok(dispatch!(c, c => sqlx::query_as(&sql).bind(id).fetch_optional(&mut *c).await)?)
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn by_key(c: &mut impl Conn, key: &str) -> anyhow::Result<Option<Assessment>> {
+    let sql = format!("{SELECT} WHERE a.submission_key = $1");
+    Ok(dispatch!(c, c => sqlx::query_as(&sql).bind(key).fetch_optional(&mut *c).await)?)
+}
+
+/// Submitted assessments of a child, oldest first.
+#[tracing::instrument(skip_all)]
+pub async fn history(c: &mut impl Conn, child_id: i64) -> anyhow::Result<Vec<Assessment>> {
+    let sql = format!(
+        "{SELECT} WHERE a.child_id = $1 AND a.status = 'submitted' ORDER BY a.submitted_at, a.id"
+    );
+    Ok(dispatch!(c, c => sqlx::query_as(&sql).bind(child_id).fetch_all(&mut *c).await)?)
+}
+
+/// The newest unfinished assessment (draft or awaiting decision) this author has for the child.
+#[tracing::instrument(skip_all)]
+pub async fn open_draft(
+    c: &mut impl Conn,
+    child_id: i64,
+    author_id: i64,
+) -> anyhow::Result<Option<Assessment>> {
+    let sql = format!(
+        "{SELECT} WHERE a.child_id = $1 AND a.author_id = $2 AND a.status <> 'submitted' ORDER BY a.created_at DESC, a.id DESC LIMIT 1"
+    );
+    Ok(
+        dispatch!(c, c => sqlx::query_as(&sql).bind(child_id).bind(author_id).fetch_optional(&mut *c).await)?,
+    )
+}
+
+/// Submitted individual assessments of a child in a round (for the team's side-by-side view).
+#[tracing::instrument(skip_all)]
+pub async fn individual_in_round(
+    c: &mut impl Conn,
+    child_id: i64,
+    round_id: i64,
+) -> anyhow::Result<Vec<Assessment>> {
+    let sql = format!(
+        "{SELECT} WHERE a.child_id = $1 AND a.round_id = $2 AND a.kind = 'individual' AND a.status = 'submitted' ORDER BY a.submitted_at"
+    );
+    Ok(
+        dispatch!(c, c => sqlx::query_as(&sql).bind(child_id).bind(round_id).fetch_all(&mut *c).await)?,
+    )
+}
+
+/// What a form submission writes.
+pub struct Draft<'a> {
+    pub key: &'a str,
+    pub child_id: i64,
+    pub round_id: Option<i64>,
+    pub kind: &'a str,
+    pub author_id: i64,
+    pub questionnaire_id: &'a str,
+    pub questionnaire_version: i32,
+    pub questionnaire_hash: &'a str,
+    pub scale_id: &'a str,
+    pub answers: String,
+    pub observation: &'a str,
+    pub supersedes_id: Option<i64>,
+}
+
+/// Saves a draft, or a scored assessment awaiting the decision, under its submission key.
+/// A second submission with the same key updates the same row (double clicks, reloads and
+/// retries store one assessment); a row already submitted, or another author's or child's
+/// row under the same key, is left as it is and `None` comes back.
+#[tracing::instrument(skip_all)]
+pub async fn save(
+    c: &mut impl Conn,
+    d: &Draft<'_>,
+    scored: Option<(&Outcome, &str)>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Option<i64>> {
+    let (status, domains, reasons, total, rank, level) = match scored {
+        Some((o, level_id)) => (
+            "scored",
+            serde_json::to_string(&o.domains)?,
+            serde_json::to_string(&o.reasons)?,
+            o.total,
+            Some(o.level as i32),
+            Some(level_id),
+        ),
+        None => (
+            "draft",
+            "[]".to_string(),
+            "[]".to_string(),
+            None,
+            None,
+            None,
+        ),
+    };
+    Ok(dispatch!(c, c => sqlx::query_scalar(
+        "INSERT INTO assessments (child_id, round_id, kind, status, author_id, questionnaire_id, questionnaire_version, \
+         questionnaire_hash, scale_id, answers, domain_scores, reasons, total, suggested_rank, suggested_level, \
+         observation, supersedes_id, submission_key, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19) \
+         ON CONFLICT (submission_key) DO UPDATE SET kind = excluded.kind, status = excluded.status, \
+         answers = excluded.answers, domain_scores = excluded.domain_scores, reasons = excluded.reasons, \
+         total = excluded.total, suggested_rank = excluded.suggested_rank, suggested_level = excluded.suggested_level, \
+         observation = excluded.observation, updated_at = excluded.updated_at \
+         WHERE assessments.status <> 'submitted' AND assessments.child_id = excluded.child_id \
+         AND assessments.author_id = excluded.author_id \
+         RETURNING id",
+    )
+    .bind(d.child_id)
+    .bind(d.round_id)
+    .bind(d.kind)
+    .bind(status)
+    .bind(d.author_id)
+    .bind(d.questionnaire_id)
+    .bind(d.questionnaire_version)
+    .bind(d.questionnaire_hash)
+    .bind(d.scale_id)
+    .bind(&d.answers)
+    .bind(&domains)
+    .bind(&reasons)
+    .bind(total)
+    .bind(rank)
+    .bind(level)
+    .bind(d.observation)
+    .bind(d.supersedes_id)
+    .bind(d.key)
+    .bind(now)
+    .fetch_optional(&mut *c)
+    .await)?)
+}
+
+/// Records the professional's decision. Returns false when the assessment was not awaiting
+/// one (already submitted: a repeated click changes nothing).
+#[tracing::instrument(skip_all)]
+pub async fn decide(
+    c: &mut impl Conn,
+    id: i64,
+    rank: i32,
+    level: &str,
+    justification: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<bool> {
+    let n = dispatch!(c, c => sqlx::query(
+        "UPDATE assessments SET status = 'submitted', decided_rank = $1, decided_level = $2, justification = $3, \
+         submitted_at = $4, updated_at = $4 WHERE id = $5 AND status = 'scored'",
+    )
+    .bind(rank)
+    .bind(level)
+    .bind(justification)
+    .bind(now)
+    .bind(id)
+    .execute(&mut *c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(n == 1)
+}
+
+/// Per child: the newest submitted team position (rank, level id, round id), for group lists.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Position {
+    pub child_id: i64,
+    pub decided_rank: i32,
+    pub decided_level: String,
+    pub round_id: Option<i64>,
+    pub submitted_at: DateTime<Utc>,
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn latest_positions(c: &mut impl Conn, group_id: i64) -> anyhow::Result<Vec<Position>> {
+    Ok(dispatch!(c, c => sqlx::query_as(
+        "SELECT a.child_id, a.decided_rank, a.decided_level, a.round_id, a.submitted_at FROM assessments a \
+         JOIN enrolments e ON e.child_id = a.child_id AND e.to_date IS NULL AND e.group_id = $1 \
+         WHERE a.kind = 'team' AND a.status = 'submitted' \
+         AND NOT EXISTS (SELECT 1 FROM assessments n WHERE n.supersedes_id = a.id AND n.status = 'submitted') \
+         ORDER BY a.child_id, a.submitted_at DESC, a.id DESC",
+    )
+    .bind(group_id)
+    .fetch_all(&mut *c)
+    .await)?)
+}

@@ -1,0 +1,72 @@
+//! Wellbeing assessments: screening rounds, the assessment form built from the questionnaire
+//! file, the engine's suggestion and the professional's decision, individual views and the
+//! team's position, and each child's history. A submitted assessment is never edited: a
+//! correction is a new row that supersedes it.
+
+pub mod db;
+pub mod routes;
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+
+use crate::db::Db;
+use crate::dispatch;
+use crate::questionnaire::Catalogue;
+
+/// Records each questionnaire version's content hash the first time it is seen, and refuses a
+/// file whose content changed while its version did not: stored assessments name the version
+/// they were scored with, so a silent change would rewrite their meaning.
+pub async fn register_versions(
+    db: &Db,
+    catalogue: &Catalogue,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<()> {
+    let mut tx = db.begin().await?;
+    let mut problems = Vec::new();
+    for q in &catalogue.questionnaires {
+        let existing: Option<String> = dispatch!(&mut tx, c => sqlx::query_scalar(
+            "SELECT hash FROM questionnaire_versions WHERE questionnaire_id = $1 AND version = $2",
+        )
+        .bind(&q.def.id)
+        .bind(q.def.version as i32)
+        .fetch_optional(&mut *c)
+        .await)?;
+        match existing {
+            Some(hash) if hash != q.hash => problems.push(format!(
+                "{}: version: the file changed but its version is still {}; raise `version` (assessments already stored refer to version {} as it was)",
+                q.file, q.def.version, q.def.version
+            )),
+            Some(_) => {}
+            None => {
+                dispatch!(&mut tx, c => sqlx::query(
+                    "INSERT INTO questionnaire_versions (questionnaire_id, version, hash, first_seen) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(&q.def.id)
+                .bind(q.def.version as i32)
+                .bind(&q.hash)
+                .bind(now)
+                .execute(&mut *c)
+                .await
+                .map(|r| r.rows_affected()))?;
+            }
+        }
+    }
+    anyhow::ensure!(problems.is_empty(), "{}", problems.join("\n"));
+    tx.commit().await
+}
+
+/// Kinds of assessment.
+pub const INDIVIDUAL: &str = "individual";
+pub const TEAM: &str = "team";
+
+/// Answers as submitted: item id → option value.
+pub type AnswerMap = BTreeMap<String, String>;
+
+/// Whether a round covers an institution of `kind` on `day`.
+pub fn round_covers(round: &db::Round, kind: &str, day: NaiveDate) -> bool {
+    round.opens_on <= day
+        && day <= round.closes_on
+        && (round.institution_kinds.is_empty()
+            || round.institution_kinds.split(',').any(|k| k.trim() == kind))
+}

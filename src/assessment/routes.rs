@@ -1,0 +1,1030 @@
+//! The assessment form, the suggestion and decision page, and the admin's rounds.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+use super::db::{self as adb, Assessment, Round};
+use super::{AnswerMap, INDIVIDUAL, TEAM};
+use crate::app::AppState;
+use crate::audit::{self, Action};
+use crate::auth::{Auth, scope};
+use crate::error::{AppError, AppResult};
+use crate::org::db::Child;
+use crate::org::{InstitutionKind, parse_date};
+use crate::questionnaire::format::Level;
+use crate::questionnaire::{Catalogue, Questionnaire, Scale};
+use crate::scoring::{self, Reason};
+use crate::web::{FieldErrors, Lang, PageCtx, render, tkey};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/children/{id}/assess", get(form_page).post(submit))
+        .route("/assessments/{id}", get(assessment_page))
+        .route("/assessments/{id}/decide", post(decide))
+        .route("/assessments/{id}/correct", post(correct))
+        .route("/admin/rounds", get(rounds_page).post(create_round))
+}
+
+fn catalogue(state: &AppState) -> AppResult<Arc<Catalogue>> {
+    state
+        .catalogue
+        .clone()
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no questionnaire catalogue loaded")))
+}
+
+/// The child's current institution kind (for rounds) and the questionnaire for its age.
+async fn context(
+    c: &mut impl crate::db::Conn,
+    cat: &Catalogue,
+    child: &Child,
+    today: NaiveDate,
+) -> AppResult<(Option<Round>, Option<Arc<Questionnaire>>)> {
+    let kind: Option<String> = crate::dispatch!(c, c => sqlx::query_scalar(
+        "SELECT i.kind FROM enrolments e JOIN groups g ON g.id = e.group_id JOIN institutions i ON i.id = g.institution_id \
+         WHERE e.child_id = $1 AND e.to_date IS NULL",
+    )
+    .bind(child.id)
+    .fetch_optional(&mut *c)
+    .await)?;
+    let round = match kind {
+        Some(k) => adb::current_round(c, &k, today).await?,
+        None => None,
+    };
+    let q = cat
+        .for_age(crate::org::age_on(child.birth_date, today))
+        .cloned();
+    Ok((round, q))
+}
+
+// ---- the form ----
+
+/// One answer option as the form shows it.
+pub struct OptionView {
+    pub value: String,
+    pub label: String,
+    pub checked: bool,
+}
+
+pub struct ItemView {
+    pub id: String,
+    pub text: String,
+    pub options: Vec<OptionView>,
+}
+
+pub struct DomainView {
+    pub id: String,
+    pub label: String,
+    pub items: Vec<ItemView>,
+    pub error: Option<&'static str>,
+}
+
+pub struct CriticalView {
+    pub id: String,
+    pub text: String,
+    pub answer: String,
+}
+
+#[derive(Template)]
+#[template(path = "assessment_form.html")]
+struct FormPage {
+    ctx: PageCtx,
+    child: Child,
+    title: String,
+    round: Option<Round>,
+    key: String,
+    kind: String,
+    supersedes: Option<i64>,
+    domains: Vec<DomainView>,
+    critical: Vec<CriticalView>,
+    observation: String,
+    errors: FieldErrors,
+    individual: Vec<SummaryView>,
+    saved_draft: bool,
+}
+
+/// A short view of a submitted assessment (side by side, history).
+pub struct SummaryView {
+    pub id: i64,
+    pub team: bool,
+    pub superseded: bool,
+    pub round: String,
+    pub justification: String,
+    pub suggested: LevelView,
+    pub author: String,
+    pub date: String,
+    pub level: LevelView,
+    pub domains: Vec<(String, String)>,
+}
+
+/// A level as shown: name, colour and a CSS class; the colour never stands alone.
+#[derive(Clone)]
+pub struct LevelView {
+    pub rank: usize,
+    pub id: String,
+    pub name: String,
+    pub colour: String,
+}
+
+impl LevelView {
+    pub fn of(scale: &Scale, rank: usize, lang: Lang) -> LevelView {
+        let l: &Level = scale.level(rank);
+        LevelView {
+            rank,
+            id: l.id.clone(),
+            name: l.name.get(lang).to_string(),
+            colour: l.colour.clone(),
+        }
+    }
+}
+
+fn score_text(centi: Option<i64>) -> String {
+    match centi {
+        Some(v) if v % 100 == 0 => format!("{}", v / 100),
+        Some(v) => format!("{:.1}", v as f64 / 100.0).replace('.', ","),
+        None => "–".to_string(),
+    }
+}
+
+fn summary(a: &Assessment, scale: &Scale, q: Option<&Questionnaire>, lang: Lang) -> SummaryView {
+    let domains = a
+        .domains()
+        .into_iter()
+        .map(|d| {
+            let label = q
+                .and_then(|q| q.def.domains.iter().find(|x| x.id == d.id))
+                .map(|x| x.label.get(lang).to_string())
+                .unwrap_or(d.id.clone());
+            (label, score_text(d.score))
+        })
+        .collect();
+    SummaryView {
+        id: a.id,
+        team: a.is_team(),
+        superseded: a.superseded,
+        round: a.round_name.clone().unwrap_or_default(),
+        justification: a.justification.clone(),
+        suggested: LevelView::of(scale, a.suggested_rank.unwrap_or(0).max(0) as usize, lang),
+        author: a.author_name.clone(),
+        date: a
+            .submitted_at
+            .unwrap_or(a.created_at)
+            .format("%d-%m-%Y")
+            .to_string(),
+        level: LevelView::of(scale, a.decided_rank.unwrap_or(0).max(0) as usize, lang),
+        domains,
+    }
+}
+
+fn build_form(
+    q: &Questionnaire,
+    answers: &AnswerMap,
+    lang: Lang,
+) -> (Vec<DomainView>, Vec<CriticalView>) {
+    let sets = &q.def.response_sets;
+    let domains = q
+        .def
+        .domains
+        .iter()
+        .map(|d| DomainView {
+            id: d.id.clone(),
+            label: d.label.get(lang).to_string(),
+            error: None,
+            items: q
+                .def
+                .items
+                .iter()
+                .filter(|i| i.domain == d.id)
+                .map(|i| ItemView {
+                    id: i.id.clone(),
+                    text: i.text.get(lang).to_string(),
+                    options: sets
+                        .get(&i.responses)
+                        .map(|s| {
+                            s.options
+                                .iter()
+                                .map(|o| OptionView {
+                                    value: o.value.clone(),
+                                    label: o.label.get(lang).to_string(),
+                                    checked: answers.get(&i.id) == Some(&o.value),
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                })
+                .collect(),
+        })
+        .collect();
+    let critical = q
+        .def
+        .critical
+        .iter()
+        .map(|c| CriticalView {
+            id: c.id.clone(),
+            text: c.text.get(lang).to_string(),
+            answer: answers.get(&c.id).cloned().unwrap_or_default(),
+        })
+        .collect();
+    (domains, critical)
+}
+
+#[derive(Deserialize, Default)]
+struct FormQuery {
+    #[serde(default)]
+    saved: Option<String>,
+}
+
+async fn form_page(
+    State(state): State<AppState>,
+    a: Auth,
+    Path(id): Path<i64>,
+    Query(fq): Query<FormQuery>,
+) -> AppResult<Response> {
+    let cat = catalogue(&state)?;
+    let now = state.now();
+    let mut c = state.db.conn().await?;
+    let child = scope::assessable_child(&mut c, &a.user, id).await?;
+    let (round, q) = context(&mut c, &cat, &child, now.date_naive()).await?;
+    let q = q.ok_or(AppError::NotFound)?;
+    // Resume the author's unfinished assessment of this child, if any.
+    let draft = adb::open_draft(&mut c, id, a.user.id).await?;
+    if let Some(d) = &draft
+        && d.status == "scored"
+    {
+        drop(c);
+        return Ok(Redirect::to(&format!("/assessments/{}", d.id)).into_response());
+    }
+    let individual = match &round {
+        Some(r) => adb::individual_in_round(&mut c, id, r.id).await?,
+        None => Vec::new(),
+    };
+    drop(c);
+    audit::record(
+        &mut state.db.writer().await?,
+        &a.user,
+        Action::Read,
+        Some(id),
+        "assessment-form",
+        "",
+        now,
+    )
+    .await?;
+    let answers = draft.as_ref().map(|d| d.answer_map()).unwrap_or_default();
+    let (domains, critical) = build_form(&q, &answers, a.ctx.lang);
+    let page = FormPage {
+        title: q.def.title.get(a.ctx.lang).to_string(),
+        key: draft
+            .as_ref()
+            .map(|d| d.submission_key.clone())
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+        kind: draft
+            .as_ref()
+            .map(|d| d.kind.clone())
+            .unwrap_or_else(|| TEAM.to_string()),
+        supersedes: draft.as_ref().and_then(|d| d.supersedes_id),
+        observation: draft
+            .as_ref()
+            .map(|d| d.observation.clone())
+            .unwrap_or_default(),
+        individual: individual
+            .iter()
+            .map(|x| summary(x, &cat.scale, Some(&q), a.ctx.lang))
+            .collect(),
+        saved_draft: fq.saved.is_some(),
+        errors: FieldErrors::default(),
+        domains,
+        critical,
+        round,
+        child,
+        ctx: a.ctx,
+    };
+    Ok(render(page)?.into_response())
+}
+
+async fn submit(
+    State(state): State<AppState>,
+    a: Auth,
+    Path(id): Path<i64>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    let cat = catalogue(&state)?;
+    let now = state.now();
+    let mut c = state.db.conn().await?;
+    let child = scope::assessable_child(&mut c, &a.user, id).await?;
+    let (round, q) = context(&mut c, &cat, &child, now.date_naive()).await?;
+    let q = q.ok_or(AppError::NotFound)?;
+    drop(c);
+
+    let mut answers = AnswerMap::new();
+    let (mut key, mut kind, mut action, mut observation, mut supersedes) = (
+        String::new(),
+        String::new(),
+        String::new(),
+        String::new(),
+        None,
+    );
+    for (k, v) in fields {
+        match k.as_str() {
+            "submission_key" => key = v,
+            "kind" => kind = v,
+            "action" => action = v,
+            "observation" => observation = v,
+            "supersedes" => supersedes = v.parse::<i64>().ok(),
+            "csrf_token" => {}
+            _ => {
+                if !v.is_empty() {
+                    answers.insert(k, v);
+                }
+            }
+        }
+    }
+    if uuid::Uuid::parse_str(&key).is_err()
+        || !matches!(kind.as_str(), TEAM | INDIVIDUAL)
+        || !matches!(action.as_str(), "draft" | "score")
+    {
+        return Err(AppError::BadRequest("malformed assessment form"));
+    }
+    let mut errors = FieldErrors::default();
+    if observation.chars().count() > 4000 {
+        errors.add("observation", tkey("err.too_long"));
+    }
+    let parsed = match crate::questionnaire::answers_from_map(&q, &answers) {
+        Ok(p) => p,
+        Err(_) => return Err(AppError::BadRequest("answer not in the questionnaire")),
+    };
+    let outcome = scoring::score(&q.model, &parsed);
+    let mut domain_errors = Vec::new();
+    if action == "score" {
+        for (i, d) in outcome.domains.iter().enumerate() {
+            if d.score.is_none() {
+                domain_errors.push((i, tkey("assess.err.domain_answers")));
+                errors.add("domains", tkey("assess.err.answers"));
+            }
+        }
+    }
+    if let Some(s) = supersedes {
+        // A correction must correct this child's submitted assessment.
+        let mut c = state.db.conn().await?;
+        let old = adb::get(&mut c, s).await?;
+        if !old.is_some_and(|o| o.child_id == id && o.status == "submitted") {
+            return Err(AppError::BadRequest("correction of an unknown assessment"));
+        }
+    }
+    if !errors.is_empty() {
+        let (mut domains, critical) = build_form(&q, &answers, a.ctx.lang);
+        for (i, e) in domain_errors {
+            domains[i].error = Some(e);
+        }
+        let page = FormPage {
+            title: q.def.title.get(a.ctx.lang).to_string(),
+            key,
+            kind,
+            supersedes,
+            observation,
+            individual: Vec::new(),
+            saved_draft: false,
+            errors,
+            domains,
+            critical,
+            round,
+            child,
+            ctx: a.ctx,
+        };
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(page)?).into_response());
+    }
+
+    let draft = adb::Draft {
+        key: &key,
+        child_id: id,
+        round_id: round.as_ref().map(|r| r.id),
+        kind: &kind,
+        author_id: a.user.id,
+        questionnaire_id: &q.def.id,
+        questionnaire_version: q.def.version as i32,
+        questionnaire_hash: &q.hash,
+        scale_id: &cat.scale.def.id,
+        answers: serde_json::to_string(&answers).map_err(anyhow::Error::from)?,
+        observation: observation.trim(),
+        supersedes_id: supersedes,
+    };
+    let level_id = cat.scale.level(outcome.level).id.clone();
+    let mut tx = state.db.begin().await?;
+    let saved = adb::save(
+        &mut tx,
+        &draft,
+        (action == "score").then_some((&outcome, level_id.as_str())),
+        now,
+    )
+    .await?;
+    let assessment_id = match saved {
+        Some(aid) => {
+            let verb = if action == "score" { "scored" } else { "draft" };
+            audit::record(
+                &mut tx,
+                &a.user,
+                Action::Change,
+                Some(id),
+                &format!("assessment:{aid}"),
+                verb,
+                now,
+            )
+            .await?;
+            aid
+        }
+        // Already submitted under this key (a repeated click): show what was stored.
+        None => {
+            adb::by_key(&mut tx, &key)
+                .await?
+                .filter(|x| x.child_id == id && x.author_id == a.user.id)
+                .ok_or(AppError::BadRequest("submission key in use"))?
+                .id
+        }
+    };
+    tx.commit().await?;
+    if action == "draft" && saved.is_some() {
+        return Ok(Redirect::to(&format!("/children/{id}/assess?saved=1")).into_response());
+    }
+    Ok(Redirect::to(&format!("/assessments/{assessment_id}")).into_response())
+}
+
+// ---- suggestion, decision, result ----
+
+pub struct ReasonView {
+    pub text: String,
+    pub level: LevelView,
+}
+
+fn reason_views(
+    a: &Assessment,
+    cat: &Catalogue,
+    q: Option<&Questionnaire>,
+    ctx: &PageCtx,
+) -> Vec<ReasonView> {
+    let reasons: Vec<Reason> = serde_json::from_str::<Vec<serde_json::Value>>(&a.reasons)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|v| reason_from_json(&v))
+        .collect();
+    let domain_label = |id: &str| {
+        q.and_then(|q| q.def.domains.iter().find(|d| d.id == id))
+            .map(|d| d.label.get(ctx.lang).to_string())
+            .unwrap_or(id.to_string())
+    };
+    let target_label = |t: &str| match t.strip_prefix("domain:") {
+        Some(d) => domain_label(d),
+        None => ctx.t("assess.total").to_string(),
+    };
+    reasons
+        .into_iter()
+        .map(|r| match r {
+            Reason::Critical { item, level } => {
+                let text = q
+                    .and_then(|q| q.def.critical.iter().find(|c| c.id == item))
+                    .map(|c| c.text.get(ctx.lang).to_string())
+                    .unwrap_or(item);
+                ReasonView {
+                    text: format!("{}: {text}", ctx.t("assess.reason.critical")),
+                    level: LevelView::of(&cat.scale, level, ctx.lang),
+                }
+            }
+            Reason::Band {
+                target,
+                score,
+                from,
+                level,
+            } => ReasonView {
+                text: format!(
+                    "{} {} ({} {})",
+                    target_label(&target),
+                    score_text(Some(score)),
+                    ctx.t("assess.reason.from"),
+                    score_text(Some(from))
+                ),
+                level: LevelView::of(&cat.scale, level, ctx.lang),
+            },
+            Reason::AnyDomain {
+                domain,
+                score,
+                from,
+                level,
+            } => ReasonView {
+                text: format!(
+                    "{} {} ({} {})",
+                    domain_label(&domain),
+                    score_text(Some(score)),
+                    ctx.t("assess.reason.any_domain"),
+                    score_text(Some(from))
+                ),
+                level: LevelView::of(&cat.scale, level, ctx.lang),
+            },
+            Reason::NotEnoughAnswers { target } => ReasonView {
+                text: format!(
+                    "{}: {}",
+                    ctx.t("assess.reason.not_enough"),
+                    target_label(&target)
+                ),
+                level: LevelView::of(&cat.scale, 0, ctx.lang),
+            },
+        })
+        .collect()
+}
+
+fn reason_from_json(v: &serde_json::Value) -> Option<Reason> {
+    let centi = |k: &str| {
+        v.get(k)
+            .and_then(|x| x.as_f64())
+            .map(|f| (f * 100.0).round() as i64)
+    };
+    let level = v.get("level").and_then(|x| x.as_u64()).map(|l| l as usize);
+    let s = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
+    match v.get("kind")?.as_str()? {
+        "critical" => Some(Reason::Critical {
+            item: s("item")?,
+            level: level?,
+        }),
+        "band" => Some(Reason::Band {
+            target: s("target")?,
+            score: centi("score")?,
+            from: centi("from")?,
+            level: level?,
+        }),
+        "any_domain" => Some(Reason::AnyDomain {
+            domain: s("domain")?,
+            score: centi("score")?,
+            from: centi("from")?,
+            level: level?,
+        }),
+        "not_enough_answers" => Some(Reason::NotEnoughAnswers {
+            target: s("target")?,
+        }),
+        _ => None,
+    }
+}
+
+pub struct GuideView {
+    pub now: String,
+    pub involve: Vec<&'static str>,
+    pub review_weeks: Option<u32>,
+    pub notify: bool,
+    pub description: String,
+}
+
+fn guide(scale: &Scale, rank: usize, lang: Lang) -> GuideView {
+    use crate::questionnaire::format::Involve;
+    let l = scale.level(rank);
+    GuideView {
+        now: l.handleguide.now.get(lang).to_string(),
+        involve: l
+            .handleguide
+            .involve
+            .iter()
+            .map(|i| match i {
+                Involve::Team => tkey("involve.team"),
+                Involve::Leader => tkey("involve.leader"),
+                Involve::Parents => tkey("involve.parents"),
+                Involve::Ppr => tkey("involve.ppr"),
+                Involve::SocialWorker => tkey("involve.social_worker"),
+                Involve::Municipality => tkey("involve.municipality"),
+            })
+            .collect(),
+        review_weeks: l.handleguide.review_weeks,
+        notify: l.handleguide.notify,
+        description: l.description.get(lang).to_string(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "assessment.html")]
+struct AssessmentPage {
+    ctx: PageCtx,
+    a: Assessment,
+    child: Child,
+    suggested: LevelView,
+    decided: Option<LevelView>,
+    levels: Vec<LevelView>,
+    reasons: Vec<ReasonView>,
+    guide: GuideView,
+    summary: SummaryView,
+    chosen: usize,
+    justification: String,
+    errors: FieldErrors,
+    is_author: bool,
+}
+
+async fn load_assessment(state: &AppState, a: &Auth, id: i64) -> AppResult<(Assessment, Child)> {
+    let mut c = state.db.conn().await?;
+    let assessment = adb::get(&mut c, id).await?.ok_or(AppError::NotFound)?;
+    let child = scope::assessable_child(&mut c, &a.user, assessment.child_id).await?;
+    // Others' drafts are private until submitted.
+    if assessment.status != "submitted" && assessment.author_id != a.user.id {
+        return Err(AppError::NotFound);
+    }
+    Ok((assessment, child))
+}
+
+fn assessment_page_for(
+    cat: &Catalogue,
+    a: &Auth,
+    assessment: Assessment,
+    child: Child,
+    chosen: Option<usize>,
+    justification: String,
+    errors: FieldErrors,
+) -> AssessmentPage {
+    let q = cat.by_id(&assessment.questionnaire_id).cloned();
+    let suggested_rank = assessment.suggested_rank.unwrap_or(0).max(0) as usize;
+    let decided = assessment
+        .decided_rank
+        .map(|r| LevelView::of(&cat.scale, r.max(0) as usize, a.ctx.lang));
+    let shown_rank = decided.as_ref().map_or(suggested_rank, |d| d.rank);
+    AssessmentPage {
+        suggested: LevelView::of(&cat.scale, suggested_rank, a.ctx.lang),
+        levels: (0..cat.scale.def.levels.len())
+            .map(|r| LevelView::of(&cat.scale, r, a.ctx.lang))
+            .collect(),
+        reasons: reason_views(&assessment, cat, q.as_deref(), &a.ctx),
+        guide: guide(&cat.scale, shown_rank, a.ctx.lang),
+        summary: summary(&assessment, &cat.scale, q.as_deref(), a.ctx.lang),
+        chosen: chosen.unwrap_or(suggested_rank),
+        is_author: assessment.author_id == a.user.id,
+        decided,
+        justification,
+        errors,
+        a: assessment,
+        child,
+        ctx: a.ctx.clone(),
+    }
+}
+
+async fn assessment_page(
+    State(state): State<AppState>,
+    a: Auth,
+    Path(id): Path<i64>,
+) -> AppResult<Response> {
+    let cat = catalogue(&state)?;
+    let (assessment, child) = load_assessment(&state, &a, id).await?;
+    audit::record(
+        &mut state.db.writer().await?,
+        &a.user,
+        Action::Read,
+        Some(child.id),
+        &format!("assessment:{id}"),
+        "",
+        state.now(),
+    )
+    .await?;
+    Ok(render(assessment_page_for(
+        &cat,
+        &a,
+        assessment,
+        child,
+        None,
+        String::new(),
+        FieldErrors::default(),
+    ))?
+    .into_response())
+}
+
+#[derive(Deserialize)]
+struct DecideForm {
+    #[serde(default)]
+    level: String,
+    #[serde(default)]
+    justification: String,
+}
+
+async fn decide(
+    State(state): State<AppState>,
+    a: Auth,
+    Path(id): Path<i64>,
+    Form(form): Form<DecideForm>,
+) -> AppResult<Response> {
+    let cat = catalogue(&state)?;
+    let (assessment, child) = load_assessment(&state, &a, id).await?;
+    if assessment.status == "submitted" {
+        // A repeated click: the decision is already stored.
+        return Ok(Redirect::to(&format!("/assessments/{id}")).into_response());
+    }
+    if assessment.author_id != a.user.id || assessment.status != "scored" {
+        return Err(AppError::NotFound);
+    }
+    let mut errors = FieldErrors::default();
+    let rank = cat.scale.index_of(&form.level);
+    let justification = form.justification.trim().to_string();
+    match rank {
+        None => errors.add("level", tkey("err.choose")),
+        Some(r)
+            if Some(r as i32) != assessment.suggested_rank
+                && justification.chars().count() < 10 =>
+        {
+            errors.add("justification", tkey("assess.err.justification"))
+        }
+        Some(_) => {}
+    }
+    if justification.chars().count() > 2000 {
+        errors.add("justification", tkey("err.too_long"));
+    }
+    let Some(rank) = rank.filter(|_| errors.is_empty()) else {
+        let chosen = rank;
+        let page = assessment_page_for(
+            &cat,
+            &a,
+            assessment,
+            child,
+            chosen,
+            form.justification,
+            errors,
+        );
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(page)?).into_response());
+    };
+    let now = state.now();
+    let mut tx = state.db.begin().await?;
+    if adb::decide(
+        &mut tx,
+        id,
+        rank as i32,
+        &cat.scale.level(rank).id,
+        &justification,
+        now,
+    )
+    .await?
+    {
+        audit::record(
+            &mut tx,
+            &a.user,
+            Action::Change,
+            Some(child.id),
+            &format!("assessment:{id}"),
+            "submitted",
+            now,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(Redirect::to(&format!("/assessments/{id}")).into_response())
+}
+
+/// Starts a correction: a new draft with the old answers that will supersede the old one.
+async fn correct(
+    State(state): State<AppState>,
+    a: Auth,
+    Path(id): Path<i64>,
+) -> AppResult<Response> {
+    let cat = catalogue(&state)?;
+    let (old, child) = load_assessment(&state, &a, id).await?;
+    if old.status != "submitted" {
+        return Err(AppError::NotFound);
+    }
+    let q = cat
+        .by_id(&old.questionnaire_id)
+        .cloned()
+        .ok_or(AppError::NotFound)?;
+    let now = state.now();
+    let key = uuid::Uuid::new_v4().to_string();
+    let draft = adb::Draft {
+        key: &key,
+        child_id: child.id,
+        round_id: old.round_id,
+        kind: &old.kind,
+        author_id: a.user.id,
+        questionnaire_id: &q.def.id,
+        questionnaire_version: q.def.version as i32,
+        questionnaire_hash: &q.hash,
+        scale_id: &cat.scale.def.id,
+        answers: old.answers.clone(),
+        observation: &old.observation,
+        supersedes_id: Some(old.id),
+    };
+    let mut tx = state.db.begin().await?;
+    if let Some(aid) = adb::save(&mut tx, &draft, None, now).await? {
+        audit::record(
+            &mut tx,
+            &a.user,
+            Action::Create,
+            Some(child.id),
+            &format!("assessment:{aid}"),
+            &format!("corrects:{id}"),
+            now,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(Redirect::to(&format!("/children/{}/assess", child.id)).into_response())
+}
+
+// ---- rounds (admin) ----
+
+#[derive(Deserialize, Default, Clone)]
+struct RoundForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    opens_on: String,
+    #[serde(default)]
+    closes_on: String,
+    #[serde(default)]
+    kinds: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/rounds.html")]
+struct RoundsPage {
+    ctx: PageCtx,
+    rounds: Vec<Round>,
+    form: RoundForm,
+    errors: FieldErrors,
+    kinds: Vec<(&'static str, &'static str)>,
+}
+
+impl RoundsPage {
+    fn kind_checked(&self, code: &str) -> bool {
+        self.form.kinds.iter().any(|k| k == code)
+    }
+}
+
+async fn rounds_page(State(state): State<AppState>, a: Auth) -> AppResult<Response> {
+    scope::admin(&a.user)?;
+    let mut c = state.db.conn().await?;
+    let page = RoundsPage {
+        rounds: adb::rounds(&mut c).await?,
+        form: RoundForm::default(),
+        errors: FieldErrors::default(),
+        kinds: InstitutionKind::ALL
+            .iter()
+            .map(|k| (k.as_str(), k.label_key()))
+            .collect(),
+        ctx: a.ctx,
+    };
+    Ok(render(page)?.into_response())
+}
+
+async fn create_round(
+    State(state): State<AppState>,
+    a: Auth,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    scope::admin(&a.user)?;
+    let mut form = RoundForm::default();
+    for (k, v) in fields {
+        match k.as_str() {
+            "name" => form.name = v,
+            "opens_on" => form.opens_on = v,
+            "closes_on" => form.closes_on = v,
+            "kinds" if InstitutionKind::parse(&v).is_some() => form.kinds.push(v),
+            _ => {}
+        }
+    }
+    let mut errors = FieldErrors::default();
+    if form.name.trim().is_empty() {
+        errors.add("name", tkey("err.required"));
+    }
+    let opens = parse_date(&form.opens_on);
+    let closes = parse_date(&form.closes_on);
+    if opens.is_none() {
+        errors.add("opens_on", tkey("err.date"));
+    }
+    match (opens, closes) {
+        (_, None) => errors.add("closes_on", tkey("err.date")),
+        (Some(o), Some(c)) if c < o => errors.add("closes_on", tkey("round.err.order")),
+        _ => {}
+    }
+    if let (true, Some(o), Some(c)) = (errors.is_empty(), opens, closes) {
+        let mut w = state.db.writer().await?;
+        adb::insert_round(&mut w, &form.name, o, c, &form.kinds.join(","), state.now()).await?;
+        return Ok(Redirect::to("/admin/rounds").into_response());
+    }
+    let mut c = state.db.conn().await?;
+    let page = RoundsPage {
+        rounds: adb::rounds(&mut c).await?,
+        form,
+        errors,
+        kinds: InstitutionKind::ALL
+            .iter()
+            .map(|k| (k.as_str(), k.label_key()))
+            .collect(),
+        ctx: a.ctx,
+    };
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, render(page)?).into_response())
+}
+
+/// For the group page: each child's newest team position, who has one in the current round,
+/// and the round itself.
+pub struct GroupStatus {
+    pub round: Option<Round>,
+    pub positions: std::collections::HashMap<i64, LevelView>,
+    pub done: std::collections::HashSet<i64>,
+}
+
+pub async fn group_status(
+    c: &mut impl crate::db::Conn,
+    state: &AppState,
+    institution_kind: &str,
+    group_id: i64,
+    lang: Lang,
+) -> AppResult<GroupStatus> {
+    let cat = catalogue(state)?;
+    let round = adb::current_round(c, institution_kind, state.now().date_naive()).await?;
+    let mut positions = std::collections::HashMap::new();
+    for p in adb::latest_positions(c, group_id).await? {
+        positions
+            .entry(p.child_id)
+            .or_insert_with(|| LevelView::of(&cat.scale, p.decided_rank.max(0) as usize, lang));
+    }
+    let done = match &round {
+        Some(r) => crate::dispatch!(c, c => sqlx::query_scalar::<_, i64>(
+            "SELECT DISTINCT a.child_id FROM assessments a JOIN enrolments e ON e.child_id = a.child_id \
+             AND e.to_date IS NULL AND e.group_id = $1 WHERE a.round_id = $2 AND a.kind = 'team' AND a.status = 'submitted'",
+        )
+        .bind(group_id)
+        .bind(r.id)
+        .fetch_all(&mut *c)
+        .await)?
+        .into_iter()
+        .collect(),
+        None => Default::default(),
+    };
+    Ok(GroupStatus {
+        round,
+        positions,
+        done,
+    })
+}
+
+/// The child's history as the child page shows it (team positions and individual views).
+pub async fn child_history(
+    c: &mut impl crate::db::Conn,
+    state: &AppState,
+    child_id: i64,
+    lang: Lang,
+) -> AppResult<Vec<SummaryView>> {
+    let cat = catalogue(state)?;
+    let rows = adb::history(c, child_id).await?;
+    Ok(rows
+        .iter()
+        .map(|a| {
+            summary(
+                a,
+                &cat.scale,
+                cat.by_id(&a.questionnaire_id).map(|q| q.as_ref()),
+                lang,
+            )
+        })
+        .collect())
+}
+
+/// A small server-rendered chart of a child's team positions over time; the page shows the
+/// same data as a table beside it, and every point carries the level's name, not only colour.
+pub struct Chart {
+    pub width: u32,
+    pub height: u32,
+    pub line: String,
+    pub points: Vec<ChartPoint>,
+    pub rows: Vec<(u32, String)>,
+}
+
+pub struct ChartPoint {
+    pub x: u32,
+    pub y: u32,
+    pub colour: String,
+    pub label: String,
+}
+
+pub fn chart(history: &[SummaryView], state: &AppState, lang: Lang) -> AppResult<Option<Chart>> {
+    let cat = catalogue(state)?;
+    let levels = cat.scale.def.levels.len() as u32;
+    let shown: Vec<&SummaryView> = history.iter().filter(|s| s.team && !s.superseded).collect();
+    if shown.is_empty() {
+        return Ok(None);
+    }
+    let y = |rank: usize| 20 + (levels - 1 - rank as u32) * 36;
+    let points: Vec<ChartPoint> = shown
+        .iter()
+        .enumerate()
+        .map(|(i, s)| ChartPoint {
+            x: 150 + i as u32 * 90,
+            y: y(s.level.rank),
+            colour: s.level.colour.clone(),
+            label: format!("{}: {}", s.date, s.level.name),
+        })
+        .collect();
+    Ok(Some(Chart {
+        width: 190 + (shown.len() as u32).saturating_sub(1) * 90,
+        height: 40 + (levels - 1) * 36,
+        line: points
+            .iter()
+            .map(|p| format!("{},{}", p.x, p.y))
+            .collect::<Vec<_>>()
+            .join(" "),
+        rows: (0..levels as usize)
+            .map(|r| (y(r), LevelView::of(&cat.scale, r, lang).name))
+            .collect(),
+        points,
+    }))
+}

@@ -1,0 +1,537 @@
+//! Assessing a child: the form from the questionnaire file, the engine's suggestion, the
+//! professional's decision, rounds and progress, drafts, corrections, and who may see what.
+
+use reqwest::StatusCode;
+
+use crate::helpers::*;
+
+/// Every item of the 6–9 questionnaire at the given answer, critical items "no".
+fn answers_6_9(value: &str) -> Vec<(String, String)> {
+    let mut v = Vec::new();
+    for d in [
+        "development",
+        "social",
+        "participation",
+        "security",
+        "self_esteem",
+        "health",
+    ] {
+        for i in 1..=3 {
+            v.push((format!("{d}_{i}"), value.to_string()));
+        }
+    }
+    for c in ["violence", "sexual_abuse", "neglect"] {
+        v.push((c.to_string(), "no".to_string()));
+    }
+    v
+}
+
+fn form<'a>(
+    key: &'a str,
+    kind: &'a str,
+    action: &'a str,
+    answers: &'a [(String, String)],
+) -> Vec<(&'a str, &'a str)> {
+    let mut f = vec![
+        ("submission_key", key),
+        ("kind", kind),
+        ("action", action),
+        ("observation", "Glad i dag."),
+    ];
+    f.extend(answers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    f
+}
+
+fn key_in(body: &str) -> String {
+    let m = "name=\"submission_key\" value=\"";
+    let i = body.find(m).unwrap() + m.len();
+    body[i..].split('"').next().unwrap().to_string()
+}
+
+async fn open_round(app: &TestApp) {
+    let mut admin = app.login(ADMIN).await;
+    let today = chrono::Utc::now().date_naive();
+    let opens = (today - chrono::Duration::days(10)).to_string();
+    let closes = (today + chrono::Duration::days(20)).to_string();
+    let res = admin
+        .post(
+            "/admin/rounds",
+            &[
+                ("name", "Efterår 2026"),
+                ("opens_on", &opens),
+                ("closes_on", &closes),
+                ("kinds", "skole"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+}
+
+#[tokio::test]
+async fn an_educator_records_the_teams_position_in_a_round() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::create(&app).await;
+    open_round(&app).await;
+    let mut c = app.login(EDUCATOR).await;
+
+    let group = c.get(&format!("/groups/{}", f.class_a1)).await;
+    group
+        .assert_contains("Efterår 2026:</strong> 0 af 2 børn vurderet")
+        .assert_contains("Mangler");
+
+    let page = c.get(&format!("/children/{}/assess", f.child_a1)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    page.assert_contains("Trivselsvurdering 6–9 år")
+        .assert_contains("Runde: Efterår 2026")
+        .assert_contains("Barnet har venner i klassen.")
+        .assert_contains("Tryghed og omsorg fra voksne");
+    let key = key_in(&page.body);
+
+    // Worrying answers on the negative items, so the suggestion is not green.
+    let mut answers = answers_6_9("1");
+    for (k, v) in answers.iter_mut() {
+        if k == "security_2" || k == "social_2" {
+            *v = "2".into();
+        }
+    }
+    let res = c
+        .post(
+            &format!("/children/{}/assess", f.child_a1),
+            &form(&key, "team", "score", &answers),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let url = res.location.unwrap();
+    let suggestion = c.get(&url).await;
+    // Every item at 1 scores 1 (reverse of 1 is 1): 18; two items at 2 add 2 → total 20 → orange.
+    suggestion
+        .assert_contains("Forslag til position")
+        .assert_contains("Bekymring")
+        .assert_contains("Samlet score 20 (grænse 14)")
+        .assert_contains("Handleguide")
+        .assert_contains("PPR");
+
+    // The same submission again (a double click) stores one assessment.
+    let again = c
+        .post(
+            &format!("/children/{}/assess", f.child_a1),
+            &form(&key, "team", "score", &answers),
+        )
+        .await;
+    assert_eq!(again.location.as_deref(), Some(url.as_str()));
+    assert_eq!(app.count("SELECT COUNT(*) FROM assessments").await, 1);
+
+    let res = c
+        .post(
+            &format!("{url}/decide"),
+            &[("level", "orange"), ("justification", "")],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    let done = c.get(&url).await;
+    done.assert_contains("Teamets position")
+        .assert_contains("Bekymring")
+        .assert_lacks("Jeres beslutning");
+    // Deciding twice changes nothing.
+    let twice = c
+        .post(
+            &format!("{url}/decide"),
+            &[("level", "green"), ("justification", "Dobbeltklik her")],
+        )
+        .await;
+    assert_eq!(twice.status, StatusCode::SEE_OTHER);
+    assert_eq!(app.count("SELECT COUNT(*) FROM assessments WHERE decided_level = 'orange' AND status = 'submitted'").await, 1);
+    assert_eq!(app.count("SELECT COUNT(*) FROM assessments WHERE questionnaire_id = 'trivsel-6-9' AND questionnaire_version = 1 AND LENGTH(questionnaire_hash) = 64").await, 1);
+
+    let group = c.get(&format!("/groups/{}", f.class_a1)).await;
+    group
+        .assert_contains("1 af 2 børn vurderet")
+        .assert_contains("Vurderet");
+    let child = c.get(&format!("/children/{}", f.child_a1)).await;
+    child
+        .assert_contains("<svg class=\"chart\"")
+        .assert_contains("Efterår 2026")
+        .assert_contains("Tryghed og omsorg fra voksne 4");
+
+    // The leader of the school sees the position too.
+    let mut leader = app.login(LEADER).await;
+    leader
+        .get(&format!("/children/{}", f.child_a1))
+        .await
+        .assert_contains("Bekymring");
+    assert!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM access_log WHERE child_id = {} AND object LIKE 'assessment:%'",
+            f.child_a1
+        ))
+        .await
+            >= 3
+    );
+}
+
+#[tokio::test]
+async fn choosing_another_level_needs_a_justification() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::create(&app).await;
+    let mut c = app.login(EDUCATOR).await;
+    let page = c.get(&format!("/children/{}/assess", f.child_a1)).await;
+    page.assert_contains("Ad hoc");
+    let key = key_in(&page.body);
+    let answers = answers_6_9("0");
+    let res = c
+        .post(
+            &format!("/children/{}/assess", f.child_a1),
+            &form(&key, "team", "score", &answers),
+        )
+        .await;
+    let url = res.location.unwrap();
+    // All "0": positive items reversed to 2 → the suggestion is the worst… check what it says.
+    let page = c.get(&url).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let suggested: String = {
+        let sql = "SELECT suggested_level FROM assessments";
+        match &app.db {
+            trivsel::db::Db::Sqlite { read, .. } => {
+                sqlx::query_scalar(sql).fetch_one(read).await.unwrap()
+            }
+            trivsel::db::Db::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+        }
+    };
+    let other = if suggested == "green" {
+        "yellow"
+    } else {
+        "green"
+    };
+    let res = c
+        .post(
+            &format!("{url}/decide"),
+            &[("level", other), ("justification", "kort")],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    res.assert_contains("Skriv en kort begrundelse")
+        .assert_contains(">kort</textarea>")
+        .assert_contains(&format!(
+            "id=\"level-{other}\" name=\"level\" value=\"{other}\" checked"
+        ));
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM assessments WHERE status = 'submitted'")
+            .await,
+        0
+    );
+    let res = c
+        .post(
+            &format!("{url}/decide"),
+            &[
+                ("level", other),
+                (
+                    "justification",
+                    "Vi kender barnet godt og ser det anderledes.",
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    assert_eq!(app.count(&format!("SELECT COUNT(*) FROM assessments WHERE decided_level = '{other}' AND suggested_level = '{suggested}'")).await, 1);
+    c.get(&url)
+        .await
+        .assert_contains("Forslaget var")
+        .assert_contains("Vi kender barnet godt");
+}
+
+#[tokio::test]
+async fn a_critical_sign_suggests_the_top_level_with_the_duty_to_notify() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::create(&app).await;
+    let mut c = app.login(EDUCATOR).await;
+    let key = key_in(
+        &c.get(&format!("/children/{}/assess", f.child_a1))
+            .await
+            .body,
+    );
+    let answers = vec![("neglect".to_string(), "yes".to_string())];
+    // Too few answers for a score, but a critical sign is enough to ask for the suggestion?
+    // No: the form asks for the areas too, and keeps what was entered.
+    let res = c
+        .post(
+            &format!("/children/{}/assess", f.child_a1),
+            &form(&key, "team", "score", &answers),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    res.assert_contains("Nogle områder mangler svar")
+        .assert_contains("name=\"neglect\" value=\"yes\" checked");
+    assert_eq!(app.count("SELECT COUNT(*) FROM assessments").await, 0);
+
+    let mut answers = answers_6_9("2");
+    for (k, v) in answers.iter_mut() {
+        if k == "neglect" {
+            *v = "yes".into();
+        }
+    }
+    let res = c
+        .post(
+            &format!("/children/{}/assess", f.child_a1),
+            &form(&key, "team", "score", &answers),
+        )
+        .await;
+    let page = c.get(&res.location.unwrap()).await;
+    page.assert_contains("Alvorlig bekymring")
+        .assert_contains("Kritisk forhold besvaret ja: Der er tegn på alvorligt omsorgssvigt.")
+        .assert_contains("Underretningspligten gælder");
+}
+
+#[tokio::test]
+async fn drafts_are_saved_and_resumed() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::create(&app).await;
+    let mut c = app.login(EDUCATOR).await;
+    let key = key_in(
+        &c.get(&format!("/children/{}/assess", f.child_a1))
+            .await
+            .body,
+    );
+    let answers = vec![
+        ("social_1".to_string(), "2".to_string()),
+        ("health_3".to_string(), "1".to_string()),
+    ];
+    let res = c
+        .post(
+            &format!("/children/{}/assess", f.child_a1),
+            &form(&key, "individual", "draft", &answers),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    let page = c.get(res.location.as_deref().unwrap()).await;
+    page.assert_contains("Kladden er gemt")
+        .assert_contains("name=\"social_1\" value=\"2\" checked")
+        .assert_contains("name=\"health_3\" value=\"1\" checked")
+        .assert_contains("id=\"kind-individual\" name=\"kind\" value=\"individual\" checked")
+        .assert_contains("Glad i dag.");
+    assert_eq!(key_in(&page.body), key, "the draft keeps its key");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM assessments WHERE status = 'draft'")
+            .await,
+        1
+    );
+    // Another educator's view of the child does not show this draft (nor can they open it).
+    let mut leader = app.login(LEADER).await;
+    leader
+        .get(&format!("/children/{}/assess", f.child_a1))
+        .await
+        .assert_lacks("name=\"social_1\" value=\"2\" checked");
+    let id: i64 = app.count("SELECT id FROM assessments").await;
+    assert_eq!(
+        leader.get(&format!("/assessments/{id}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn individual_views_meet_in_the_team_position_and_corrections_keep_history() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::create(&app).await;
+    open_round(&app).await;
+    // The leader records an individual view.
+    let mut leader = app.login(LEADER).await;
+    let key = key_in(
+        &leader
+            .get(&format!("/children/{}/assess", f.child_a1))
+            .await
+            .body,
+    );
+    let answers = answers_6_9("1");
+    let url = leader
+        .post(
+            &format!("/children/{}/assess", f.child_a1),
+            &form(&key, "individual", "score", &answers),
+        )
+        .await
+        .location
+        .unwrap();
+    leader
+        .post(&format!("{url}/decide"), &[("level", "orange")])
+        .await;
+
+    // The educator sees it beside the form for the team position.
+    let mut c = app.login(EDUCATOR).await;
+    let page = c.get(&format!("/children/{}/assess", f.child_a1)).await;
+    page.assert_contains("Individuelle vurderinger i denne runde")
+        .assert_contains(LEADER);
+    let key = key_in(&page.body);
+    let team_url = c
+        .post(
+            &format!("/children/{}/assess", f.child_a1),
+            &form(&key, "team", "score", &answers),
+        )
+        .await
+        .location
+        .unwrap();
+    c.post(&format!("{team_url}/decide"), &[("level", "orange")])
+        .await;
+
+    // A correction is a new assessment; the old one stays, marked.
+    let res = c.post(&format!("{team_url}/correct"), &[]).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    let form_page = c.get(&format!("/children/{}/assess", f.child_a1)).await;
+    form_page
+        .assert_contains("Du retter en tidligere vurdering")
+        .assert_contains("name=\"social_1\" value=\"1\" checked");
+    let key = key_in(&form_page.body);
+    let old_id = team_url.rsplit('/').next().unwrap().to_string();
+    let mut fields = form(&key, "team", "score", &answers);
+    fields.push(("supersedes", &old_id));
+    let new_url = c
+        .post(&format!("/children/{}/assess", f.child_a1), &fields)
+        .await
+        .location
+        .unwrap();
+    c.post(
+        &format!("{new_url}/decide"),
+        &[
+            ("level", "yellow"),
+            ("justification", "Rettet efter samtale med forældrene."),
+        ],
+    )
+    .await;
+    c.get(&team_url)
+        .await
+        .assert_contains("Denne vurdering er rettet");
+    let child = c.get(&format!("/children/{}", f.child_a1)).await;
+    child
+        .assert_contains("(rettet)")
+        .assert_contains("Let bekymring");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM assessments WHERE status = 'submitted'")
+            .await,
+        3
+    );
+    let group = c.get(&format!("/groups/{}", f.class_a1)).await;
+    group
+        .assert_contains("Let bekymring")
+        .assert_contains("1 af 2 børn vurderet");
+}
+
+#[tokio::test]
+async fn only_the_childs_educators_and_leaders_see_assessments() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::create(&app).await;
+    let mut c = app.login(EDUCATOR).await;
+    let key = key_in(
+        &c.get(&format!("/children/{}/assess", f.child_a1))
+            .await
+            .body,
+    );
+    let url = c
+        .post(
+            &format!("/children/{}/assess", f.child_a1),
+            &form(&key, "team", "score", &answers_6_9("1")),
+        )
+        .await
+        .location
+        .unwrap();
+    c.post(&format!("{url}/decide"), &[("level", "orange")])
+        .await;
+
+    for email in [ADMIN, WORKER, EDUCATOR_B] {
+        let mut other = app.login(email).await;
+        assert_eq!(
+            other.get(&url).await.status,
+            StatusCode::NOT_FOUND,
+            "{email}"
+        );
+        assert_eq!(
+            other
+                .get(&format!("/children/{}/assess", f.child_a1))
+                .await
+                .status,
+            StatusCode::NOT_FOUND,
+            "{email}"
+        );
+        let res = other
+            .post(
+                &format!("/children/{}/assess", f.child_a1),
+                &form(
+                    "8f2b0c1e-6a0e-4b7e-9a57-1d1b2f0a9c11",
+                    "team",
+                    "score",
+                    &answers_6_9("2"),
+                ),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::NOT_FOUND, "{email}");
+    }
+    // The admin sees the child's details, never the assessments.
+    let mut admin = app.login(ADMIN).await;
+    admin
+        .get(&format!("/children/{}", f.child_a1))
+        .await
+        .assert_lacks("Bekymring")
+        .assert_lacks("Positioner og vurderinger");
+    assert_eq!(app.count("SELECT COUNT(*) FROM assessments").await, 1);
+}
+
+#[tokio::test]
+async fn rounds_are_validated() {
+    let app = TestApp::spawn().await;
+    Fixture::create(&app).await;
+    let mut admin = app.login(ADMIN).await;
+    let res = admin
+        .post(
+            "/admin/rounds",
+            &[
+                ("name", "Forår 2027"),
+                ("opens_on", "2027-03-01"),
+                ("closes_on", "2027-02-01"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    res.assert_contains("Slutdatoen skal ligge efter startdatoen.")
+        .assert_contains("value=\"Forår 2027\"");
+    assert_eq!(app.count("SELECT COUNT(*) FROM rounds").await, 0);
+}
+
+#[tokio::test]
+async fn a_changed_questionnaire_needs_a_new_version() {
+    let app = TestApp::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("questionnaires");
+    std::fs::create_dir(dir.path().join("scales")).unwrap();
+    std::fs::copy(
+        shipped.join("scales/boernelineal.toml"),
+        dir.path().join("scales/boernelineal.toml"),
+    )
+    .unwrap();
+    let body = std::fs::read_to_string(shipped.join("6-9.toml")).unwrap();
+    std::fs::write(
+        dir.path().join("6-9.toml"),
+        body.replace(
+            "Barnet har venner i klassen.",
+            "Barnet har gode venner i klassen.",
+        ),
+    )
+    .unwrap();
+    let changed = trivsel::questionnaire::Catalogue::load(dir.path(), "boernelineal").unwrap();
+    let err = trivsel::assessment::register_versions(&app.db, &changed, chrono::Utc::now())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("6-9.toml: version: the file changed but its version is still 1"),
+        "{err}"
+    );
+    std::fs::write(
+        dir.path().join("6-9.toml"),
+        body.replace(
+            "Barnet har venner i klassen.",
+            "Barnet har gode venner i klassen.",
+        )
+        .replace("version = 1", "version = 2"),
+    )
+    .unwrap();
+    let bumped = trivsel::questionnaire::Catalogue::load(dir.path(), "boernelineal").unwrap();
+    trivsel::assessment::register_versions(&app.db, &bumped, chrono::Utc::now())
+        .await
+        .unwrap();
+}
