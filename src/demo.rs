@@ -1,7 +1,8 @@
 //! A deterministic fictional municipality for trying the service: five districts (Centrum
 //! with two preventive social workers), 24 institutions of every type, about a hundred groups
 //! and about 2,000 children with invented Danish names. The same structure and names come out
-//! every time; birth dates follow the current school year so ages stay realistic.
+//! every time; birth dates follow the current school year so ages stay realistic. A screening
+//! round is open from two weeks before the seeding to a month after.
 
 use anyhow::Context;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -410,6 +411,21 @@ pub async fn seed(db: &Db, now: DateTime<Utc>) -> anyhow::Result<Summary> {
         users::set_assignments(&mut tx, id, role, &ids).await?;
         summary.accounts += 1;
     }
+    // An open screening round for every institution, so the demo educators can assess.
+    let season = if chrono::Datelike::month(&today) >= 8 {
+        "Efterår"
+    } else {
+        "Forår"
+    };
+    crate::assessment::db::insert_round(
+        &mut tx,
+        &format!("{season} {}", chrono::Datelike::year(&today)),
+        today - Duration::days(14),
+        today + Duration::days(30),
+        "",
+        now,
+    )
+    .await?;
     tx.commit().await?;
     Ok(summary)
 }

@@ -21,7 +21,11 @@ pub fn router() -> Router<AppState> {
 struct EducatorHome {
     ctx: PageCtx,
     groups: Vec<Group>,
+    progress: Progress,
 }
+
+/// Group id → (round name, children with a team position in it).
+type Progress = std::collections::HashMap<i64, (String, i64)>;
 
 struct InstitutionGroups {
     institution: Institution,
@@ -33,6 +37,7 @@ struct InstitutionGroups {
 struct LeaderHome {
     ctx: PageCtx,
     institutions: Vec<InstitutionGroups>,
+    progress: Progress,
 }
 
 struct DistrictInstitutions {
@@ -58,14 +63,24 @@ struct AdminHome {
 async fn home(State(state): State<AppState>, a: Auth) -> AppResult<Response> {
     let mut c = state.db.conn().await?;
     let page = match a.user.role {
-        Role::Educator => render(EducatorHome {
-            groups: org::groups_of_user(&mut c, a.user.id).await?,
-            ctx: a.ctx,
-        })?,
+        Role::Educator => {
+            let groups = org::groups_of_user(&mut c, a.user.id).await?;
+            let progress =
+                crate::assessment::db::progress_for(&mut c, &groups, state.now().date_naive())
+                    .await?;
+            render(EducatorHome {
+                groups,
+                progress,
+                ctx: a.ctx,
+            })?
+        }
         Role::Leader => {
             let mut institutions = Vec::new();
+            let mut progress = Progress::new();
+            let today = state.now().date_naive();
             for institution in org::institutions_of_user(&mut c, a.user.id).await? {
                 let groups = org::groups_of_institution(&mut c, institution.id).await?;
+                progress.extend(crate::assessment::db::progress_for(&mut c, &groups, today).await?);
                 institutions.push(InstitutionGroups {
                     institution,
                     groups,
@@ -74,6 +89,7 @@ async fn home(State(state): State<AppState>, a: Auth) -> AppResult<Response> {
             render(LeaderHome {
                 ctx: a.ctx,
                 institutions,
+                progress,
             })?
         }
         Role::SocialWorker => {

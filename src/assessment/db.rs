@@ -309,3 +309,46 @@ pub async fn latest_positions(c: &mut impl Conn, group_id: i64) -> anyhow::Resul
     .fetch_all(&mut *c)
     .await)?)
 }
+
+/// Children with a submitted team position in `round_id`, per group (current enrolments).
+#[tracing::instrument(skip_all)]
+pub async fn round_progress(
+    c: &mut impl Conn,
+    round_id: i64,
+) -> anyhow::Result<std::collections::HashMap<i64, i64>> {
+    let rows: Vec<(i64, i64)> = dispatch!(c, c => sqlx::query_as(
+        "SELECT e.group_id, COUNT(DISTINCT a.child_id) FROM assessments a \
+         JOIN enrolments e ON e.child_id = a.child_id AND e.to_date IS NULL \
+         WHERE a.round_id = $1 AND a.kind = 'team' AND a.status = 'submitted' GROUP BY e.group_id",
+    )
+    .bind(round_id)
+    .fetch_all(&mut *c)
+    .await)?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Round progress for a list of groups: group id → (round name, children done).
+pub async fn progress_for(
+    c: &mut impl Conn,
+    groups: &[crate::org::db::Group],
+    today: NaiveDate,
+) -> anyhow::Result<std::collections::HashMap<i64, (String, i64)>> {
+    let mut out = std::collections::HashMap::new();
+    let mut by_round: std::collections::HashMap<i64, std::collections::HashMap<i64, i64>> =
+        Default::default();
+    let all = rounds(c).await?;
+    for g in groups {
+        let Some(r) = all
+            .iter()
+            .find(|r| super::round_covers(r, &g.institution_kind, today))
+        else {
+            continue;
+        };
+        if let std::collections::hash_map::Entry::Vacant(e) = by_round.entry(r.id) {
+            e.insert(round_progress(c, r.id).await?);
+        }
+        let done = by_round[&r.id].get(&g.id).copied().unwrap_or(0);
+        out.insert(g.id, (r.name.clone(), done));
+    }
+    Ok(out)
+}

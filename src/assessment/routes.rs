@@ -239,6 +239,9 @@ fn build_form(
 struct FormQuery {
     #[serde(default)]
     saved: Option<String>,
+    /// Back from the suggestion to change the answers.
+    #[serde(default)]
+    edit: Option<String>,
 }
 
 async fn form_page(
@@ -257,6 +260,7 @@ async fn form_page(
     let draft = adb::open_draft(&mut c, id, a.user.id).await?;
     if let Some(d) = &draft
         && d.status == "scored"
+        && fq.edit.is_none()
     {
         drop(c);
         return Ok(Redirect::to(&format!("/assessments/{}", d.id)).into_response());

@@ -35,6 +35,7 @@ pub struct Group {
     pub id: i64,
     pub institution_id: i64,
     pub institution_name: String,
+    pub institution_kind: String,
     pub district_id: i64,
     pub name: String,
     pub kind: String,
@@ -89,7 +90,7 @@ pub struct Guardian {
     pub has_custody: bool,
 }
 
-const GROUP_SELECT: &str = "SELECT g.id, g.institution_id, i.name AS institution_name, i.district_id, \
+const GROUP_SELECT: &str = "SELECT g.id, g.institution_id, i.name AS institution_name, i.kind AS institution_kind, i.district_id, \
      g.name, g.kind, g.school_year, \
      (SELECT COUNT(*) FROM enrolments e WHERE e.group_id = g.id AND e.to_date IS NULL) AS children \
      FROM groups g JOIN institutions i ON i.id = g.institution_id";

@@ -133,6 +133,7 @@ struct InstitutionPage {
     ctx: PageCtx,
     institution: Institution,
     groups: Vec<Group>,
+    progress: std::collections::HashMap<i64, (String, i64)>,
 }
 
 async fn institution_page(
@@ -143,10 +144,17 @@ async fn institution_page(
     let mut c = state.db.conn().await?;
     let institution = scope::institution(&mut c, &a.user, id).await?;
     let groups = org::groups_of_institution(&mut c, id).await?;
+    // Round progress is about assessments: only for those who work with them.
+    let progress = if scope::sees_assessments(&a.user) {
+        crate::assessment::db::progress_for(&mut c, &groups, state.now().date_naive()).await?
+    } else {
+        Default::default()
+    };
     Ok(render(InstitutionPage {
         ctx: a.ctx,
         institution,
         groups,
+        progress,
     })?
     .into_response())
 }

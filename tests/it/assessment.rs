@@ -111,6 +111,17 @@ async fn an_educator_records_the_teams_position_in_a_round() {
         .assert_contains("Handleguide")
         .assert_contains("PPR");
 
+    // Back to the answers from the suggestion: the same assessment, answers kept.
+    let back = c
+        .get(&format!("/children/{}/assess?edit=1", f.child_a1))
+        .await;
+    assert_eq!(back.status, StatusCode::OK);
+    back.assert_contains("name=\"security_2\" value=\"2\" checked");
+    assert_eq!(key_in(&back.body), key);
+    // Without asking to edit, the form leads to the pending decision.
+    let pending = c.get(&format!("/children/{}/assess", f.child_a1)).await;
+    assert_eq!(pending.location.as_deref(), Some(url.as_str()));
+
     // The same submission again (a double click) stores one assessment.
     let again = c
         .post(
@@ -153,8 +164,14 @@ async fn an_educator_records_the_teams_position_in_a_round() {
         .assert_contains("Efterår 2026")
         .assert_contains("Tryghed og omsorg fra voksne 4");
 
-    // The leader of the school sees the position too.
+    c.get("/").await.assert_contains("Efterår 2026: 1/2");
+    // The leader of the school sees the position and the round's progress per class.
     let mut leader = app.login(LEADER).await;
+    leader
+        .get("/")
+        .await
+        .assert_contains("Efterår 2026: 1/2")
+        .assert_contains("Efterår 2026: 0/1");
     leader
         .get(&format!("/children/{}", f.child_a1))
         .await
