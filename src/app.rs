@@ -20,6 +20,32 @@ use crate::auth::session_store::DbSessionStore;
 use crate::config::Config;
 use crate::db::Db;
 
+/// The time, from one place: the system clock, or a clock tests set and advance (deadlines
+/// and escalation are tested without sleeping).
+#[derive(Debug, Clone, Default)]
+pub struct Clock(Option<Arc<std::sync::Mutex<DateTime<Utc>>>>);
+
+impl Clock {
+    pub fn fixed(at: DateTime<Utc>) -> Clock {
+        Clock(Some(Arc::new(std::sync::Mutex::new(at))))
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        match &self.0 {
+            None => Utc::now(),
+            Some(t) => *t.lock().unwrap_or_else(|e| e.into_inner()),
+        }
+    }
+
+    /// Moves a fixed clock forward; the system clock cannot be moved.
+    pub fn advance(&self, by: chrono::Duration) {
+        if let Some(t) = &self.0 {
+            let mut g = t.lock().unwrap_or_else(|e| e.into_inner());
+            *g += by;
+        }
+    }
+}
+
 /// Shared state: one cheap clone, everything behind an `Arc`.
 #[derive(Clone)]
 pub struct AppState {
@@ -31,6 +57,7 @@ pub struct Inner {
     pub config: Config,
     /// The scale and questionnaires in use (validated at start-up).
     pub catalogue: Option<Arc<crate::questionnaire::Catalogue>>,
+    pub clock: Clock,
     municipality: RwLock<String>,
 }
 
@@ -48,9 +75,18 @@ impl AppState {
                 db,
                 config,
                 catalogue: None,
+                clock: Clock::default(),
                 municipality: RwLock::new(municipality),
             }),
         }
+    }
+
+    /// Sets the clock; only before the state is shared.
+    pub fn with_clock(mut self, clock: Clock) -> AppState {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.clock = clock;
+        }
+        self
     }
 
     /// Sets the questionnaire catalogue; only before the state is shared.
@@ -82,7 +118,7 @@ impl AppState {
 
     /// The current time. One place, so time-dependent behaviour can be tested.
     pub fn now(&self) -> DateTime<Utc> {
-        Utc::now()
+        self.clock.now()
     }
 }
 
@@ -110,6 +146,8 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::auth::routes::router())
         .merge(crate::org::routes::router())
         .merge(crate::assessment::routes::router())
+        .merge(crate::consent::routes::router())
+        .merge(crate::alerts::routes::router())
         .merge(crate::audit::routes::router())
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -182,11 +220,23 @@ pub async fn serve(
             }
         }
     });
+    let sender = crate::notify::spawn_sender(
+        state.db.clone(),
+        &state.config,
+        state.clock.clone(),
+        std::time::Duration::from_secs(state.config.mail_poll_seconds),
+    )?;
+    let escalator =
+        crate::alerts::spawn_escalator(state.clone(), std::time::Duration::from_secs(60));
     let app = router(state);
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
     sweeper.abort();
+    escalator.abort();
+    if let Some(s) = sender {
+        s.abort();
+    }
     result.map_err(Into::into)
 }
 

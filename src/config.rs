@@ -11,6 +11,19 @@ use figment::providers::{Env, Format, Toml};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+/// How to reach the SMTP server.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain SMTP: only for a relay on the same host or network segment.
+    None,
+    /// STARTTLS, required (the default).
+    #[default]
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
+}
+
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -50,6 +63,16 @@ pub struct Config {
     pub questionnaire_dir: PathBuf,
     /// Id of the scale in use, e.g. `boernelineal` (four levels) or `topi` (three).
     pub scale: String,
+    /// SMTP server for notification emails; without it email waits in the outbox.
+    pub smtp_host: Option<String>,
+    pub smtp_port: u16,
+    pub smtp_tls: SmtpTls,
+    pub smtp_username: Option<String>,
+    pub smtp_password: Option<SecretString>,
+    /// Sender address, e.g. `Trivsel <trivsel@kommune.dk>`.
+    pub mail_from: String,
+    /// How often the outbox is checked for due email, in seconds.
+    pub mail_poll_seconds: u64,
 }
 
 impl Default for Config {
@@ -68,6 +91,13 @@ impl Default for Config {
             municipality_name: "Trivsel".to_string(),
             questionnaire_dir: PathBuf::from("questionnaires"),
             scale: "boernelineal".to_string(),
+            smtp_host: None,
+            smtp_port: 587,
+            smtp_tls: SmtpTls::Starttls,
+            smtp_username: None,
+            smtp_password: None,
+            mail_from: "Trivsel <trivsel@localhost>".to_string(),
+            mail_poll_seconds: 5,
         }
     }
 }
@@ -120,6 +150,15 @@ impl Config {
             "invalid configuration: login_max_failures and login_window_minutes must be positive"
         );
         anyhow::ensure!(
+            self.mail_from.parse::<lettre::message::Mailbox>().is_ok(),
+            "invalid configuration: mail_from {:?} is not an email address",
+            self.mail_from
+        );
+        anyhow::ensure!(
+            self.mail_poll_seconds > 0,
+            "invalid configuration: mail_poll_seconds must be positive"
+        );
+        anyhow::ensure!(
             self.max_connections > 0,
             "invalid configuration: max_connections must be positive"
         );
@@ -145,6 +184,15 @@ impl Config {
     pub fn catalogue(&self) -> anyhow::Result<crate::questionnaire::Catalogue> {
         crate::questionnaire::Catalogue::load(&self.questionnaire_dir, &self.scale)
             .map_err(|p| anyhow::anyhow!("{p}"))
+    }
+
+    /// The address links in emails point to.
+    pub fn base_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
+            .trim_end_matches('/')
+            .to_string()
     }
 
     pub fn secure_cookies(&self) -> bool {

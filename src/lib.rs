@@ -10,6 +10,9 @@
 //! - [`questionnaire`] — scale and questionnaire files: loading, validation, hashes.
 //! - [`scoring`] — the pure engine: answers → domain scores, total, suggested level.
 //! - [`assessment`] — rounds, the assessment form, suggestion and decision, history.
+//! - [`consent`] — consent per child and purpose; the one disclosure decision.
+//! - [`alerts`] — rules, routing to the district, the social worker's inbox, escalation.
+//! - [`notify`] — the email outbox and its SMTP sender.
 //! - [`audit`] — the access log of every read and change of a child's data.
 //! - [`home`] — the start page for each role.
 //! - [`demo`] — the fictional demo municipality.
@@ -19,16 +22,19 @@
 
 #![forbid(unsafe_code)]
 
+pub mod alerts;
 pub mod app;
 pub mod assessment;
 pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod consent;
 pub mod db;
 pub mod demo;
 pub mod error;
 pub mod home;
+pub mod notify;
 pub mod org;
 pub mod questionnaire;
 pub mod scoring;

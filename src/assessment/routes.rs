@@ -608,6 +608,7 @@ fn guide(scale: &Scale, rank: usize, lang: Lang) -> GuideView {
 #[template(path = "assessment.html")]
 struct AssessmentPage {
     ctx: PageCtx,
+    alert: Option<i64>,
     a: Assessment,
     child: Child,
     suggested: LevelView,
@@ -649,6 +650,7 @@ fn assessment_page_for(
         .map(|r| LevelView::of(&cat.scale, r.max(0) as usize, a.ctx.lang));
     let shown_rank = decided.as_ref().map_or(suggested_rank, |d| d.rank);
     AssessmentPage {
+        alert: None,
         suggested: LevelView::of(&cat.scale, suggested_rank, a.ctx.lang),
         levels: (0..cat.scale.def.levels.len())
             .map(|r| LevelView::of(&cat.scale, r, a.ctx.lang))
@@ -674,6 +676,10 @@ async fn assessment_page(
 ) -> AppResult<Response> {
     let cat = catalogue(&state)?;
     let (assessment, child) = load_assessment(&state, &a, id).await?;
+    let alert: Option<i64> = {
+        let mut c = state.db.conn().await?;
+        crate::dispatch!(&mut c, c => sqlx::query_scalar("SELECT id FROM alerts WHERE assessment_id = $1").bind(id).fetch_optional(&mut *c).await)?
+    };
     audit::record(
         &mut state.db.writer().await?,
         &a.user,
@@ -684,7 +690,7 @@ async fn assessment_page(
         state.now(),
     )
     .await?;
-    Ok(render(assessment_page_for(
+    let mut p = assessment_page_for(
         &cat,
         &a,
         assessment,
@@ -692,8 +698,9 @@ async fn assessment_page(
         None,
         String::new(),
         FieldErrors::default(),
-    ))?
-    .into_response())
+    );
+    p.alert = alert;
+    Ok(render(p)?.into_response())
 }
 
 #[derive(Deserialize)]
@@ -770,6 +777,11 @@ async fn decide(
             now,
         )
         .await?;
+        // The team's position may raise an alert: in the same transaction, with its email.
+        if assessment.is_team() {
+            let submitted = adb::get(&mut tx, id).await?.ok_or(AppError::NotFound)?;
+            crate::alerts::on_team_position(&mut tx, &state, &a.user, &submitted, now).await?;
+        }
     }
     tx.commit().await?;
     Ok(Redirect::to(&format!("/assessments/{id}")).into_response())

@@ -163,6 +163,10 @@ async fn institution_page(
 #[template(path = "child.html")]
 struct ChildPage {
     ctx: PageCtx,
+    consent_states: Vec<crate::consent::routes::PurposeView>,
+    consent_events: Vec<crate::consent::db::Row>,
+    consent_error: Option<&'static str>,
+    alerts: Vec<crate::alerts::routes::AlertRow>,
     sees_assessments: bool,
     history: Vec<crate::assessment::routes::SummaryView>,
     chart: Option<crate::assessment::routes::Chart>,
@@ -173,10 +177,16 @@ struct ChildPage {
     show_addresses: bool,
 }
 
+#[derive(Deserialize, Default)]
+struct ChildQuery {
+    consent_error: Option<String>,
+}
+
 async fn child_page(
     State(state): State<AppState>,
     a: Auth,
     Path(id): Path<i64>,
+    Query(q): Query<ChildQuery>,
 ) -> AppResult<Response> {
     let mut c = state.db.conn().await?;
     let child = scope::child(&mut c, &a.user, id).await?;
@@ -193,6 +203,14 @@ async fn child_page(
     } else {
         None
     };
+    let (consent_events, alerts) = if sees_assessments {
+        (
+            crate::consent::db::events(&mut c, id).await?,
+            crate::alerts::routes::of_child(&mut c, id).await?,
+        )
+    } else {
+        (Vec::new(), Vec::new())
+    };
     drop(c); // before taking the writer, as in `group_page`
     let now = state.now();
     audit::record(
@@ -206,6 +224,16 @@ async fn child_page(
     )
     .await?;
     let page = ChildPage {
+        consent_states: crate::consent::routes::purpose_views(
+            &crate::consent::db::as_events(&consent_events),
+            now.date_naive(),
+        ),
+        consent_error: q
+            .consent_error
+            .as_deref()
+            .and_then(crate::consent::routes::error_key),
+        consent_events,
+        alerts,
         sees_assessments,
         history,
         chart,

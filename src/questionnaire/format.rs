@@ -199,3 +199,31 @@ pub struct QuestionnaireFile {
     pub total: Total,
     pub scoring: Vec<Scoring>,
 }
+
+/// When a team's position raises an alert, per scale (`questionnaires/alerts.toml`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertRules {
+    pub scale: String,
+    pub level_at_least: Option<String>,
+    pub worse_by: Option<u32>,
+    pub repeat_level: Option<String>,
+    pub repeat_count: Option<u32>,
+    #[serde(default)]
+    pub critical: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deadlines {
+    pub notification_hours: u32,
+    pub named_days: u32,
+    pub anonymous_days: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertsFile {
+    pub rules: Vec<AlertRules>,
+    pub deadlines: Deadlines,
+}

@@ -453,11 +453,108 @@ pub fn compile(file: &str, def: &QuestionnaireFile, scale: &Scale) -> Result<Mod
     })
 }
 
+/// The alert rules for the scale in use, with level ids resolved to ranks.
+#[derive(Debug, Clone)]
+pub struct Alerting {
+    pub level_at_least: Option<usize>,
+    pub worse_by: Option<usize>,
+    pub repeat: Option<(usize, usize)>,
+    pub critical: bool,
+    pub deadlines: format::Deadlines,
+}
+
 /// The scale and questionnaires the service runs with.
 #[derive(Debug, Clone)]
 pub struct Catalogue {
     pub scale: Arc<Scale>,
     pub questionnaires: Vec<Arc<Questionnaire>>,
+    pub alerting: Alerting,
+}
+
+fn load_alerting(dir: &Path, scale: &Scale, problems: &mut Vec<Problem>) -> Option<Alerting> {
+    let path = dir.join("alerts.toml");
+    let name = path.display().to_string();
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) => {
+            problems.push(Problem {
+                file: name,
+                key: String::new(),
+                reason: format!("cannot read: {e}"),
+            });
+            return None;
+        }
+    };
+    let file: format::AlertsFile = match parse(&name, &text) {
+        Ok(f) => f,
+        Err(p) => {
+            problems.push(p);
+            return None;
+        }
+    };
+    let Some((i, rules)) = file
+        .rules
+        .iter()
+        .enumerate()
+        .find(|(_, r)| r.scale == scale.def.id)
+    else {
+        problems.push(Problem {
+            file: name,
+            key: "rules".into(),
+            reason: format!("no [[rules]] for the configured scale {:?}", scale.def.id),
+        });
+        return None;
+    };
+    let mut c = Check {
+        file: &name,
+        problems: Vec::new(),
+    };
+    let mut level = |key: &str, id: &Option<String>| match id {
+        None => None,
+        Some(id) => match scale.index_of(id) {
+            Some(r) => Some(r),
+            None => {
+                c.fail(
+                    format!("rules[{i}].{key}"),
+                    format!("level {id:?} is not in scale {:?}", scale.def.id),
+                );
+                None
+            }
+        },
+    };
+    let level_at_least = level("level_at_least", &rules.level_at_least);
+    let repeat_level = level("repeat_level", &rules.repeat_level);
+    let repeat = match (repeat_level, rules.repeat_count) {
+        (Some(l), Some(n)) if n >= 2 => Some((l, n as usize)),
+        (None, None) => None,
+        _ => {
+            c.fail(
+                format!("rules[{i}].repeat_count"),
+                "repeat_level and a repeat_count of 2 or more go together",
+            );
+            None
+        }
+    };
+    if rules.worse_by == Some(0) {
+        c.fail(format!("rules[{i}].worse_by"), "must be 1 or more");
+    }
+    if file.deadlines.notification_hours == 0 || file.deadlines.notification_hours > 24 {
+        c.fail(
+            "deadlines.notification_hours",
+            "a notification must be assessed within 24 hours: 1 to 24",
+        );
+    }
+    if file.deadlines.named_days == 0 || file.deadlines.anonymous_days == 0 {
+        c.fail("deadlines", "deadlines must be at least one day");
+    }
+    problems.extend(c.problems);
+    Some(Alerting {
+        level_at_least,
+        worse_by: rules.worse_by.map(|w| w as usize),
+        repeat,
+        critical: rules.critical,
+        deadlines: file.deadlines,
+    })
 }
 
 fn toml_files(dir: &Path) -> Result<Vec<PathBuf>, Problem> {
@@ -522,7 +619,8 @@ impl Catalogue {
         let mut questionnaires: Vec<Arc<Questionnaire>> = Vec::new();
         match toml_files(dir) {
             Ok(files) => {
-                for path in files {
+                // `alerts.toml` sits beside the questionnaires but is not one.
+                for path in files.into_iter().filter(|p| !p.ends_with("alerts.toml")) {
                     let name = path.display().to_string();
                     let bytes = match std::fs::read(&path) {
                         Ok(b) => b,
@@ -589,10 +687,14 @@ impl Catalogue {
                 reason: "no questionnaire files".into(),
             });
         }
-        match scale {
-            Some(scale) if problems.is_empty() => Ok(Catalogue {
+        let alerting = scale
+            .as_ref()
+            .and_then(|s| load_alerting(dir, s, &mut problems));
+        match (scale, alerting) {
+            (Some(scale), Some(alerting)) if problems.is_empty() => Ok(Catalogue {
                 scale: Arc::new(scale),
                 questionnaires,
+                alerting,
             }),
             _ => Err(Problems(problems)),
         }

@@ -520,6 +520,11 @@ async fn a_changed_questionnaire_needs_a_new_version() {
         dir.path().join("scales/boernelineal.toml"),
     )
     .unwrap();
+    std::fs::copy(
+        shipped.join("alerts.toml"),
+        dir.path().to_path_buf().join("alerts.toml"),
+    )
+    .unwrap();
     let body = std::fs::read_to_string(shipped.join("6-9.toml")).unwrap();
     std::fs::write(
         dir.path().join("6-9.toml"),

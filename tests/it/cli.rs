@@ -51,6 +51,11 @@ fn check_accepts_defaults_and_rejects_bad_configuration() {
         qdir.join("scales/boernelineal.toml"),
     )
     .unwrap();
+    std::fs::copy(
+        shipped.join("alerts.toml"),
+        qdir.clone().join("alerts.toml"),
+    )
+    .unwrap();
     let body = std::fs::read_to_string(shipped.join("6-9.toml"))
         .unwrap()
         .replace("min_answered = 2", "min_answered = 7");

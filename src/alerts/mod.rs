@@ -1,0 +1,360 @@
+//! Alerts to the district's preventive social workers. When a team's position hits a rule
+//! (`questionnaires/alerts.toml`), an alert is created in the same transaction as the
+//! position, routed child → current enrolment → institution → district → the district's
+//! workers (or the municipal queue when the district has none), and announced by email
+//! through the outbox. Three kinds:
+//!
+//! - **notification** (*underretning*): the top level or a critical item; the duty to notify
+//!   overrides consent, so the case is named, with a 24-hour deadline;
+//! - **named**: consent to share with the social worker is given;
+//! - **anonymous** consultation: no consent; the worker sees no identifying detail, and the
+//!   educator is asked to talk with the parents about consent. Recorded consent turns it
+//!   into a named case.
+//!
+//! Each alert moves new → taken → in progress → closed with an outcome; an alert not taken
+//! by its deadline escalates (once) and is marked overdue.
+
+pub mod routes;
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::app::AppState;
+use crate::assessment::db::Assessment;
+use crate::auth::CurrentUser;
+use crate::consent::{self, Purpose};
+use crate::db::{Conn, Db};
+use crate::dispatch;
+use crate::questionnaire::Alerting;
+
+pub const NAMED: &str = "named";
+pub const ANONYMOUS: &str = "anonymous";
+pub const NOTIFICATION: &str = "notification";
+
+/// Which rules a new team position hits. `previous` holds the child's earlier team positions'
+/// ranks, newest first. Pure.
+pub fn evaluate(
+    rules: &Alerting,
+    rank: usize,
+    previous: &[usize],
+    critical: bool,
+) -> Vec<&'static str> {
+    let mut hit = Vec::new();
+    if rules.critical && critical {
+        hit.push("critical");
+    }
+    if rules.level_at_least.is_some_and(|l| rank >= l) {
+        hit.push("level");
+    }
+    if let (Some(by), Some(&prev)) = (rules.worse_by, previous.first())
+        && rank >= prev + by
+    {
+        hit.push("worse");
+    }
+    if let Some((level, count)) = rules.repeat
+        && rank >= level
+        && previous.len() + 1 >= count
+        && previous.iter().take(count - 1).all(|&p| p >= level)
+    {
+        hit.push("repeat");
+    }
+    hit
+}
+
+/// The kind of alert, decided from the duty to notify and consent (the one disclosure rule).
+pub fn kind_for(
+    events: &[consent::Event],
+    today: chrono::NaiveDate,
+    duty_to_notify: bool,
+) -> &'static str {
+    if duty_to_notify {
+        NOTIFICATION
+    } else if consent::may_disclose_identity(events, Purpose::ShareWithSocialWorker, today, false) {
+        NAMED
+    } else {
+        ANONYMOUS
+    }
+}
+
+/// The child's current district, if enrolled.
+async fn district_of(c: &mut impl Conn, child_id: i64) -> anyhow::Result<Option<i64>> {
+    Ok(dispatch!(c, c => sqlx::query_scalar(
+        "SELECT i.district_id FROM enrolments e JOIN groups g ON g.id = e.group_id \
+         JOIN institutions i ON i.id = g.institution_id WHERE e.child_id = $1 AND e.to_date IS NULL",
+    )
+    .bind(child_id)
+    .fetch_optional(&mut *c)
+    .await)?)
+}
+
+/// Emails of the active social workers of a district; for `None` (the municipal queue), of all.
+async fn worker_emails(c: &mut impl Conn, district_id: Option<i64>) -> anyhow::Result<Vec<String>> {
+    Ok(dispatch!(c, c => sqlx::query_scalar(
+        "SELECT DISTINCT u.email FROM users u LEFT JOIN user_districts ud ON ud.user_id = u.id \
+         WHERE u.active AND u.role = 'social_worker' AND ($1 IS NULL OR ud.district_id = $1) ORDER BY u.email",
+    )
+    .bind(district_id)
+    .fetch_all(&mut *c)
+    .await)?)
+}
+
+async fn event(
+    c: &mut impl Conn,
+    alert_id: i64,
+    user_id: Option<i64>,
+    what: &str,
+    note: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    dispatch!(c, c => sqlx::query("INSERT INTO alert_events (alert_id, at, user_id, event, note) VALUES ($1, $2, $3, $4, $5)")
+        .bind(alert_id)
+        .bind(now)
+        .bind(user_id)
+        .bind(what)
+        .bind(note)
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// The email every alert sends: no name, no birth date, no institution or age — only that
+/// something is waiting, and where.
+fn announce(state: &AppState, alert_id: i64, overdue: bool) -> (String, String) {
+    let base = state.config.base_url();
+    if overdue {
+        (
+            "Trivsel: en henvendelse venter stadig".to_string(),
+            format!(
+                "En henvendelse i Trivsel er ikke taget inden fristen.\n\nSe den her: {base}/alerts/{alert_id}\n\nDenne e-mail indeholder ingen personoplysninger.\n"
+            ),
+        )
+    } else {
+        (
+            "Trivsel: ny henvendelse".to_string(),
+            format!(
+                "Der er en ny henvendelse til dig i Trivsel.\n\nSe den her: {base}/alerts/{alert_id}\n\nDenne e-mail indeholder ingen personoplysninger.\n"
+            ),
+        )
+    }
+}
+
+/// Called in the transaction that submits a team position: creates the alert if a rule hits.
+/// Returns the alert's id.
+pub async fn on_team_position(
+    c: &mut impl Conn,
+    state: &AppState,
+    user: &CurrentUser,
+    a: &Assessment,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Option<i64>> {
+    let Some(cat) = state.catalogue.clone() else {
+        return Ok(None);
+    };
+    let rank = a.decided_rank.unwrap_or(0).max(0) as usize;
+    let previous: Vec<usize> = dispatch!(c, c => sqlx::query_scalar::<_, i32>(
+        "SELECT p.decided_rank FROM assessments p WHERE p.child_id = $1 AND p.kind = 'team' AND p.status = 'submitted' \
+         AND p.id <> $2 AND ($3 IS NULL OR p.id <> $3) \
+         AND NOT EXISTS (SELECT 1 FROM assessments n WHERE n.supersedes_id = p.id AND n.status = 'submitted') \
+         ORDER BY p.submitted_at DESC, p.id DESC LIMIT 5",
+    )
+    .bind(a.child_id)
+    .bind(a.id)
+    .bind(a.supersedes_id)
+    .fetch_all(&mut *c)
+    .await)?
+    .into_iter()
+    .map(|r| r.max(0) as usize)
+    .collect();
+    let critical = a.reasons.contains("\"kind\":\"critical\"");
+    let rules = evaluate(&cat.alerting, rank, &previous, critical);
+    if rules.is_empty() {
+        return Ok(None);
+    }
+    let duty = critical || cat.scale.level(rank).handleguide.notify;
+    let events = consent::db::as_events(&consent::db::events(c, a.child_id).await?);
+    let kind = kind_for(&events, now.date_naive(), duty);
+    let d = &cat.alerting.deadlines;
+    let deadline = now
+        + match kind {
+            NOTIFICATION => Duration::hours(i64::from(d.notification_hours)),
+            NAMED => Duration::days(i64::from(d.named_days)),
+            _ => Duration::days(i64::from(d.anonymous_days)),
+        };
+    let district = district_of(c, a.child_id).await?;
+    let workers = worker_emails(c, district).await?;
+    // A district without a worker routes to the municipal queue.
+    let routed = if workers.is_empty() { None } else { district };
+    let recipients = if workers.is_empty() {
+        worker_emails(c, None).await?
+    } else {
+        workers
+    };
+    let id: i64 = dispatch!(c, c => sqlx::query_scalar(
+        "INSERT INTO alerts (child_id, assessment_id, district_id, kind, status, level_rank, level_id, rules, \
+         deadline, created_by, created_at, updated_at) VALUES ($1, $2, $3, $4, 'new', $5, $6, $7, $8, $9, $10, $10) RETURNING id",
+    )
+    .bind(a.child_id)
+    .bind(a.id)
+    .bind(routed)
+    .bind(kind)
+    .bind(rank as i32)
+    .bind(cat.scale.level(rank).id.as_str())
+    .bind(rules.join(","))
+    .bind(deadline)
+    .bind(user.id)
+    .bind(now)
+    .fetch_one(&mut *c)
+    .await)?;
+    event(
+        c,
+        id,
+        Some(user.id),
+        "created",
+        &format!("{kind}; rules {}", rules.join(",")),
+        now,
+    )
+    .await?;
+    let (subject, body) = announce(state, id, false);
+    for r in &recipients {
+        crate::notify::enqueue(c, r, &subject, &body, now).await?;
+    }
+    crate::audit::record(
+        c,
+        user,
+        crate::audit::Action::Create,
+        Some(a.child_id),
+        &format!("alert:{id}"),
+        kind,
+        now,
+    )
+    .await?;
+    Ok(Some(id))
+}
+
+/// Consent to share with the social worker was recorded: open anonymous consultations of the
+/// child become named cases, and the workers are told the identity is now shared.
+pub async fn identity_now_shared(
+    c: &mut impl Conn,
+    state: &AppState,
+    user: &CurrentUser,
+    child_id: i64,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let open: Vec<(i64, Option<i64>, Option<i64>)> = dispatch!(c, c => sqlx::query_as(
+        "SELECT id, district_id, taken_by FROM alerts WHERE child_id = $1 AND kind = 'anonymous' AND status <> 'closed'",
+    )
+    .bind(child_id)
+    .fetch_all(&mut *c)
+    .await)?;
+    for (id, district, _taken_by) in open {
+        dispatch!(c, c => sqlx::query("UPDATE alerts SET kind = 'named', updated_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(id)
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        event(c, id, Some(user.id), "identity_shared", "", now).await?;
+        let base = state.config.base_url();
+        let body = format!(
+            "Forældrene har givet samtykke: en anonym henvendelse i Trivsel er nu en sag med navn.\n\nSe den her: {base}/alerts/{id}\n\nDenne e-mail indeholder ingen personoplysninger.\n"
+        );
+        for r in worker_emails(c, district).await? {
+            crate::notify::enqueue(c, &r, "Trivsel: samtykke givet", &body, now).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Escalates every alert not taken by its deadline (once): recorded, marked overdue, and
+/// announced to the district's other workers and the municipal queue. Returns how many.
+pub async fn escalate_due(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<usize> {
+    let db: &Db = &state.db;
+    let mut tx = db.begin().await?;
+    let due: Vec<(i64, Option<i64>)> = dispatch!(&mut tx, c => sqlx::query_as(
+        "SELECT id, district_id FROM alerts WHERE status = 'new' AND escalated_at IS NULL AND deadline < $1 ORDER BY id",
+    )
+    .bind(now)
+    .fetch_all(&mut *c)
+    .await)?;
+    for (id, district) in &due {
+        dispatch!(&mut tx, c => sqlx::query("UPDATE alerts SET escalated_at = $1, updated_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(*id)
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        event(&mut tx, *id, None, "escalated", "deadline passed", now).await?;
+        let (subject, body) = announce(state, *id, true);
+        let mut recipients = worker_emails(&mut tx, *district).await?;
+        for r in worker_emails(&mut tx, None).await? {
+            if !recipients.contains(&r) {
+                recipients.push(r);
+            }
+        }
+        for r in recipients {
+            crate::notify::enqueue(&mut tx, &r, &subject, &body, now).await?;
+        }
+    }
+    tx.commit().await?;
+    if !due.is_empty() {
+        tracing::warn!(count = due.len(), "alerts escalated after their deadline");
+    }
+    Ok(due.len())
+}
+
+pub fn spawn_escalator(state: AppState, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            if let Err(e) = escalate_due(&state, state.now()).await {
+                tracing::warn!(error = format!("{e:#}"), "alert escalation");
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::questionnaire::format::Deadlines;
+
+    fn rules() -> Alerting {
+        Alerting {
+            level_at_least: Some(2),
+            worse_by: Some(2),
+            repeat: Some((1, 2)),
+            critical: true,
+            deadlines: Deadlines {
+                notification_hours: 24,
+                named_days: 5,
+                anonymous_days: 5,
+            },
+        }
+    }
+
+    #[test]
+    fn rules_fire_as_configured() {
+        let r = rules();
+        assert!(evaluate(&r, 0, &[], false).is_empty());
+        assert_eq!(evaluate(&r, 2, &[], false), ["level"]);
+        assert_eq!(evaluate(&r, 0, &[], true), ["critical"]);
+        assert_eq!(
+            evaluate(&r, 1, &[], false),
+            Vec::<&str>::new(),
+            "yellow once is no alert"
+        );
+        assert_eq!(
+            evaluate(&r, 1, &[1], false),
+            ["repeat"],
+            "yellow twice in a row"
+        );
+        assert_eq!(
+            evaluate(&r, 1, &[0, 1], false),
+            Vec::<&str>::new(),
+            "not consecutive"
+        );
+        assert_eq!(evaluate(&r, 3, &[1], false), ["level", "worse", "repeat"]);
+        assert_eq!(evaluate(&r, 2, &[0], false), ["level", "worse"]);
+    }
+}

@@ -1,0 +1,619 @@
+//! The social worker's inbox and case page, and the educator's view of an alert they raised.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Form, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use super::{ANONYMOUS, NOTIFICATION};
+use crate::app::AppState;
+use crate::assessment::routes::LevelView;
+use crate::audit::{self, Action};
+use crate::auth::{Auth, CurrentUser, Role, scope};
+use crate::consent::{self, Purpose};
+use crate::db::Conn;
+use crate::dispatch;
+use crate::error::{AppError, AppResult};
+use crate::web::{FieldErrors, PageCtx, render, tkey};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/alerts", get(inbox))
+        .route("/alerts/{id}", get(alert_page))
+        .route("/alerts/{id}/take", post(take))
+        .route("/alerts/{id}/progress", post(progress))
+        .route("/alerts/{id}/close", post(close))
+        .route("/alerts/{id}/details", post(details))
+}
+
+pub const OUTCOMES: [&str; 6] = [
+    "no_action",
+    "consultation_given",
+    "parent_meeting",
+    "early_measure",
+    "notification_assessed",
+    "investigation_started",
+];
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AlertRow {
+    pub id: i64,
+    pub child_id: i64,
+    pub assessment_id: i64,
+    pub district_id: Option<i64>,
+    pub kind: String,
+    pub status: String,
+    pub level_rank: i32,
+    pub rules: String,
+    pub consultation_text: String,
+    pub parents_informed: String,
+    pub taken_by: Option<i64>,
+    pub taken_by_name: Option<String>,
+    pub outcome: Option<String>,
+    pub deadline: DateTime<Utc>,
+    pub escalated_at: Option<DateTime<Utc>>,
+    pub created_by: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+impl AlertRow {
+    pub fn status_key(&self) -> &'static str {
+        match self.status.as_str() {
+            "new" => tkey("alert.status.new"),
+            "taken" => tkey("alert.status.taken"),
+            "in_progress" => tkey("alert.status.in_progress"),
+            _ => tkey("alert.status.closed"),
+        }
+    }
+
+    pub fn kind_key(&self) -> &'static str {
+        match self.kind.as_str() {
+            NOTIFICATION => tkey("alert.kind.notification"),
+            ANONYMOUS => tkey("alert.kind.anonymous"),
+            _ => tkey("alert.kind.named"),
+        }
+    }
+
+    pub fn informed_key(&self) -> &'static str {
+        match self.parents_informed.as_str() {
+            "yes" => tkey("alert.informed.yes"),
+            "not_yet" => tkey("alert.informed.not_yet"),
+            "no_suspected_abuse" => tkey("alert.informed.no_suspected_abuse"),
+            _ => tkey("alert.informed.unknown"),
+        }
+    }
+}
+
+const SELECT: &str = "SELECT a.id, a.child_id, a.assessment_id, a.district_id, a.kind, a.status, a.level_rank, a.rules, \
+     a.consultation_text, a.parents_informed, a.taken_by, u.name AS taken_by_name, a.outcome, a.deadline, a.escalated_at, \
+     a.created_by, a.created_at FROM alerts a LEFT JOIN users u ON u.id = a.taken_by";
+
+/// Alerts `child_id` has: for the child's page.
+pub async fn of_child(c: &mut impl Conn, child_id: i64) -> anyhow::Result<Vec<AlertRow>> {
+    let sql = format!("{SELECT} WHERE a.child_id = $1 ORDER BY a.created_at DESC");
+    Ok(dispatch!(c, c => sqlx::query_as(&sql).bind(child_id).fetch_all(&mut *c).await)?)
+}
+
+async fn get_alert(c: &mut impl Conn, id: i64) -> anyhow::Result<Option<AlertRow>> {
+    let sql = format!("{SELECT} WHERE a.id = $1");
+    Ok(dispatch!(c, c => sqlx::query_as(&sql).bind(id).fetch_optional(&mut *c).await)?)
+}
+
+/// Whether the alert is in a social worker's queue: their districts, or the municipal queue.
+async fn in_worker_scope(
+    c: &mut impl Conn,
+    user: &CurrentUser,
+    alert: &AlertRow,
+) -> anyhow::Result<bool> {
+    if user.role != Role::SocialWorker {
+        return Ok(false);
+    }
+    match alert.district_id {
+        None => Ok(true),
+        Some(d) => Ok(crate::auth::users::assignments(c, user.id)
+            .await?
+            .districts
+            .contains(&d)),
+    }
+}
+
+/// The one rule for showing who the child is on an alert: the duty to notify, or consent to
+/// share with the social worker that holds today (withdrawal hides it again at once).
+pub async fn identity_visible(
+    c: &mut impl Conn,
+    alert: &AlertRow,
+    today: chrono::NaiveDate,
+) -> anyhow::Result<bool> {
+    let events = consent::db::as_events(&consent::db::events(c, alert.child_id).await?);
+    Ok(consent::may_disclose_identity(
+        &events,
+        Purpose::ShareWithSocialWorker,
+        today,
+        alert.kind == NOTIFICATION,
+    ))
+}
+
+/// What the worker sees of the child: everything with identity, or only the anonymous facts.
+pub struct Subject {
+    pub named: bool,
+    pub name: String,
+    pub birth_date: String,
+    pub institution: String,
+    pub group: String,
+    pub age_band: String,
+    pub institution_kind: &'static str,
+}
+
+async fn subject(
+    c: &mut impl Conn,
+    state: &AppState,
+    alert: &AlertRow,
+    named: bool,
+    lang: crate::web::Lang,
+) -> AppResult<Subject> {
+    let child = crate::org::db::child(c, alert.child_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let place: Option<(String, String, String)> = dispatch!(c, c => sqlx::query_as(
+        "SELECT i.name, i.kind, g.name FROM enrolments e JOIN groups g ON g.id = e.group_id \
+         JOIN institutions i ON i.id = g.institution_id WHERE e.child_id = $1 AND e.to_date IS NULL",
+    )
+    .bind(alert.child_id)
+    .fetch_optional(&mut *c)
+    .await)?;
+    let (inst, kind, group) = place.unwrap_or_default();
+    let age = crate::org::age_on(child.birth_date, state.now().date_naive());
+    let age_band = state
+        .catalogue
+        .as_ref()
+        .and_then(|cat| {
+            cat.for_age(age)
+                .map(|q| format!("{}–{}", q.def.age_from, q.def.age_to))
+        })
+        .unwrap_or_default();
+    let _ = lang;
+    Ok(if named {
+        Subject {
+            named,
+            name: child.full_name(),
+            birth_date: child.birth_date.format("%d-%m-%Y").to_string(),
+            institution: inst,
+            group,
+            age_band,
+            institution_kind: crate::org::InstitutionKind::parse(&kind)
+                .map(|k| k.label_key())
+                .unwrap_or("kind.unknown"),
+        }
+    } else {
+        Subject {
+            named,
+            name: String::new(),
+            birth_date: String::new(),
+            institution: String::new(),
+            group: String::new(),
+            age_band,
+            institution_kind: crate::org::InstitutionKind::parse(&kind)
+                .map(|k| k.label_key())
+                .unwrap_or("kind.unknown"),
+        }
+    })
+}
+
+pub struct InboxRow {
+    pub alert: AlertRow,
+    pub level: LevelView,
+    pub overdue: bool,
+    pub subject: Subject,
+}
+
+#[derive(Template)]
+#[template(path = "alerts/inbox.html")]
+struct InboxPage {
+    ctx: PageCtx,
+    rows: Vec<InboxRow>,
+}
+
+async fn inbox(State(state): State<AppState>, a: Auth) -> AppResult<Response> {
+    if a.user.role != Role::SocialWorker {
+        return Err(AppError::NotFound);
+    }
+    let cat = state
+        .catalogue
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("no catalogue"))?;
+    let now = state.now();
+    let mut c = state.db.conn().await?;
+    let districts = crate::auth::users::assignments(&mut c, a.user.id)
+        .await?
+        .districts;
+    let sql = format!("{SELECT} WHERE a.status <> 'closed' ORDER BY a.created_at");
+    let all: Vec<AlertRow> = dispatch!(&mut c, c => sqlx::query_as(&sql).fetch_all(&mut *c).await)?;
+    let mut rows = Vec::new();
+    for alert in all
+        .into_iter()
+        .filter(|x| x.district_id.is_none_or(|d| districts.contains(&d)))
+    {
+        let named = identity_visible(&mut c, &alert, now.date_naive()).await?;
+        rows.push(InboxRow {
+            level: LevelView::of(&cat.scale, alert.level_rank.max(0) as usize, a.ctx.lang),
+            overdue: alert.status == "new" && alert.deadline < now,
+            subject: subject(&mut c, &state, &alert, named, a.ctx.lang).await?,
+            alert,
+        });
+    }
+    // Overdue first, then the most serious, then the oldest.
+    rows.sort_by_key(|r| {
+        (
+            !r.overdue,
+            std::cmp::Reverse(r.alert.level_rank),
+            r.alert.created_at,
+        )
+    });
+    drop(c);
+    let ids: Vec<i64> = rows.iter().map(|r| r.alert.child_id).collect();
+    audit::record_many(
+        &mut state.db.writer().await?,
+        &a.user,
+        Action::Read,
+        &ids,
+        "alert-inbox",
+        now,
+    )
+    .await?;
+    Ok(render(InboxPage { ctx: a.ctx, rows })?.into_response())
+}
+
+pub struct EventView {
+    pub at: String,
+    pub who: String,
+    pub event: String,
+    pub note: String,
+}
+
+#[derive(Template)]
+#[template(path = "alerts/alert.html")]
+struct AlertPage {
+    ctx: PageCtx,
+    alert: AlertRow,
+    level: LevelView,
+    subject: Subject,
+    worker: bool,
+    overdue: bool,
+    domains: Vec<(String, String)>,
+    observation: String,
+    events: Vec<EventView>,
+    outcomes: Vec<&'static str>,
+    errors: FieldErrors,
+    deadline: String,
+    created: String,
+}
+
+impl AlertPage {
+    fn outcome_key(&self, o: &str) -> &'static str {
+        match o {
+            "no_action" => tkey("alert.outcome.no_action"),
+            "consultation_given" => tkey("alert.outcome.consultation_given"),
+            "parent_meeting" => tkey("alert.outcome.parent_meeting"),
+            "early_measure" => tkey("alert.outcome.early_measure"),
+            "notification_assessed" => tkey("alert.outcome.notification_assessed"),
+            "investigation_started" => tkey("alert.outcome.investigation_started"),
+            _ => tkey("alert.outcome.unknown"),
+        }
+    }
+}
+
+/// Loads an alert for the caller: a worker of its district (or any worker for the municipal
+/// queue), or an educator or leader who works with the child. Everyone else gets 404.
+async fn load(state: &AppState, user: &CurrentUser, id: i64) -> AppResult<(AlertRow, bool)> {
+    let mut c = state.db.conn().await?;
+    let alert = get_alert(&mut c, id).await?.ok_or(AppError::NotFound)?;
+    if in_worker_scope(&mut c, user, &alert).await? {
+        return Ok((alert, true));
+    }
+    scope::assessable_child(&mut c, user, alert.child_id).await?;
+    Ok((alert, false))
+}
+
+async fn page(
+    state: &AppState,
+    a: &Auth,
+    alert: AlertRow,
+    worker: bool,
+    errors: FieldErrors,
+) -> AppResult<AlertPage> {
+    let cat = state
+        .catalogue
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("no catalogue"))?;
+    let now = state.now();
+    let mut c = state.db.conn().await?;
+    // Staff at the child's own institution always know who the child is.
+    let named = !worker || identity_visible(&mut c, &alert, now.date_naive()).await?;
+    let subject = subject(&mut c, state, &alert, named, a.ctx.lang).await?;
+    let assessment = crate::assessment::db::get(&mut c, alert.assessment_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let q = cat.by_id(&assessment.questionnaire_id).cloned();
+    let domains = assessment
+        .domains()
+        .into_iter()
+        .map(|d| {
+            let label = q
+                .as_ref()
+                .and_then(|q| q.def.domains.iter().find(|x| x.id == d.id))
+                .map(|x| x.label.get(a.ctx.lang).to_string())
+                .unwrap_or(d.id.clone());
+            (
+                label,
+                d.score
+                    .map(|s| format!("{}", s as f64 / 100.0))
+                    .unwrap_or("–".into()),
+            )
+        })
+        .collect();
+    let rows: Vec<(DateTime<Utc>, Option<String>, String, String)> = dispatch!(&mut c, c => sqlx::query_as(
+        "SELECT e.at, u.name, e.event, e.note FROM alert_events e LEFT JOIN users u ON u.id = e.user_id WHERE e.alert_id = $1 ORDER BY e.at, e.id",
+    )
+    .bind(alert.id)
+    .fetch_all(&mut *c)
+    .await)?;
+    Ok(AlertPage {
+        level: LevelView::of(&cat.scale, alert.level_rank.max(0) as usize, a.ctx.lang),
+        overdue: alert.status == "new" && alert.deadline < now,
+        // The educator's observation may name people: it goes only where the identity may.
+        observation: if named {
+            assessment.observation.clone()
+        } else {
+            String::new()
+        },
+        events: rows
+            .into_iter()
+            .map(|(at, who, event, note)| EventView {
+                at: at.format("%d-%m-%Y %H:%M").to_string(),
+                who: who.unwrap_or_default(),
+                event,
+                note,
+            })
+            .collect(),
+        outcomes: OUTCOMES.to_vec(),
+        deadline: alert.deadline.format("%d-%m-%Y %H:%M").to_string(),
+        created: alert.created_at.format("%d-%m-%Y %H:%M").to_string(),
+        subject,
+        worker,
+        domains,
+        errors,
+        alert,
+        ctx: a.ctx.clone(),
+    })
+}
+
+async fn alert_page(
+    State(state): State<AppState>,
+    a: Auth,
+    Path(id): Path<i64>,
+) -> AppResult<Response> {
+    let (alert, worker) = load(&state, &a.user, id).await?;
+    let child = alert.child_id;
+    let p = page(&state, &a, alert, worker, FieldErrors::default()).await?;
+    audit::record(
+        &mut state.db.writer().await?,
+        &a.user,
+        Action::Read,
+        Some(child),
+        &format!("alert:{id}"),
+        if p.subject.named {
+            "named"
+        } else {
+            "anonymous"
+        },
+        state.now(),
+    )
+    .await?;
+    Ok(render(p)?.into_response())
+}
+
+/// One step of an alert's life: from which statuses, to which, and what it records.
+struct Step<'a> {
+    from: &'a [&'a str],
+    to: &'a str,
+    take: bool,
+    outcome: Option<&'a str>,
+    note: &'a str,
+}
+
+/// Moves an alert from one status to the next, recording who and when. Only the worker who
+/// took it moves it on; a step that no longer applies (a second click) changes nothing.
+async fn transition(state: &AppState, a: &Auth, id: i64, step: Step<'_>) -> AppResult<bool> {
+    let Step {
+        from,
+        to,
+        take: set_taker,
+        outcome,
+        note,
+    } = step;
+    let now = state.now();
+    let mut tx = state.db.begin().await?;
+    let alert = get_alert(&mut tx, id).await?.ok_or(AppError::NotFound)?;
+    if !in_worker_scope(&mut tx, &a.user, &alert).await? {
+        return Err(AppError::NotFound);
+    }
+    if !from.contains(&alert.status.as_str()) || (!set_taker && alert.taken_by != Some(a.user.id)) {
+        return Ok(false);
+    }
+    let n = dispatch!(&mut tx, c => sqlx::query(
+        "UPDATE alerts SET status = $1, taken_by = COALESCE($2, taken_by), outcome = COALESCE($3, outcome), updated_at = $4 \
+         WHERE id = $5 AND status = $6",
+    )
+    .bind(to)
+    .bind(set_taker.then_some(a.user.id))
+    .bind(outcome)
+    .bind(now)
+    .bind(id)
+    .bind(&alert.status)
+    .execute(&mut *c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    if n == 1 {
+        super::event(&mut tx, id, Some(a.user.id), to, note, now).await?;
+        audit::record(
+            &mut tx,
+            &a.user,
+            Action::Change,
+            Some(alert.child_id),
+            &format!("alert:{id}"),
+            to,
+            now,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(n == 1)
+}
+
+async fn take(State(state): State<AppState>, a: Auth, Path(id): Path<i64>) -> AppResult<Response> {
+    transition(
+        &state,
+        &a,
+        id,
+        Step {
+            from: &["new"],
+            to: "taken",
+            take: true,
+            outcome: None,
+            note: "",
+        },
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/alerts/{id}")).into_response())
+}
+
+async fn progress(
+    State(state): State<AppState>,
+    a: Auth,
+    Path(id): Path<i64>,
+) -> AppResult<Response> {
+    transition(
+        &state,
+        &a,
+        id,
+        Step {
+            from: &["taken"],
+            to: "in_progress",
+            take: false,
+            outcome: None,
+            note: "",
+        },
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/alerts/{id}")).into_response())
+}
+
+#[derive(Deserialize)]
+struct CloseForm {
+    #[serde(default)]
+    outcome: String,
+    #[serde(default)]
+    note: String,
+}
+
+async fn close(
+    State(state): State<AppState>,
+    a: Auth,
+    Path(id): Path<i64>,
+    Form(form): Form<CloseForm>,
+) -> AppResult<Response> {
+    if !OUTCOMES.contains(&form.outcome.as_str()) || form.note.chars().count() > 2000 {
+        let (alert, worker) = load(&state, &a.user, id).await?;
+        let mut errors = FieldErrors::default();
+        errors.add(
+            "outcome",
+            if form.note.chars().count() > 2000 {
+                tkey("err.too_long")
+            } else {
+                tkey("err.choose")
+            },
+        );
+        let p = page(&state, &a, alert, worker, errors).await?;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(p)?).into_response());
+    }
+    transition(
+        &state,
+        &a,
+        id,
+        Step {
+            from: &["taken", "in_progress"],
+            to: "closed",
+            take: false,
+            outcome: Some(&form.outcome),
+            note: form.note.trim(),
+        },
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/alerts/{id}")).into_response())
+}
+
+#[derive(Deserialize)]
+struct DetailsForm {
+    #[serde(default)]
+    consultation_text: String,
+    #[serde(default)]
+    parents_informed: String,
+}
+
+/// The educator's part: the text for an anonymous consultation, and for a notification whether
+/// the parents were told (or why not).
+async fn details(
+    State(state): State<AppState>,
+    a: Auth,
+    Path(id): Path<i64>,
+    Form(form): Form<DetailsForm>,
+) -> AppResult<Response> {
+    let (alert, worker) = load(&state, &a.user, id).await?;
+    if worker || alert.status == "closed" {
+        return Err(AppError::NotFound);
+    }
+    let informed = form.parents_informed.trim();
+    let mut errors = FieldErrors::default();
+    if form.consultation_text.chars().count() > 4000 {
+        errors.add("consultation_text", tkey("err.too_long"));
+    }
+    if !matches!(informed, "" | "yes" | "not_yet" | "no_suspected_abuse") {
+        errors.add("parents_informed", tkey("err.choose"));
+    }
+    if !errors.is_empty() {
+        let p = page(&state, &a, alert, worker, errors).await?;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(p)?).into_response());
+    }
+    let now = state.now();
+    let mut tx = state.db.begin().await?;
+    let text = if alert.kind == ANONYMOUS || alert.kind == super::NAMED {
+        form.consultation_text.trim()
+    } else {
+        alert.consultation_text.as_str()
+    };
+    dispatch!(&mut tx, c => sqlx::query("UPDATE alerts SET consultation_text = $1, parents_informed = $2, updated_at = $3 WHERE id = $4")
+        .bind(text)
+        .bind(if informed.is_empty() { alert.parents_informed.as_str() } else { informed })
+        .bind(now)
+        .bind(id)
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    super::event(&mut tx, id, Some(a.user.id), "details", "", now).await?;
+    audit::record(
+        &mut tx,
+        &a.user,
+        Action::Change,
+        Some(alert.child_id),
+        &format!("alert:{id}"),
+        "details",
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Redirect::to(&format!("/alerts/{id}")).into_response())
+}
