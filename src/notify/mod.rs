@@ -11,7 +11,8 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use lettre::message::Mailbox;
+use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::{Mailbox, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -103,12 +104,17 @@ pub async fn deliver_due(
         let result = async {
             let to: Mailbox = m.recipient.parse()?;
             let domain = from.email.domain().to_string();
+            // Quoted-printable keeps the text readable in transit (and checkable in tests).
+            let body = SinglePart::builder()
+                .header(ContentType::TEXT_PLAIN)
+                .header(ContentTransferEncoding::QuotedPrintable)
+                .body(m.body.clone());
             let msg = Message::builder()
                 .from(from.clone())
                 .to(to)
                 .subject(&m.subject)
                 .message_id(Some(format!("<outbox-{}@{domain}>", m.id)))
-                .body(m.body.clone())?;
+                .singlepart(body)?;
             transport.send(msg).await?;
             anyhow::Ok(())
         }

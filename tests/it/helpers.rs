@@ -26,6 +26,9 @@ enum Store {
 pub struct TestApp {
     pub base: String,
     pub db: Db,
+    /// The running server's state (its clock can be moved in tests).
+    pub state: AppState,
+    config: Config,
     pub url: String,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<()>>,
@@ -79,10 +82,12 @@ impl TestApp {
             .await
             .expect("connect");
         db.migrate().await.expect("migrate");
-        let (base, shutdown, handle) = start(db.clone(), config).await;
+        let (base, state, shutdown, handle) = start(db.clone(), config.clone()).await;
         TestApp {
             base,
             db,
+            state,
+            config,
             url,
             shutdown: Some(shutdown),
             handle: Some(handle),
@@ -94,13 +99,12 @@ impl TestApp {
     pub async fn restart(&mut self) {
         self.stop().await;
         let db = Db::connect(&self.url, 5).await.expect("reconnect");
-        let config = Config {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            ..Config::default()
-        };
-        let (base, shutdown, handle) = start(db.clone(), config).await;
+        let clock = self.state.clock.clone();
+        let (base, state, shutdown, handle) =
+            start_with_clock(db.clone(), self.config.clone(), clock).await;
         self.base = base;
         self.db = db;
+        self.state = state;
         self.shutdown = Some(shutdown);
         self.handle = Some(handle);
     }
@@ -144,6 +148,21 @@ async fn start(
     config: Config,
 ) -> (
     String,
+    AppState,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    // A fixed clock, moved only by the tests.
+    start_with_clock(db, config, trivsel::app::Clock::fixed(chrono::Utc::now())).await
+}
+
+async fn start_with_clock(
+    db: Db,
+    config: Config,
+    clock: trivsel::app::Clock,
+) -> (
+    String,
+    AppState,
     tokio::sync::oneshot::Sender<()>,
     tokio::task::JoinHandle<()>,
 ) {
@@ -159,8 +178,11 @@ async fn start(
     trivsel::assessment::register_versions(&db, &catalogue, chrono::Utc::now())
         .await
         .expect("register versions");
-    let state = AppState::new(db, config, String::new()).with_catalogue(catalogue);
+    let state = AppState::new(db, config, String::new())
+        .with_catalogue(catalogue)
+        .with_clock(clock);
     state.load_municipality_name().await.expect("municipality");
+    let running = state.clone();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let handle = tokio::spawn(async move {
         app::serve(state, listener, async {
@@ -169,7 +191,7 @@ async fn start(
         .await
         .expect("server");
     });
-    (format!("http://{addr}"), tx, handle)
+    (format!("http://{addr}"), running, tx, handle)
 }
 
 impl Drop for TestApp {
@@ -361,6 +383,8 @@ pub const EDUCATOR: &str = "educator@test.dk";
 pub const LEADER: &str = "leader@test.dk";
 pub const WORKER: &str = "worker@test.dk";
 pub const EDUCATOR_B: &str = "educator-b@test.dk";
+pub const WORKER2: &str = "worker2@test.dk";
+pub const WORKER_B: &str = "worker-b@test.dk";
 
 pub fn date(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
@@ -472,6 +496,8 @@ impl Fixture {
         user(EDUCATOR_B, Role::Educator, &[class_b1]).await;
         user(LEADER, Role::Leader, &[school_a]).await;
         user(WORKER, Role::SocialWorker, &[district_a]).await;
+        user(WORKER2, Role::SocialWorker, &[district_a]).await;
+        user(WORKER_B, Role::SocialWorker, &[district_b]).await;
         for (child, name) in [(child_a1, "Mor Andersen"), (protected_child, "Mor Eriksen")] {
             let g = org::GuardianInput {
                 name: name.into(),

@@ -4,6 +4,7 @@
 //! HTTP to it like a browser (cookies, CSRF tokens taken from the forms).
 
 mod access_log;
+mod alerts;
 mod assessment;
 mod auth;
 mod cli;
@@ -14,3 +15,4 @@ mod matrix;
 mod org;
 mod platform;
 mod scoring;
+mod smtp;

@@ -1,0 +1,523 @@
+//! Alerts end to end: a team's position raises an alert routed to the district's preventive
+//! social workers, as a notification, a named case or an anonymous consultation; consent turns
+//! an anonymous one named; workers take and close cases; overdue cases escalate (with a
+//! controllable clock, never by sleeping); email goes through the outbox over real SMTP and
+//! carries no personal data, even when the SMTP server is down at first.
+
+use reqwest::StatusCode;
+use trivsel::config::{Config, SmtpTls};
+
+use crate::helpers::*;
+use crate::smtp::{SmtpServer, assert_no_personal_data, free_port};
+
+fn mail_config(port: u16) -> Config {
+    Config {
+        smtp_host: Some("127.0.0.1".into()),
+        smtp_port: port,
+        smtp_tls: SmtpTls::None,
+        mail_poll_seconds: 1,
+        ..Config::default()
+    }
+}
+
+fn answers(value: &str, critical_yes: Option<&str>) -> Vec<(String, String)> {
+    let mut v = Vec::new();
+    for d in [
+        "development",
+        "social",
+        "participation",
+        "security",
+        "self_esteem",
+        "health",
+    ] {
+        for i in 1..=3 {
+            v.push((format!("{d}_{i}"), value.to_string()));
+        }
+    }
+    for c in ["violence", "sexual_abuse", "neglect"] {
+        v.push((
+            c.to_string(),
+            if Some(c) == critical_yes { "yes" } else { "no" }.to_string(),
+        ));
+    }
+    v
+}
+
+fn key_in(body: &str) -> String {
+    let m = "name=\"submission_key\" value=\"";
+    let i = body.find(m).unwrap() + m.len();
+    body[i..].split('"').next().unwrap().to_string()
+}
+
+/// The educator records a team position for `child` with `answers`, deciding `level`.
+async fn position(c: &mut Client, child: i64, answers: &[(String, String)], level: &str) -> String {
+    let key = key_in(&c.get(&format!("/children/{child}/assess")).await.body);
+    let mut f: Vec<(&str, &str)> = vec![
+        ("submission_key", &key),
+        ("kind", "team"),
+        ("action", "score"),
+        ("observation", "Alma virker ked af det."),
+    ];
+    f.extend(answers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let res = c.post(&format!("/children/{child}/assess"), &f).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let url = res.location.unwrap();
+    let res = c
+        .post(
+            &format!("{url}/decide"),
+            &[
+                ("level", level),
+                ("justification", "Teamet er enige om positionen."),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    url
+}
+
+async fn one_alert(app: &TestApp) -> i64 {
+    app.count("SELECT MAX(id) FROM alerts").await
+}
+
+#[tokio::test]
+async fn a_red_position_without_consent_is_a_notification_to_both_district_workers() {
+    let smtp = SmtpServer::start().await;
+    let app = TestApp::spawn_with(mail_config(smtp.port)).await;
+    let f = Fixture::create(&app).await;
+    let mut educator = app.login(EDUCATOR).await;
+    let url = position(
+        &mut educator,
+        f.child_a1,
+        &answers("1", Some("neglect")),
+        "red",
+    )
+    .await;
+    educator
+        .get(&url)
+        .await
+        .assert_contains("Positionen har sendt en henvendelse");
+    let id = one_alert(&app).await;
+    assert_eq!(app.count(&format!("SELECT COUNT(*) FROM alerts WHERE id = {id} AND kind = 'notification' AND district_id = {}", f.district_a)).await, 1);
+
+    // 24 hours to assess it.
+    let deadline_ok = app
+        .count(&format!("SELECT COUNT(*) FROM alerts WHERE id = {id}"))
+        .await
+        == 1;
+    assert!(deadline_ok);
+    let mut w1 = app.login(WORKER).await;
+    let inbox = w1.get("/alerts").await;
+    inbox
+        .assert_contains("Alma Andersen")
+        .assert_contains("Underretning")
+        .assert_contains("Alvorlig bekymring");
+    let page = w1.get(&format!("/alerts/{id}")).await;
+    page.assert_contains("Alma Andersen")
+        .assert_contains("Askeskolen")
+        .assert_contains("Alma virker ked af det.")
+        .assert_contains("inden for 24 timer");
+    let mut w2 = app.login(WORKER2).await;
+    w2.get("/alerts").await.assert_contains("Alma Andersen");
+    // The other district's worker sees nothing of it.
+    let mut wb = app.login(WORKER_B).await;
+    wb.get("/alerts")
+        .await
+        .assert_lacks("Alma")
+        .assert_lacks("Underretning");
+    assert_eq!(
+        wb.get(&format!("/alerts/{id}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    // Both workers of the district get an email saying only that something is waiting.
+    let mails = smtp.wait_for(2).await;
+    assert_eq!(mails.len(), 2, "{mails:#?}");
+    let to: Vec<bool> = [WORKER, WORKER2]
+        .iter()
+        .map(|w| mails.iter().any(|m| m.contains(&format!("To: {w}"))))
+        .collect();
+    assert_eq!(to, [true, true]);
+    assert!(
+        mails
+            .iter()
+            .all(|m| m.contains(&format!("/alerts/{id}")) && m.contains("ingen personoplysninger"))
+    );
+    assert!(!mails.iter().any(|m| m.contains(WORKER_B)));
+    assert_no_personal_data(&app, &mails).await;
+
+    // The educator tells whether the parents were told; the notifier sees it was received.
+    let res = educator
+        .post(
+            &format!("/alerts/{id}/details"),
+            &[("parents_informed", "no_suspected_abuse")],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    educator
+        .get(&format!("/alerts/{id}"))
+        .await
+        .assert_contains("Modtaget")
+        .assert_contains("mistanke om overgreb");
+}
+
+#[tokio::test]
+async fn yellow_twice_without_consent_is_anonymous_until_consent_names_it() {
+    let smtp = SmtpServer::start().await;
+    let app = TestApp::spawn_with(mail_config(smtp.port)).await;
+    let f = Fixture::create(&app).await;
+    let mut educator = app.login(EDUCATOR).await;
+    // Every item at 1: total 18 → orange is the suggestion; the team decides yellow (justified).
+    position(&mut educator, f.child_a1, &answers("1", None), "yellow").await;
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM alerts").await,
+        0,
+        "yellow once raises nothing"
+    );
+    position(&mut educator, f.child_a1, &answers("1", None), "yellow").await;
+    let id = one_alert(&app).await;
+    assert_eq!(app.count(&format!("SELECT COUNT(*) FROM alerts WHERE id = {id} AND kind = 'anonymous' AND rules = 'repeat'")).await, 1);
+
+    let mut w = app.login(WORKER).await;
+    for page in [
+        w.get("/alerts").await,
+        w.get(&format!("/alerts/{id}")).await,
+    ] {
+        page.assert_contains("Anonym")
+            .assert_lacks("Alma")
+            .assert_lacks("Andersen")
+            .assert_lacks("01-05-2019")
+            .assert_lacks("Askeskolen")
+            .assert_lacks("1.A")
+            .assert_lacks("ked af det");
+    }
+    w.get(&format!("/alerts/{id}"))
+        .await
+        .assert_contains("6–9")
+        .assert_contains("Skole");
+    // The educator is asked to talk with the parents about consent.
+    educator
+        .get(&format!("/children/{}", f.child_a1))
+        .await
+        .assert_contains("Opgave: tal med forældrene");
+    let res = educator
+        .post(
+            &format!("/alerts/{id}/details"),
+            &[(
+                "consultation_text",
+                "Barnet trækker sig fra legen i frikvartererne.",
+            )],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    w.get(&format!("/alerts/{id}"))
+        .await
+        .assert_contains("trækker sig fra legen");
+
+    // Consent is recorded: a custody holder, in writing.
+    let guardian: i64 = app
+        .count(&format!(
+            "SELECT id FROM guardians WHERE child_id = {}",
+            f.child_a1
+        ))
+        .await;
+    let bad = educator
+        .post(
+            &format!("/children/{}/consent", f.child_a1),
+            &[
+                ("purpose", "share_with_social_worker"),
+                ("event", "given"),
+                ("guardian_id", ""),
+                ("method", "written"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        bad.location.as_deref(),
+        Some(
+            format!(
+                "/children/{}?consent_error=consent.err.guardian#consent",
+                f.child_a1
+            )
+            .as_str()
+        )
+    );
+    educator
+        .get(bad.location.as_deref().unwrap())
+        .await
+        .assert_contains("Vælg den forælder med forældremyndighed");
+    let ok = educator
+        .post(
+            &format!("/children/{}/consent", f.child_a1),
+            &[
+                ("purpose", "share_with_social_worker"),
+                ("event", "given"),
+                ("guardian_id", &guardian.to_string()),
+                ("method", "written"),
+            ],
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER);
+    educator
+        .get(&format!("/children/{}", f.child_a1))
+        .await
+        .assert_contains("Givet");
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM alerts WHERE id = {id} AND kind = 'named'"
+        ))
+        .await,
+        1
+    );
+    w.get(&format!("/alerts/{id}"))
+        .await
+        .assert_contains("Alma Andersen")
+        .assert_contains("Sag med navn");
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM alert_events WHERE alert_id = {id} AND event = 'identity_shared'"
+        ))
+        .await,
+        1
+    );
+
+    // Withdrawal takes effect at once.
+    let res = educator
+        .post(
+            &format!("/children/{}/consent", f.child_a1),
+            &[
+                ("purpose", "share_with_social_worker"),
+                ("event", "withdrawn"),
+                ("guardian_id", &guardian.to_string()),
+                ("method", "oral"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    w.get(&format!("/alerts/{id}")).await.assert_lacks("Alma");
+
+    let mails = smtp.wait_for(4).await;
+    assert!(mails.len() >= 4, "{mails:#?}");
+    assert!(mails.iter().any(|m| m.contains("samtykke")));
+    assert_no_personal_data(&app, &mails).await;
+}
+
+#[tokio::test]
+async fn one_worker_takes_the_case_and_closes_it_with_an_outcome() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::create(&app).await;
+    let mut educator = app.login(EDUCATOR).await;
+    position(&mut educator, f.child_a1, &answers("2", None), "orange").await;
+    let id = one_alert(&app).await;
+    let mut w1 = app.login(WORKER).await;
+    let mut w2 = app.login(WORKER2).await;
+    assert_eq!(
+        w1.post(&format!("/alerts/{id}/take"), &[]).await.status,
+        StatusCode::SEE_OTHER
+    );
+    // The second worker sees who took it, and cannot take it too.
+    w2.post(&format!("/alerts/{id}/take"), &[]).await;
+    w2.get(&format!("/alerts/{id}"))
+        .await
+        .assert_contains("Taget · worker@test.dk")
+        .assert_lacks("Jeg tager den");
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM alert_events WHERE alert_id = {id} AND event = 'taken'"
+        ))
+        .await,
+        1
+    );
+    // Only the taker moves it on.
+    w2.post(&format!("/alerts/{id}/progress"), &[]).await;
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM alerts WHERE id = {id} AND status = 'taken'"
+        ))
+        .await,
+        1
+    );
+    w1.post(&format!("/alerts/{id}/progress"), &[]).await;
+    let bad = w1
+        .post(&format!("/alerts/{id}/close"), &[("outcome", "")])
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    bad.assert_contains("Vælg en af mulighederne.");
+    let res = w1
+        .post(
+            &format!("/alerts/{id}/close"),
+            &[("outcome", "parent_meeting"), ("note", "Møde aftalt.")],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    w1.get(&format!("/alerts/{id}"))
+        .await
+        .assert_contains("Lukket")
+        .assert_contains("Møde med forældrene");
+    w1.get("/alerts")
+        .await
+        .assert_lacks(&format!("/alerts/{id}\""));
+    for e in ["created", "taken", "in_progress", "closed"] {
+        assert_eq!(
+            app.count(&format!(
+                "SELECT COUNT(*) FROM alert_events WHERE alert_id = {id} AND event = '{e}'"
+            ))
+            .await,
+            1,
+            "{e}"
+        );
+    }
+    assert!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM access_log WHERE object = 'alert:{id}'"
+        ))
+        .await
+            >= 5
+    );
+}
+
+#[tokio::test]
+async fn an_alert_not_taken_in_time_escalates_once() {
+    let smtp = SmtpServer::start().await;
+    let app = TestApp::spawn_with(mail_config(smtp.port)).await;
+    let f = Fixture::create(&app).await;
+    let mut educator = app.login(EDUCATOR).await;
+    position(
+        &mut educator,
+        f.child_a1,
+        &answers("1", Some("violence")),
+        "red",
+    )
+    .await;
+    let id = one_alert(&app).await;
+    smtp.wait_for(2).await;
+
+    // 23 hours later nothing happens; 25 hours later it escalates.
+    app.state.clock.advance(chrono::Duration::hours(23));
+    assert_eq!(
+        trivsel::alerts::escalate_due(&app.state, app.state.now())
+            .await
+            .unwrap(),
+        0
+    );
+    app.state.clock.advance(chrono::Duration::hours(2));
+    assert_eq!(
+        trivsel::alerts::escalate_due(&app.state, app.state.now())
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        trivsel::alerts::escalate_due(&app.state, app.state.now())
+            .await
+            .unwrap(),
+        0,
+        "only once"
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM alert_events WHERE alert_id = {id} AND event = 'escalated'"
+        ))
+        .await,
+        1
+    );
+    let mut w = app.login(WORKER).await;
+    w.get("/alerts").await.assert_contains("Overskredet");
+    w.get(&format!("/alerts/{id}"))
+        .await
+        .assert_contains("fristen er passeret");
+    // The district's workers and the municipal queue (every worker) are told, without names.
+    let mails = smtp.wait_for(5).await;
+    assert!(
+        mails.iter().filter(|m| m.contains("venter stadig")).count() >= 3,
+        "{mails:#?}"
+    );
+    assert!(
+        mails
+            .iter()
+            .any(|m| m.contains("venter stadig") && m.contains(WORKER_B))
+    );
+    assert_no_personal_data(&app, &mails).await;
+}
+
+#[tokio::test]
+async fn email_waits_while_smtp_is_down_and_goes_out_once_when_it_returns() {
+    let port = free_port().await;
+    let mut app = TestApp::spawn_with(mail_config(port)).await;
+    let f = Fixture::create(&app).await;
+    let mut educator = app.login(EDUCATOR).await;
+    position(&mut educator, f.child_a1, &answers("2", None), "orange").await;
+    // The sender tries and fails: nothing is lost.
+    for _ in 0..100 {
+        if app
+            .count("SELECT COUNT(*) FROM outbox WHERE attempts > 0")
+            .await
+            >= 2
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND attempts > 0 AND last_error <> ''").await, 2);
+    // A restart in between loses nothing.
+    app.restart().await;
+    // The SMTP server comes up; once the back-off has passed, each message goes out once.
+    let smtp = SmtpServer::start_on(port).await;
+    app.state.clock.advance(chrono::Duration::minutes(5));
+    let mails = smtp.wait_for(2).await;
+    assert_eq!(mails.len(), 2);
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(smtp.messages().len(), 2, "nothing is sent twice");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL")
+            .await,
+        0
+    );
+    assert_no_personal_data(&app, &mails).await;
+}
+
+#[tokio::test]
+async fn without_smtp_settings_email_waits_in_the_outbox() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::create(&app).await;
+    let mut educator = app.login(EDUCATOR).await;
+    position(&mut educator, f.child_a1, &answers("2", None), "orange").await;
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND attempts = 0")
+            .await,
+        2
+    );
+}
+
+#[tokio::test]
+async fn a_district_without_a_worker_routes_to_the_municipal_queue() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::create(&app).await;
+    // Nobody works in district B any more.
+    let sql = "UPDATE users SET active = FALSE WHERE email = 'worker-b@test.dk'";
+    match &app.db {
+        trivsel::db::Db::Sqlite { write, .. } => {
+            sqlx::query(sql).execute(write).await.unwrap();
+        }
+        trivsel::db::Db::Postgres(p) => {
+            sqlx::query(sql).execute(p).await.unwrap();
+        }
+    }
+    let mut educator_b = app.login(EDUCATOR_B).await;
+    position(&mut educator_b, f.child_b1, &answers("2", None), "orange").await;
+    let id = one_alert(&app).await;
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM alerts WHERE id = {id} AND district_id IS NULL"
+        ))
+        .await,
+        1
+    );
+    // Every worker of the municipality sees the queue.
+    let mut w = app.login(WORKER).await;
+    assert_eq!(w.get(&format!("/alerts/{id}")).await.status, StatusCode::OK);
+    let mut admin = app.login(ADMIN).await;
+    admin
+        .get("/")
+        .await
+        .assert_contains("Distrikt uden forebyggende socialrådgiver");
+}
