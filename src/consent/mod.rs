@@ -114,11 +114,12 @@ impl State {
 }
 
 /// Whether `next` may follow the state `from`. A consent can be given or refused with or
-/// without a recorded request (parents often answer on the spot); only a given consent can be
+/// without a recorded request (parents often answer on the spot); a given consent can be
+/// renewed (given again, e.g. with a new expiry) or withdrawn; only a given consent can be
 /// withdrawn; after a refusal, withdrawal or expiry a new request starts over.
 pub fn allowed(from: State, next: EventKind) -> bool {
     match (from, next) {
-        (State::Given { .. }, EventKind::Withdrawn) => true,
+        (State::Given { .. }, EventKind::Withdrawn | EventKind::Given) => true,
         (State::Given { .. }, _) => false,
         (_, EventKind::Withdrawn) => false,
         (State::Requested, EventKind::Requested) => false,

@@ -8,6 +8,7 @@ mod alerts;
 mod assessment;
 mod auth;
 mod cli;
+mod consent;
 mod demo;
 mod helpers;
 mod import;
