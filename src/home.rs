@@ -57,6 +57,7 @@ struct SocialWorkerHome {
 struct AdminHome {
     ctx: PageCtx,
     counts: Counts,
+    queue: i64,
     districts: Vec<District>,
 }
 
@@ -112,6 +113,7 @@ async fn home(State(state): State<AppState>, a: Auth) -> AppResult<Response> {
             })?
         }
         Role::Admin => render(AdminHome {
+            queue: crate::alerts::queue_count(&mut c).await?,
             counts: org::counts(&mut c).await?,
             districts: org::districts(&mut c).await?,
             ctx: a.ctx,

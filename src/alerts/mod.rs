@@ -265,6 +265,61 @@ pub async fn identity_now_shared(
     Ok(())
 }
 
+/// A child moved: open alerts follow the child to the new district (or to the municipal queue
+/// when it has no worker), and the new district's workers are told.
+pub async fn reroute_child(
+    c: &mut impl Conn,
+    state: &AppState,
+    user: &CurrentUser,
+    child_id: i64,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let open: Vec<(i64, Option<i64>)> = dispatch!(c, c => sqlx::query_as(
+        "SELECT id, district_id FROM alerts WHERE child_id = $1 AND status <> 'closed'",
+    )
+    .bind(child_id)
+    .fetch_all(&mut *c)
+    .await)?;
+    if open.is_empty() {
+        return Ok(());
+    }
+    let district = district_of(c, child_id).await?;
+    let workers = worker_emails(c, district).await?;
+    let routed = if workers.is_empty() { None } else { district };
+    for (id, old) in open {
+        if old == routed {
+            continue;
+        }
+        dispatch!(c, c => sqlx::query("UPDATE alerts SET district_id = $1, updated_at = $2 WHERE id = $3")
+            .bind(routed)
+            .bind(now)
+            .bind(id)
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        event(c, id, Some(user.id), "rerouted", "the child moved", now).await?;
+        let (subject, body) = announce(state, id, false);
+        let recipients = if workers.is_empty() {
+            worker_emails(c, None).await?
+        } else {
+            workers.clone()
+        };
+        for r in &recipients {
+            crate::notify::enqueue(c, r, &subject, &body, now).await?;
+        }
+    }
+    Ok(())
+}
+
+/// How many open alerts wait in the municipal queue (districts without a worker).
+pub async fn queue_count(c: &mut impl Conn) -> anyhow::Result<i64> {
+    Ok(
+        dispatch!(c, c => sqlx::query_scalar("SELECT COUNT(*) FROM alerts WHERE district_id IS NULL AND status <> 'closed'")
+        .fetch_one(&mut *c)
+        .await)?,
+    )
+}
+
 /// Escalates every alert not taken by its deadline (once): recorded, marked overdue, and
 /// announced to the district's other workers and the municipal queue. Returns how many.
 pub async fn escalate_due(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<usize> {

@@ -1029,6 +1029,7 @@ async fn enrol_child(
     }
     if let (Some(group), Some(from)) = (&group, from) {
         if org::enrol(&mut tx, id, group.id, from).await? {
+            crate::alerts::reroute_child(&mut tx, &state, &a.user, id, now).await?;
             audit::record(
                 &mut tx,
                 &a.user,
