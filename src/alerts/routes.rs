@@ -270,8 +270,24 @@ async fn inbox(State(state): State<AppState>, a: Auth) -> AppResult<Response> {
 pub struct EventView {
     pub at: String,
     pub who: String,
-    pub event: String,
-    pub note: String,
+    pub event: &'static str,
+}
+
+/// An alert event as read: when, by whom (name, role), what.
+type EventRow = (DateTime<Utc>, Option<String>, Option<String>, String);
+
+fn event_key(event: &str) -> &'static str {
+    match event {
+        "created" => tkey("alert.event.created"),
+        "taken" => tkey("alert.event.taken"),
+        "in_progress" => tkey("alert.event.in_progress"),
+        "closed" => tkey("alert.event.closed"),
+        "escalated" => tkey("alert.event.escalated"),
+        "identity_shared" => tkey("alert.event.identity_shared"),
+        "rerouted" => tkey("alert.event.rerouted"),
+        "details" => tkey("alert.event.details"),
+        _ => tkey("alert.event.other"),
+    }
 }
 
 #[derive(Template)]
@@ -355,8 +371,8 @@ async fn page(
             )
         })
         .collect();
-    let rows: Vec<(DateTime<Utc>, Option<String>, String, String)> = dispatch!(&mut c, c => sqlx::query_as(
-        "SELECT e.at, u.name, e.event, e.note FROM alert_events e LEFT JOIN users u ON u.id = e.user_id WHERE e.alert_id = $1 ORDER BY e.at, e.id",
+    let rows: Vec<EventRow> = dispatch!(&mut c, c => sqlx::query_as(
+        "SELECT e.at, u.name, u.role, e.event FROM alert_events e LEFT JOIN users u ON u.id = e.user_id WHERE e.alert_id = $1 ORDER BY e.at, e.id",
     )
     .bind(alert.id)
     .fetch_all(&mut *c)
@@ -370,13 +386,17 @@ async fn page(
         } else {
             String::new()
         },
+        // Without the identity, the educator's name is withheld too: it would point to the group.
         events: rows
             .into_iter()
-            .map(|(at, who, event, note)| EventView {
+            .map(|(at, who, role, event)| EventView {
                 at: at.format("%d-%m-%Y %H:%M").to_string(),
-                who: who.unwrap_or_default(),
-                event,
-                note,
+                who: if named || role.as_deref() == Some("social_worker") {
+                    who.unwrap_or_default()
+                } else {
+                    String::new()
+                },
+                event: event_key(&event),
             })
             .collect(),
         outcomes: OUTCOMES.to_vec(),
