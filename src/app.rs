@@ -148,6 +148,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::assessment::routes::router())
         .merge(crate::consent::routes::router())
         .merge(crate::alerts::routes::router())
+        .merge(crate::overview::routes::router())
         .merge(crate::audit::routes::router())
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -73,6 +73,8 @@ pub struct Config {
     pub mail_from: String,
     /// How often the outbox is checked for due email, in seconds.
     pub mail_poll_seconds: u64,
+    /// Counts below this are shown as "<N" in aggregate overviews.
+    pub suppression_threshold: i64,
 }
 
 impl Default for Config {
@@ -98,6 +100,7 @@ impl Default for Config {
             smtp_password: None,
             mail_from: "Trivsel <trivsel@localhost>".to_string(),
             mail_poll_seconds: 5,
+            suppression_threshold: 5,
         }
     }
 }
@@ -153,6 +156,10 @@ impl Config {
             self.mail_from.parse::<lettre::message::Mailbox>().is_ok(),
             "invalid configuration: mail_from {:?} is not an email address",
             self.mail_from
+        );
+        anyhow::ensure!(
+            self.suppression_threshold >= 2,
+            "invalid configuration: suppression_threshold must be 2 or more"
         );
         anyhow::ensure!(
             self.mail_poll_seconds > 0,

@@ -13,6 +13,7 @@
 //! - [`consent`] — consent per child and purpose; the one disclosure decision.
 //! - [`alerts`] — rules, routing to the district, the social worker's inbox, escalation.
 //! - [`notify`] — the email outbox and its SMTP sender.
+//! - [`overview`] — leader and municipal overviews, small-cell suppression, CSV export.
 //! - [`audit`] — the access log of every read and change of a child's data.
 //! - [`home`] — the start page for each role.
 //! - [`demo`] — the fictional demo municipality.
@@ -36,6 +37,7 @@ pub mod error;
 pub mod home;
 pub mod notify;
 pub mod org;
+pub mod overview;
 pub mod questionnaire;
 pub mod scoring;
 pub mod telemetry;

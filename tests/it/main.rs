@@ -14,6 +14,7 @@ mod helpers;
 mod import;
 mod matrix;
 mod org;
+mod overview;
 mod platform;
 mod scoring;
 mod smtp;

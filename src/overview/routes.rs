@@ -1,0 +1,577 @@
+//! The overview pages and their CSV exports.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Deserialize;
+
+use super::suppress::{Cell, suppress};
+use crate::app::AppState;
+use crate::assessment::db::{self as adb, Round};
+use crate::assessment::routes::LevelView;
+use crate::audit::{self, Action};
+use crate::auth::{Auth, Role};
+use crate::error::{AppError, AppResult};
+use crate::org::db::{self as org, Group};
+use crate::web::{Lang, PageCtx, render};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/overview", get(overview))
+        .route("/overview/export.csv", get(export))
+        .route("/overview/municipality", get(municipality))
+        .route("/overview/municipality.csv", get(municipality_csv))
+}
+
+#[derive(Deserialize, Default)]
+struct RoundQuery {
+    round: Option<i64>,
+    compare: Option<i64>,
+}
+
+fn pick_round(rounds: &[Round], id: Option<i64>) -> Option<Round> {
+    match id {
+        Some(id) => rounds.iter().find(|r| r.id == id).cloned(),
+        None => rounds.first().cloned(),
+    }
+}
+
+/// A segment of a stacked bar.
+pub struct Segment {
+    pub x: u32,
+    pub width: u32,
+    pub colour: String,
+    pub label: String,
+}
+
+fn bar(counts: &[i64], levels: &[LevelView], width: u32) -> Vec<Segment> {
+    let total: i64 = counts.iter().sum();
+    if total == 0 {
+        return Vec::new();
+    }
+    let mut x = 0;
+    counts
+        .iter()
+        .zip(levels)
+        .filter(|(n, _)| **n > 0)
+        .map(|(n, l)| {
+            let w = ((*n as f64 / total as f64) * f64::from(width)).round() as u32;
+            let s = Segment {
+                x,
+                width: w.max(1),
+                colour: l.colour.clone(),
+                label: format!("{}: {n}", l.name),
+            };
+            x += w;
+            s
+        })
+        .collect()
+}
+
+pub struct Concern {
+    pub child_id: i64,
+    pub name: String,
+    pub level: LevelView,
+    pub review_by: String,
+    pub review_passed: bool,
+    pub alert: Option<&'static str>,
+}
+
+pub struct Movement {
+    pub child_id: i64,
+    pub name: String,
+    pub from: LevelView,
+    pub to: LevelView,
+    pub delta: i32,
+    pub drivers: String,
+}
+
+pub struct GroupOverview {
+    pub group: Group,
+    pub counts: Vec<i64>,
+    pub done: usize,
+    pub bar: Vec<Segment>,
+    pub concerns: Vec<Concern>,
+    pub movements: Vec<Movement>,
+}
+
+#[derive(Template)]
+#[template(path = "overview.html")]
+struct OverviewPage {
+    ctx: PageCtx,
+    rounds: Vec<Round>,
+    round: Option<Round>,
+    compare: Option<Round>,
+    levels: Vec<LevelView>,
+    groups: Vec<GroupOverview>,
+    trend: Vec<(String, Vec<i64>)>,
+}
+
+/// The groups the caller's overview covers: an educator's groups, a leader's institutions'.
+async fn my_groups(c: &mut impl crate::db::Conn, a: &Auth) -> AppResult<Vec<Group>> {
+    match a.user.role {
+        Role::Educator => Ok(org::groups_of_user(c, a.user.id).await?),
+        Role::Leader => {
+            let mut out = Vec::new();
+            for i in org::institutions_of_user(c, a.user.id).await? {
+                out.extend(org::groups_of_institution(c, i.id).await?);
+            }
+            Ok(out)
+        }
+        _ => Err(AppError::NotFound),
+    }
+}
+
+fn domain_map(json: &str) -> HashMap<String, f64> {
+    serde_json::from_str::<Vec<serde_json::Value>>(json)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|d| {
+            Some((
+                d.get("id")?.as_str()?.to_string(),
+                d.get("score")?.as_f64()?,
+            ))
+        })
+        .collect()
+}
+
+async fn overview(
+    State(state): State<AppState>,
+    a: Auth,
+    Query(q): Query<RoundQuery>,
+) -> AppResult<Response> {
+    let cat = state
+        .catalogue
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("no catalogue"))?;
+    let lang = a.ctx.lang;
+    let levels: Vec<LevelView> = (0..cat.scale.def.levels.len())
+        .map(|r| LevelView::of(&cat.scale, r, lang))
+        .collect();
+    let mut c = state.db.conn().await?;
+    let groups = my_groups(&mut c, &a).await?;
+    let rounds = adb::rounds(&mut c).await?;
+    let round = pick_round(&rounds, q.round);
+    let compare = q.compare.and_then(|id| pick_round(&rounds, Some(id)));
+    let ids: Vec<i64> = groups.iter().map(|g| g.id).collect();
+    let now = state.now();
+    let mut out = Vec::new();
+    let mut seen_children = Vec::new();
+    if let Some(r) = &round {
+        let pos = super::positions(&mut c, r.id, &ids).await?;
+        let before = match &compare {
+            Some(cr) => super::positions(&mut c, cr.id, &ids).await?,
+            None => HashMap::new(),
+        };
+        let open_alerts: HashMap<i64, String> =
+            crate::dispatch!(&mut c, c => sqlx::query_as::<_, (i64, String)>(
+            "SELECT child_id, status FROM alerts WHERE status <> 'closed'",
+        )
+        .fetch_all(&mut *c)
+        .await)?
+            .into_iter()
+            .collect();
+        for g in groups {
+            let children = org::children_in_group(&mut c, g.id).await?;
+            let mut counts = vec![0i64; levels.len()];
+            let mut concerns = Vec::new();
+            let mut movements = Vec::new();
+            let mut done = 0;
+            for ch in &children {
+                seen_children.push(ch.id);
+                let Some(p) = pos.get(&ch.id) else { continue };
+                done += 1;
+                let rank = p.decided_rank.max(0) as usize;
+                counts[rank.min(levels.len() - 1)] += 1;
+                if rank >= 1 {
+                    let weeks = cat.scale.level(rank).handleguide.review_weeks.unwrap_or(12);
+                    let due = p.submitted_at + chrono::Duration::weeks(i64::from(weeks));
+                    concerns.push(Concern {
+                        child_id: ch.id,
+                        name: ch.full_name(),
+                        level: levels[rank.min(levels.len() - 1)].clone(),
+                        review_by: due.format("%d-%m-%Y").to_string(),
+                        review_passed: due < now,
+                        alert: open_alerts.get(&ch.id).map(|s| match s.as_str() {
+                            "new" => crate::web::tkey("alert.status.new"),
+                            "taken" => crate::web::tkey("alert.status.taken"),
+                            _ => crate::web::tkey("alert.status.in_progress"),
+                        }),
+                    });
+                }
+                if let Some(b) = before.get(&ch.id) {
+                    let delta = p.decided_rank - b.decided_rank;
+                    if delta != 0 {
+                        let (now_d, then_d) =
+                            (domain_map(&p.domain_scores), domain_map(&b.domain_scores));
+                        let mut changes: Vec<(String, f64)> = now_d
+                            .iter()
+                            .map(|(id, s)| (id.clone(), s - then_d.get(id).copied().unwrap_or(0.0)))
+                            .filter(|(_, d)| (*d > 0.0) == (delta > 0) && *d != 0.0)
+                            .collect();
+                        changes.sort_by(|x, y| y.1.abs().total_cmp(&x.1.abs()));
+                        let label = |id: &str| {
+                            cat.questionnaires
+                                .iter()
+                                .find_map(|q| {
+                                    q.def
+                                        .domains
+                                        .iter()
+                                        .find(|d| d.id == id)
+                                        .map(|d| d.label.get(lang).to_string())
+                                })
+                                .unwrap_or(id.to_string())
+                        };
+                        movements.push(Movement {
+                            child_id: ch.id,
+                            name: ch.full_name(),
+                            from: levels[(b.decided_rank.max(0) as usize).min(levels.len() - 1)]
+                                .clone(),
+                            to: levels[rank.min(levels.len() - 1)].clone(),
+                            delta,
+                            drivers: changes
+                                .iter()
+                                .take(2)
+                                .map(|(id, d)| format!("{} {d:+}", label(id)))
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                        });
+                    }
+                }
+            }
+            movements.sort_by_key(|m| -m.delta);
+            out.push(GroupOverview {
+                bar: bar(&counts, &levels, 300),
+                counts,
+                done,
+                concerns,
+                movements,
+                group: g,
+            });
+        }
+    }
+    // Trend for all the groups together across the last six rounds.
+    let mut trend = Vec::new();
+    for r in rounds.iter().take(6).rev() {
+        let pos = super::positions(&mut c, r.id, &ids).await?;
+        let mut counts = vec![0i64; levels.len()];
+        for p in pos.values() {
+            counts[(p.decided_rank.max(0) as usize).min(levels.len() - 1)] += 1;
+        }
+        trend.push((r.name.clone(), counts));
+    }
+    drop(c);
+    audit::record_many(
+        &mut state.db.writer().await?,
+        &a.user,
+        Action::Read,
+        &seen_children,
+        "overview",
+        now,
+    )
+    .await?;
+    Ok(render(OverviewPage {
+        ctx: a.ctx,
+        rounds,
+        round,
+        compare,
+        levels,
+        groups: out,
+        trend,
+    })?
+    .into_response())
+}
+
+fn csv_response(name: &str, body: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// Per child, for the caller's own groups: the position in the round.
+async fn export(
+    State(state): State<AppState>,
+    a: Auth,
+    Query(q): Query<RoundQuery>,
+) -> AppResult<Response> {
+    let cat = state
+        .catalogue
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("no catalogue"))?;
+    let mut c = state.db.conn().await?;
+    let groups = my_groups(&mut c, &a).await?;
+    let rounds = adb::rounds(&mut c).await?;
+    let round = pick_round(&rounds, q.round).ok_or(AppError::NotFound)?;
+    let ids: Vec<i64> = groups.iter().map(|g| g.id).collect();
+    let pos = super::positions(&mut c, round.id, &ids).await?;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "institution",
+        "group",
+        "child_id",
+        "first_name",
+        "last_name",
+        "position",
+        "assessed_on",
+    ])
+    .map_err(anyhow::Error::from)?;
+    let mut exported = Vec::new();
+    for g in &groups {
+        for ch in org::children_in_group(&mut c, g.id).await? {
+            let (level, date) = match pos.get(&ch.id) {
+                Some(p) => (
+                    cat.scale
+                        .level(p.decided_rank.max(0) as usize)
+                        .name
+                        .get(a.ctx.lang)
+                        .to_string(),
+                    p.submitted_at.format("%Y-%m-%d").to_string(),
+                ),
+                None => (String::new(), String::new()),
+            };
+            w.write_record([
+                g.institution_name.as_str(),
+                g.name.as_str(),
+                &ch.id.to_string(),
+                &ch.first_name,
+                &ch.last_name,
+                &level,
+                &date,
+            ])
+            .map_err(anyhow::Error::from)?;
+            exported.push(ch.id);
+        }
+    }
+    drop(c);
+    let body = w.into_inner().map_err(|e| anyhow::anyhow!("csv: {e}"))?;
+    let now = state.now();
+    let mut tx = state.db.begin().await?;
+    audit::record(
+        &mut tx,
+        &a.user,
+        Action::Export,
+        None,
+        "overview.csv",
+        &format!("round={}", round.id),
+        now,
+    )
+    .await?;
+    audit::record_many(
+        &mut tx,
+        &a.user,
+        Action::Export,
+        &exported,
+        "overview.csv",
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(csv_response("trivsel-oversigt.csv", body))
+}
+
+/// A suppressed aggregate table: rows of a dimension × levels, with totals.
+pub struct AggTable {
+    pub title: &'static str,
+    pub rows: Vec<(String, Vec<String>, String)>,
+    pub totals: Vec<String>,
+    pub total: String,
+}
+
+/// Builds a suppressed table from (row label → counts per level).
+pub fn agg_table(
+    title: &'static str,
+    data: &std::collections::BTreeMap<String, Vec<i64>>,
+    threshold: i64,
+) -> AggTable {
+    let table: Vec<Vec<i64>> = data.values().cloned().collect();
+    let s = suppress(&table, threshold);
+    let text = |c: Cell| match c {
+        Cell::Shown(n) => n.to_string(),
+        Cell::Small => format!("<{threshold}"),
+        Cell::Hidden => "•".to_string(),
+    };
+    AggTable {
+        title,
+        rows: data
+            .keys()
+            .zip(&s.cells)
+            .zip(&s.row_totals)
+            .map(|((label, cells), total)| {
+                (
+                    label.clone(),
+                    cells.iter().map(|c| text(*c)).collect(),
+                    text(*total),
+                )
+            })
+            .collect(),
+        totals: s.col_totals.iter().map(|c| text(*c)).collect(),
+        total: text(s.total),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "overview_municipality.html")]
+struct MunicipalityPage {
+    ctx: PageCtx,
+    rounds: Vec<Round>,
+    round: Option<Round>,
+    levels: Vec<LevelView>,
+    tables: Vec<AggTable>,
+    threshold: i64,
+}
+
+async fn municipal_tables(
+    state: &AppState,
+    a: &Auth,
+    round: &Round,
+    lang: Lang,
+) -> AppResult<Vec<AggTable>> {
+    let cat = state
+        .catalogue
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("no catalogue"))?;
+    let n = cat.scale.def.levels.len();
+    let mut c = state.db.conn().await?;
+    let mut rows = super::aggregate_rows(&mut c, round.id).await?;
+    // A district view: a social worker sees their own districts' aggregates.
+    if a.user.role == Role::SocialWorker {
+        let mine = crate::auth::users::assignments(&mut c, a.user.id)
+            .await?
+            .districts;
+        rows.retain(|(d, _)| mine.contains(d));
+    }
+    let threshold = state.config.suppression_threshold;
+    let mut by_district = std::collections::BTreeMap::new();
+    let mut by_kind = std::collections::BTreeMap::new();
+    let mut by_age = std::collections::BTreeMap::new();
+    let mut by_gender = std::collections::BTreeMap::new();
+    for (_, r) in &rows {
+        let rank = (r.decided_rank.max(0) as usize).min(n - 1);
+        let kind = crate::web::i18n::text(
+            lang,
+            crate::org::InstitutionKind::parse(&r.institution_kind)
+                .map(|k| k.label_key())
+                .unwrap_or("kind.unknown"),
+        )
+        .to_string();
+        let age = crate::org::age_on(r.birth_date, round.closes_on);
+        let band = cat
+            .for_age(age)
+            .map(|q| format!("{}–{}", q.def.age_from, q.def.age_to))
+            .unwrap_or_else(|| "18+".into());
+        let gender = crate::web::i18n::text(
+            lang,
+            match r.gender.as_str() {
+                "p" => "gender.p",
+                "d" => "gender.d",
+                _ => "gender.u",
+            },
+        )
+        .to_string();
+        for (map, key) in [
+            (&mut by_district, r.district.clone()),
+            (&mut by_kind, kind),
+            (&mut by_age, band),
+            (&mut by_gender, gender),
+        ] {
+            map.entry(key).or_insert_with(|| vec![0i64; n])[rank] += 1;
+        }
+    }
+    Ok(vec![
+        agg_table(crate::web::tkey("field.district"), &by_district, threshold),
+        agg_table(crate::web::tkey("field.kind"), &by_kind, threshold),
+        agg_table(crate::web::tkey("alert.age_band"), &by_age, threshold),
+        agg_table(crate::web::tkey("field.gender"), &by_gender, threshold),
+    ])
+}
+
+async fn municipality(
+    State(state): State<AppState>,
+    a: Auth,
+    Query(q): Query<RoundQuery>,
+) -> AppResult<Response> {
+    if !matches!(a.user.role, Role::Admin | Role::SocialWorker) {
+        return Err(AppError::NotFound);
+    }
+    let cat = state
+        .catalogue
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("no catalogue"))?;
+    let rounds = adb::rounds(&mut state.db.conn().await?).await?;
+    let round = pick_round(&rounds, q.round);
+    let tables = match &round {
+        Some(r) => municipal_tables(&state, &a, r, a.ctx.lang).await?,
+        None => Vec::new(),
+    };
+    let levels = (0..cat.scale.def.levels.len())
+        .map(|r| LevelView::of(&cat.scale, r, a.ctx.lang))
+        .collect();
+    let threshold = state.config.suppression_threshold;
+    Ok(render(MunicipalityPage {
+        ctx: a.ctx,
+        rounds,
+        round,
+        levels,
+        tables,
+        threshold,
+    })?
+    .into_response())
+}
+
+async fn municipality_csv(
+    State(state): State<AppState>,
+    a: Auth,
+    Query(q): Query<RoundQuery>,
+) -> AppResult<Response> {
+    if !matches!(a.user.role, Role::Admin | Role::SocialWorker) {
+        return Err(AppError::NotFound);
+    }
+    let cat = state
+        .catalogue
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("no catalogue"))?;
+    let rounds = adb::rounds(&mut state.db.conn().await?).await?;
+    let round = pick_round(&rounds, q.round).ok_or(AppError::NotFound)?;
+    let tables = municipal_tables(&state, &a, &round, a.ctx.lang).await?;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header = vec!["dimension".to_string(), "value".to_string()];
+    header.extend(cat.scale.def.levels.iter().map(|l| l.id.clone()));
+    header.push("total".into());
+    w.write_record(&header).map_err(anyhow::Error::from)?;
+    for t in &tables {
+        for (label, cells, total) in &t.rows {
+            let mut rec = vec![
+                crate::web::i18n::text(a.ctx.lang, t.title).to_string(),
+                label.clone(),
+            ];
+            rec.extend(cells.iter().cloned());
+            rec.push(total.clone());
+            w.write_record(&rec).map_err(anyhow::Error::from)?;
+        }
+    }
+    let body = w.into_inner().map_err(|e| anyhow::anyhow!("csv: {e}"))?;
+    audit::record(
+        &mut state.db.writer().await?,
+        &a.user,
+        Action::Export,
+        None,
+        "municipality.csv",
+        &format!("round={}", round.id),
+        state.now(),
+    )
+    .await?;
+    Ok(csv_response("trivsel-kommune.csv", body))
+}

@@ -1,0 +1,211 @@
+//! Overviews: the leader's and educator's per-group figures against counts taken directly
+//! from the database, movement between rounds, the suppressed municipal aggregates and the
+//! CSV exports.
+
+use reqwest::StatusCode;
+
+use crate::helpers::*;
+
+fn answers(value: &str) -> Vec<(String, String)> {
+    let mut v = Vec::new();
+    for d in [
+        "development",
+        "social",
+        "participation",
+        "security",
+        "self_esteem",
+        "health",
+    ] {
+        for i in 1..=3 {
+            v.push((format!("{d}_{i}"), value.to_string()));
+        }
+    }
+    for c in ["violence", "sexual_abuse", "neglect"] {
+        v.push((c.to_string(), "no".to_string()));
+    }
+    v
+}
+
+async fn position(c: &mut Client, child: i64, value: &str, level: &str) {
+    let page = c.get(&format!("/children/{child}/assess")).await;
+    let m = "name=\"submission_key\" value=\"";
+    let i = page.body.find(m).unwrap() + m.len();
+    let key = page.body[i..].split('"').next().unwrap().to_string();
+    let a = answers(value);
+    let mut f: Vec<(&str, &str)> = vec![
+        ("submission_key", &key),
+        ("kind", "team"),
+        ("action", "score"),
+    ];
+    f.extend(a.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let url = c
+        .post(&format!("/children/{child}/assess"), &f)
+        .await
+        .location
+        .unwrap();
+    let res = c
+        .post(
+            &format!("{url}/decide"),
+            &[
+                ("level", level),
+                ("justification", "Teamet har drøftet barnet."),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+}
+
+async fn round(app: &TestApp, name: &str, opens_days_ago: i64) -> i64 {
+    let mut admin = app.login(ADMIN).await;
+    let today = app.state.now().date_naive();
+    let res = admin
+        .post(
+            "/admin/rounds",
+            &[
+                ("name", name),
+                (
+                    "opens_on",
+                    &(today - chrono::Duration::days(opens_days_ago)).to_string(),
+                ),
+                (
+                    "closes_on",
+                    &(today + chrono::Duration::days(20)).to_string(),
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    app.count(&format!("SELECT id FROM rounds WHERE name = '{name}'"))
+        .await
+}
+
+#[tokio::test]
+async fn the_leader_sees_each_group_with_counts_follow_up_and_movement() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::create(&app).await;
+    let r1 = round(&app, "Forår 2026", 60).await;
+    let mut educator = app.login(EDUCATOR).await;
+    position(&mut educator, f.child_a1, "2", "orange").await;
+    position(&mut educator, f.protected_child, "0", "green").await;
+    let r2 = round(&app, "Efterår 2026", 5).await;
+    position(&mut educator, f.child_a1, "1", "yellow").await;
+
+    let mut leader = app.login(LEADER).await;
+    let page = leader.get(&format!("/overview?round={r1}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    // Counts per level for 1.A in round 1, checked against the database.
+    let expected: Vec<i64> = {
+        let mut v = Vec::new();
+        for rank in 0..4 {
+            v.push(app.count(&format!("SELECT COUNT(*) FROM assessments WHERE round_id = {r1} AND kind = 'team' AND status = 'submitted' AND decided_rank = {rank}")).await);
+        }
+        v
+    };
+    assert_eq!(expected, [1, 0, 1, 0]);
+    let section = &page.body[page
+        .body
+        .find(&format!("id=\"group-{}\"", f.class_a1))
+        .unwrap()..];
+    let section = &section[..section.find("</section>").unwrap()];
+    let row: String = expected
+        .iter()
+        .map(|n| format!("<td class=\"num\">{n}</td>"))
+        .collect();
+    assert!(section.contains(&row), "counts {row} in:\n{section}");
+    assert!(section.contains("<strong>2/2</strong>"));
+    assert!(
+        section.contains("Alma Andersen") && section.contains("Bekymring"),
+        "follow-up list"
+    );
+    page.assert_contains("<svg class=\"bar\"")
+        .assert_lacks("Bøgeskolen");
+
+    let moved = leader
+        .get(&format!("/overview?round={r2}&compare={r1}"))
+        .await;
+    moved
+        .assert_contains("Bevægelse mellem runderne")
+        .assert_contains("<td class=\"num\">-1</td>");
+    moved.assert_contains("id=\"trend\"");
+
+    // The educator sees only their own groups; others get nothing.
+    let mut e = app.login(EDUCATOR).await;
+    e.get(&format!("/overview?round={r1}"))
+        .await
+        .assert_contains(&format!("id=\"group-{}\"", f.class_a1))
+        .assert_lacks(&format!("id=\"group-{}\"", f.class_a2));
+    for who in [ADMIN, WORKER] {
+        assert_eq!(
+            app.login(who).await.get("/overview").await.status,
+            StatusCode::NOT_FOUND,
+            "{who}"
+        );
+    }
+
+    // CSV export per child, logged with its criteria.
+    let csv = leader
+        .get(&format!("/overview/export.csv?round={r1}"))
+        .await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(
+        csv.body
+            .starts_with("institution,group,child_id,first_name,last_name,position,assessed_on")
+    );
+    assert!(csv.body.contains("Alma,Andersen,Bekymring"), "{}", csv.body);
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM access_log WHERE action = 'export' AND detail = 'round={r1}'"
+        ))
+        .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn municipal_figures_are_aggregates_with_small_counts_suppressed() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::create(&app).await;
+    let r = round(&app, "Efterår 2026", 5).await;
+    let mut educator = app.login(EDUCATOR).await;
+    position(&mut educator, f.child_a1, "2", "orange").await;
+    position(&mut educator, f.protected_child, "0", "green").await;
+
+    let mut admin = app.login(ADMIN).await;
+    let page = admin
+        .get(&format!("/overview/municipality?round={r}"))
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    page.assert_contains("Distrikt A")
+        .assert_contains("&#60;5")
+        .assert_lacks("Alma")
+        .assert_lacks("Eriksen");
+    // With two children every non-zero count is small: none of them is shown as a number.
+    assert!(
+        !page.body.contains("<td class=\"num\">1</td>")
+            && !page.body.contains("<td class=\"num\">2</td>"),
+        "{}",
+        page.body
+    );
+    let csv = admin
+        .get(&format!("/overview/municipality.csv?round={r}"))
+        .await;
+    assert!(csv.body.contains("<5") && !csv.body.contains("Alma"));
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM access_log WHERE object = 'municipality.csv'")
+            .await,
+        1
+    );
+    // The district view of another district's worker holds nothing of district A.
+    let mut wb = app.login(WORKER_B).await;
+    wb.get(&format!("/overview/municipality?round={r}"))
+        .await
+        .assert_lacks("Distrikt A");
+    assert_eq!(
+        app.login(LEADER)
+            .await
+            .get("/overview/municipality")
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+}
