@@ -75,6 +75,8 @@ pub struct Config {
     pub mail_poll_seconds: u64,
     /// Counts below this are shown as "<N" in aggregate overviews.
     pub suppression_threshold: i64,
+    /// Days before a round closes when educators and leaders are reminded of missing positions.
+    pub reminder_days_before_close: u32,
 }
 
 impl Default for Config {
@@ -101,6 +103,7 @@ impl Default for Config {
             mail_from: "Trivsel <trivsel@localhost>".to_string(),
             mail_poll_seconds: 5,
             suppression_threshold: 5,
+            reminder_days_before_close: 7,
         }
     }
 }

@@ -357,6 +357,7 @@ pub async fn escalate_due(state: &AppState, now: DateTime<Utc>) -> anyhow::Resul
     Ok(due.len())
 }
 
+/// The minute job: escalation of overdue alerts and round reminders.
 pub fn spawn_escalator(state: AppState, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
@@ -364,6 +365,10 @@ pub fn spawn_escalator(state: AppState, every: std::time::Duration) -> tokio::ta
             tick.tick().await;
             if let Err(e) = escalate_due(&state, state.now()).await {
                 tracing::warn!(error = format!("{e:#}"), "alert escalation");
+            }
+            // Round reminders share the minute tick: both are cheap when nothing is due.
+            if let Err(e) = crate::assessment::reminders::queue_due(&state, state.now()).await {
+                tracing::warn!(error = format!("{e:#}"), "round reminders");
             }
         }
     })

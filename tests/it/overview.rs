@@ -209,3 +209,81 @@ async fn municipal_figures_are_aggregates_with_small_counts_suppressed() {
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test]
+async fn reminders_go_out_once_before_a_round_closes_without_names() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::create(&app).await;
+    let mut admin = app.login(ADMIN).await;
+    let today = app.state.now().date_naive();
+    admin
+        .post(
+            "/admin/rounds",
+            &[
+                ("name", "Efterår 2026"),
+                (
+                    "opens_on",
+                    &(today - chrono::Duration::days(20)).to_string(),
+                ),
+                (
+                    "closes_on",
+                    &(today + chrono::Duration::days(10)).to_string(),
+                ),
+            ],
+        )
+        .await;
+    let mut educator = app.login(EDUCATOR).await;
+    position(&mut educator, f.child_a1, "0", "green").await;
+    // Ten days before closing: too early.
+    assert_eq!(
+        trivsel::assessment::reminders::queue_due(&app.state, app.state.now())
+            .await
+            .unwrap(),
+        0
+    );
+    app.state.clock.advance(chrono::Duration::days(4));
+    let n = trivsel::assessment::reminders::queue_due(&app.state, app.state.now())
+        .await
+        .unwrap();
+    // The educator of 1.A (1 missing), educator B (1.B: 1 missing) and the leader of Askeskolen.
+    assert_eq!(n, 3);
+    assert_eq!(
+        trivsel::assessment::reminders::queue_due(&app.state, app.state.now())
+            .await
+            .unwrap(),
+        0,
+        "once per round"
+    );
+    let bodies: Vec<String> = match &app.db {
+        trivsel::db::Db::Sqlite { read, .. } => {
+            sqlx::query_scalar("SELECT recipient || ' ' || body FROM outbox")
+                .fetch_all(read)
+                .await
+                .unwrap()
+        }
+        trivsel::db::Db::Postgres(p) => {
+            sqlx::query_scalar("SELECT recipient || ' ' || body FROM outbox")
+                .fetch_all(p)
+                .await
+                .unwrap()
+        }
+    };
+    assert!(
+        bodies
+            .iter()
+            .any(|b| b.starts_with(EDUCATOR) && b.contains("mangler 1 børn")),
+        "{bodies:#?}"
+    );
+    // Askeskolen: 1.A has one child left (Ea), 2.A one (Bo).
+    assert!(
+        bodies
+            .iter()
+            .any(|b| b.starts_with(LEADER) && b.contains("mangler 2 børn")),
+        "{bodies:#?}"
+    );
+    for b in &bodies {
+        for name in ["Alma", "Bo ", "Ea ", "Eriksen", "Askeskolen", "1.A"] {
+            assert!(!b.contains(name), "{b}");
+        }
+    }
+}
