@@ -36,7 +36,14 @@ pub enum Command {
     /// Apply database migrations and exit.
     Migrate,
     /// Seed the demo municipality into an empty database.
-    Demo,
+    Demo {
+        /// Generate about this many children (copies of the demo's institutions), e.g. 110000.
+        #[arg(long)]
+        children: Option<usize>,
+        /// Rounds of assessment history to generate, scored by the real engine.
+        #[arg(long, default_value_t = 0)]
+        rounds: usize,
+    },
     /// Manage staff accounts.
     #[command(subcommand)]
     User(UserCommand),
@@ -83,15 +90,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("migrations applied");
             Ok(())
         }
-        Command::Demo => {
+        Command::Demo { children, rounds } => {
+            let catalogue = config.catalogue()?;
             let db = open(&config).await?;
-            let s = crate::demo::seed(&db, chrono::Utc::now()).await?;
+            crate::assessment::register_versions(&db, &catalogue, chrono::Utc::now()).await?;
+            let size = crate::demo::Size::for_children(children.unwrap_or(2030), rounds);
+            let started = std::time::Instant::now();
+            let s = crate::demo::seed_with(&db, chrono::Utc::now(), size, Some(&catalogue)).await?;
             println!(
-                "demo municipality seeded: {} districts, {} institutions, {} groups, {} children, {} accounts (password: {})",
+                "demo municipality seeded in {:.1} s: {} districts, {} institutions, {} groups, {} children, {} assessments, {} accounts (password: {})",
+                started.elapsed().as_secs_f64(),
                 s.districts,
                 s.institutions,
                 s.groups,
                 s.children,
+                s.assessments,
                 s.accounts,
                 crate::demo::PASSWORD
             );

@@ -286,6 +286,7 @@ pub const ACCOUNTS: &[(&str, &str, Role, &str)] = &[
 
 #[derive(Debug, Default)]
 pub struct Summary {
+    pub assessments: usize,
     pub districts: usize,
     pub institutions: usize,
     pub groups: usize,
@@ -296,6 +297,43 @@ pub struct Summary {
 /// Seeds the demo municipality in one transaction. Refuses a database that already holds
 /// accounts or districts, so it can never mix with real data.
 pub async fn seed(db: &Db, now: DateTime<Utc>) -> anyhow::Result<Summary> {
+    seed_with(db, now, Size::default(), None).await
+}
+
+/// How big a municipality to generate: `copies` of the demo's institutions (about 2,030
+/// children each; 55 copies ≈ Copenhagen's 110,000) and `rounds` of assessment history.
+#[derive(Debug, Clone, Copy)]
+pub struct Size {
+    pub copies: usize,
+    pub rounds: usize,
+}
+
+impl Default for Size {
+    fn default() -> Self {
+        Size {
+            copies: 1,
+            rounds: 0,
+        }
+    }
+}
+
+impl Size {
+    /// The size for about `children` children with `rounds` rounds of history.
+    pub fn for_children(children: usize, rounds: usize) -> Size {
+        Size {
+            copies: children.div_ceil(2030).max(1),
+            rounds,
+        }
+    }
+}
+
+/// Seeds the demo municipality at `size`; with rounds of history the `catalogue` scores it.
+pub async fn seed_with(
+    db: &Db,
+    now: DateTime<Utc>,
+    size: Size,
+    catalogue: Option<&crate::questionnaire::Catalogue>,
+) -> anyhow::Result<Summary> {
     let mut tx = db.begin().await?;
     let counts = org::counts(&mut tx).await?;
     anyhow::ensure!(
@@ -311,85 +349,105 @@ pub async fn seed(db: &Db, now: DateTime<Utc>) -> anyhow::Result<Summary> {
     let reference = NaiveDate::from_ymd_opt(year_start, 8, 1).context("reference date")?;
 
     org::set_municipality_name(&mut tx, MUNICIPALITY).await?;
-    let mut district_ids = std::collections::HashMap::new();
-    for name in ["Centrum", "Nord", "Syd", "Øst", "Vest"] {
-        let id = org::save_district(&mut tx, None, name, now)
-            .await?
-            .context("district")?;
-        district_ids.insert(name, id);
-        summary.districts += 1;
-    }
+    let mut district_ids: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
 
     let mut group_ids: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
     let mut institution_ids = std::collections::HashMap::new();
     let mut child_no = 0usize;
-    for &(district, kind, name, groups, per_group) in INSTITUTIONS {
-        let inst = org::save_institution(&mut tx, None, district_ids[district], name, kind, now)
-            .await?
-            .context("institution")?;
-        institution_ids.insert(name, inst);
-        summary.institutions += 1;
-        for g in 0..groups {
-            let (group_name, ages) = match kind {
-                InstitutionKind::Dagpleje => (CHILDMINDERS[g].to_string(), (0, 2)),
-                InstitutionKind::Vuggestue => (DAYCARE_GROUPS[g].to_string(), (0, 2)),
-                InstitutionKind::Boernehave => (DAYCARE_GROUPS[g].to_string(), (3, 5)),
-                InstitutionKind::Skole => (format!("{g}.A"), (6 + g as i32, 6 + g as i32)),
-                InstitutionKind::Sfo => (SFO_GROUPS[g].to_string(), (6, 9)),
-                InstitutionKind::Klub => (
-                    CLUB_GROUPS[g].to_string(),
-                    (10 + 2 * g as i32, 11 + 2 * g as i32),
-                ),
+    let mut born: Vec<(i64, NaiveDate)> = Vec::new();
+    for copy in 0..size.copies {
+        for &(district, kind, base_name, groups, per_group) in INSTITUTIONS {
+            // Copies beyond the first get numbered names; every ten copies share new districts.
+            let district = if copy < 10 {
+                district.to_string()
+            } else {
+                format!("{district} {}", copy / 10 + 1)
             };
-            let gid = org::save_group(
-                &mut tx,
-                None,
-                inst,
-                &group_name,
-                kind.group_kind(),
-                &school_year,
-                now,
-            )
-            .await?
-            .context("group")?;
-            group_ids.insert(format!("{name}:{group_name}"), gid);
-            summary.groups += 1;
-            for _ in 0..per_group {
-                child_no += 1;
-                let girl = rng.below(2) == 0;
-                let first = rng.pick(if girl { GIRLS } else { BOYS });
-                let last = rng.pick(SURNAMES);
-                // Age on the reference date between ages.0 and ages.1 (inclusive).
-                let span_days = (ages.1 - ages.0 + 1) * 365;
-                let days_old = ages.0 * 365 + rng.below(span_days as usize) as i32 + 1;
-                let mut birth = reference - Duration::days(i64::from(days_old));
-                if birth > today {
-                    birth = today - Duration::days(30);
+            let name = if copy == 0 {
+                base_name.to_string()
+            } else {
+                format!("{base_name} {}", copy + 1)
+            };
+            let district_id = match district_ids.get(&district) {
+                Some(id) => *id,
+                None => {
+                    let id = org::save_district(&mut tx, None, &district, now)
+                        .await?
+                        .context("district")?;
+                    district_ids.insert(district.clone(), id);
+                    summary.districts += 1;
+                    id
                 }
-                let child = ChildInput {
-                    first_name: first.to_string(),
-                    last_name: last.to_string(),
-                    birth_date: birth,
-                    gender: if girl { "p" } else { "d" },
-                    external_id: Some(format!("DEMO-{child_no:05}")),
-                    protected_address: rng.below(100) == 0,
+            };
+            let name = name.as_str();
+            let inst = org::save_institution(&mut tx, None, district_id, name, kind, now)
+                .await?
+                .context("institution")?;
+            institution_ids.insert(name.to_string(), inst);
+            summary.institutions += 1;
+            for g in 0..groups {
+                let (group_name, ages) = match kind {
+                    InstitutionKind::Dagpleje => (CHILDMINDERS[g].to_string(), (0, 2)),
+                    InstitutionKind::Vuggestue => (DAYCARE_GROUPS[g].to_string(), (0, 2)),
+                    InstitutionKind::Boernehave => (DAYCARE_GROUPS[g].to_string(), (3, 5)),
+                    InstitutionKind::Skole => (format!("{g}.A"), (6 + g as i32, 6 + g as i32)),
+                    InstitutionKind::Sfo => (SFO_GROUPS[g].to_string(), (6, 9)),
+                    InstitutionKind::Klub => (
+                        CLUB_GROUPS[g].to_string(),
+                        (10 + 2 * g as i32, 11 + 2 * g as i32),
+                    ),
                 };
-                let cid = org::insert_child(&mut tx, &child, now).await?;
-                org::enrol(&mut tx, cid, gid, reference).await?;
-                let street = rng.pick(STREETS);
-                let number = rng.below(120) + 1;
-                for relation in ["Mor", "Far"] {
-                    let guardian = GuardianInput {
-                        name: format!("{} {}", rng.pick(ADULTS), last),
-                        relation: relation.to_string(),
-                        phone: format!("+45 2{:07}", rng.below(10_000_000)),
-                        email: String::new(),
-                        address: format!("{street} {number}, 2750 Ballerup"),
-                        has_custody: true,
+                let gid = org::save_group(
+                    &mut tx,
+                    None,
+                    inst,
+                    &group_name,
+                    kind.group_kind(),
+                    &school_year,
+                    now,
+                )
+                .await?
+                .context("group")?;
+                group_ids.insert(format!("{name}:{group_name}"), gid);
+                summary.groups += 1;
+                for _ in 0..per_group {
+                    child_no += 1;
+                    let girl = rng.below(2) == 0;
+                    let first = rng.pick(if girl { GIRLS } else { BOYS });
+                    let last = rng.pick(SURNAMES);
+                    // Age on the reference date between ages.0 and ages.1 (inclusive).
+                    let span_days = (ages.1 - ages.0 + 1) * 365;
+                    let days_old = ages.0 * 365 + rng.below(span_days as usize) as i32 + 1;
+                    let mut birth = reference - Duration::days(i64::from(days_old));
+                    if birth > today {
+                        birth = today - Duration::days(30);
+                    }
+                    let child = ChildInput {
+                        first_name: first.to_string(),
+                        last_name: last.to_string(),
+                        birth_date: birth,
+                        gender: if girl { "p" } else { "d" },
+                        external_id: Some(format!("DEMO-{child_no:05}")),
+                        protected_address: rng.below(100) == 0,
                     };
-                    org::insert_guardian(&mut tx, cid, &guardian, now).await?;
+                    let cid = org::insert_child(&mut tx, &child, now).await?;
+                    born.push((cid, birth));
+                    org::enrol(&mut tx, cid, gid, reference).await?;
+                    let street = rng.pick(STREETS);
+                    let number = rng.below(120) + 1;
+                    for relation in ["Mor", "Far"] {
+                        let guardian = GuardianInput {
+                            name: format!("{} {}", rng.pick(ADULTS), last),
+                            relation: relation.to_string(),
+                            phone: format!("+45 2{:07}", rng.below(10_000_000)),
+                            email: String::new(),
+                            address: format!("{street} {number}, 2750 Ballerup"),
+                            has_custody: true,
+                        };
+                        org::insert_guardian(&mut tx, cid, &guardian, now).await?;
+                    }
+                    summary.children += 1;
                 }
-                summary.children += 1;
             }
         }
     }
@@ -411,21 +469,166 @@ pub async fn seed(db: &Db, now: DateTime<Utc>) -> anyhow::Result<Summary> {
         users::set_assignments(&mut tx, id, role, &ids).await?;
         summary.accounts += 1;
     }
-    // An open screening round for every institution, so the demo educators can assess.
-    let season = if chrono::Datelike::month(&today) >= 8 {
-        "Efterår"
-    } else {
-        "Forår"
-    };
-    crate::assessment::db::insert_round(
-        &mut tx,
-        &format!("{season} {}", chrono::Datelike::year(&today)),
-        today - Duration::days(14),
-        today + Duration::days(30),
-        "",
-        now,
-    )
-    .await?;
+    // An open screening round for every institution, so the demo educators can assess; with
+    // history, earlier rounds every half year before it.
+    let mut rounds = Vec::new();
+    for back in (0..size.rounds.max(1)).rev() {
+        let opens = today - Duration::days(14 + 182 * back as i64);
+        let closes = opens + Duration::days(44);
+        let season = if chrono::Datelike::month(&opens) >= 8 {
+            "Efterår"
+        } else {
+            "Forår"
+        };
+        let name = format!("{season} {}", chrono::Datelike::year(&opens));
+        let id =
+            crate::assessment::db::insert_round(&mut tx, &name, opens, closes, "", now).await?;
+        rounds.push((id, closes));
+    }
+    if size.rounds > 0 {
+        let cat = catalogue.context("history needs the questionnaires")?;
+        let author = users::insert(
+            &mut tx,
+            "historik@demo.trivsel.dk",
+            "Tidligere vurdering",
+            Role::Educator,
+            None,
+            now,
+        )
+        .await?;
+        summary.assessments = history(&mut tx, cat, &born, &rounds, author, &mut rng, now).await?;
+    }
     tx.commit().await?;
     Ok(summary)
+}
+
+/// One generated position: child, round, questionnaire, outcome, when.
+type HistoryRow = (
+    i64,
+    i64,
+    std::sync::Arc<crate::questionnaire::Questionnaire>,
+    crate::scoring::Outcome,
+    DateTime<Utc>,
+);
+
+/// Team positions for every child in every round of history, scored by the real engine from
+/// generated answers. Each child has a level of concern that drifts from round to round; most
+/// children thrive. The generated rows keep domain scores and levels, not item answers.
+async fn history(
+    tx: &mut crate::db::Tx,
+    cat: &crate::questionnaire::Catalogue,
+    born: &[(i64, NaiveDate)],
+    rounds: &[(i64, NaiveDate)],
+    author: i64,
+    rng: &mut Rng,
+    now: DateTime<Utc>,
+) -> anyhow::Result<usize> {
+    const BATCH: usize = 200;
+    let mut concern: Vec<f64> = born
+        .iter()
+        .map(|_| {
+            let u = (rng.next() % 10_000) as f64 / 10_000.0;
+            u * u * u
+        })
+        .collect();
+    let mut rows: Vec<HistoryRow> = Vec::new();
+    let mut written = 0;
+    for (ri, &(round_id, closes)) in rounds.iter().enumerate() {
+        let at = (closes - Duration::days(7))
+            .and_hms_opt(10, 0, 0)
+            .map(|d| d.and_utc())
+            .unwrap_or(now)
+            .min(now);
+        for (i, &(child, birth)) in born.iter().enumerate() {
+            if ri > 0 {
+                let drift = ((rng.next() % 2001) as f64 / 10_000.0) - 0.1;
+                concern[i] = (concern[i] + drift).clamp(0.0, 1.0);
+            }
+            if birth > closes {
+                continue;
+            }
+            let Some(q) = cat.for_age(crate::org::age_on(birth, closes)) else {
+                continue;
+            };
+            let answers = crate::scoring::Answers {
+                items: q
+                    .model
+                    .items
+                    .iter()
+                    .map(|it| {
+                        let roll = (rng.next() % 1000) as f64 / 1000.0;
+                        let step = if roll < concern[i] * 0.6 {
+                            2
+                        } else if roll < concern[i] * 1.4 {
+                            1
+                        } else {
+                            0
+                        };
+                        it.scores
+                            .iter()
+                            .position(|s| *s == step * 100)
+                            .map(|p| p as u8)
+                    })
+                    .collect(),
+                critical: vec![Some(false); q.model.critical.len()],
+            };
+            let outcome = crate::scoring::score(&q.model, &answers);
+            rows.push((child, round_id, q.clone(), outcome, at));
+            if rows.len() == BATCH {
+                written += insert_batch(tx, cat, &rows, author).await?;
+                rows.clear();
+            }
+        }
+    }
+    if !rows.is_empty() {
+        written += insert_batch(tx, cat, &rows, author).await?;
+    }
+    Ok(written)
+}
+
+async fn insert_batch(
+    tx: &mut crate::db::Tx,
+    cat: &crate::questionnaire::Catalogue,
+    rows: &[HistoryRow],
+    author: i64,
+) -> anyhow::Result<usize> {
+    let mut sql = String::from(
+        "INSERT INTO assessments (child_id, round_id, kind, status, author_id, questionnaire_id, questionnaire_version, \
+         questionnaire_hash, scale_id, answers, domain_scores, reasons, total, suggested_rank, suggested_level, decided_rank, \
+         decided_level, submission_key, created_at, updated_at, submitted_at) VALUES ",
+    );
+    // Per row: child, round, questionnaire id, version, hash, domain scores, reasons, total,
+    // rank, level id, key, time — twelve parameters; the constants are literals.
+    for i in 0..rows.len() {
+        let b = i * 12;
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!(
+            "(${}, ${}, 'team', 'submitted', ${}, ${}, ${}, ${}, ${}, '{{}}', ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+            b + 1, b + 2, rows.len() * 12 + 1, b + 3, b + 4, b + 5, rows.len() * 12 + 2, b + 6, b + 7, b + 8, b + 9, b + 10, b + 9, b + 10, b + 11, b + 12, b + 12, b + 12
+        ));
+    }
+    let scale_id = cat.scale.def.id.clone();
+    crate::dispatch!(tx, c => {
+        let mut q = sqlx::query(&sql);
+        for (child, round, qn, o, at) in rows {
+            let level = cat.scale.level(o.level).id.clone();
+            q = q
+                .bind(*child)
+                .bind(*round)
+                .bind(qn.def.id.clone())
+                .bind(qn.def.version as i32)
+                .bind(qn.hash.clone())
+                .bind(serde_json::to_string(&o.domains).unwrap_or_default())
+                .bind(serde_json::to_string(&o.reasons).unwrap_or_default())
+                .bind(o.total)
+                .bind(o.level as i32)
+                .bind(level)
+                .bind(uuid::Uuid::new_v4().to_string())
+                .bind(*at);
+        }
+        q.bind(author).bind(scale_id).execute(&mut *c).await.map(|r| r.rows_affected())
+    })?;
+    Ok(rows.len())
 }

@@ -300,6 +300,7 @@ struct AlertPage {
     worker: bool,
     overdue: bool,
     domains: Vec<(String, String)>,
+    reasons: Vec<crate::assessment::routes::ReasonView>,
     observation: String,
     events: Vec<EventView>,
     outcomes: Vec<&'static str>,
@@ -386,6 +387,7 @@ async fn page(
         } else {
             String::new()
         },
+        reasons: crate::assessment::routes::reason_views(&assessment, &cat, q.as_deref(), &a.ctx),
         // Without the identity, the educator's name is withheld too: it would point to the group.
         events: rows
             .into_iter()

@@ -465,7 +465,7 @@ pub struct ReasonView {
     pub level: LevelView,
 }
 
-fn reason_views(
+pub fn reason_views(
     a: &Assessment,
     cat: &Catalogue,
     q: Option<&Questionnaire>,

@@ -445,20 +445,41 @@ async fn municipal_tables(
         .ok_or_else(|| anyhow::anyhow!("no catalogue"))?;
     let n = cat.scale.def.levels.len();
     let mut c = state.db.conn().await?;
-    let mut rows = super::aggregate_rows(&mut c, round.id).await?;
+    let bands: Vec<(String, u32)> = cat
+        .questionnaires
+        .iter()
+        .map(|q| {
+            (
+                format!("{}–{}", q.def.age_from, q.def.age_to),
+                q.def.age_from,
+            )
+        })
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut bands = bands;
+    let oldest = cat
+        .questionnaires
+        .iter()
+        .map(|q| q.def.age_to)
+        .max()
+        .unwrap_or(17);
+    bands.push((format!("{}+", oldest + 1), oldest + 1));
+    bands.sort_by_key(|(_, a)| *a);
+    let mut rows = super::aggregate_counts(&mut c, round.id, round.closes_on, &bands).await?;
     // A district view: a social worker sees their own districts' aggregates.
     if a.user.role == Role::SocialWorker {
         let mine = crate::auth::users::assignments(&mut c, a.user.id)
             .await?
             .districts;
-        rows.retain(|(d, _)| mine.contains(d));
+        rows.retain(|r| mine.contains(&r.district_id));
     }
     let threshold = state.config.suppression_threshold;
     let mut by_district = std::collections::BTreeMap::new();
     let mut by_kind = std::collections::BTreeMap::new();
     let mut by_age = std::collections::BTreeMap::new();
     let mut by_gender = std::collections::BTreeMap::new();
-    for (_, r) in &rows {
+    for r in &rows {
         let rank = (r.decided_rank.max(0) as usize).min(n - 1);
         let kind = crate::web::i18n::text(
             lang,
@@ -467,11 +488,6 @@ async fn municipal_tables(
                 .unwrap_or("kind.unknown"),
         )
         .to_string();
-        let age = crate::org::age_on(r.birth_date, round.closes_on);
-        let band = cat
-            .for_age(age)
-            .map(|q| format!("{}–{}", q.def.age_from, q.def.age_to))
-            .unwrap_or_else(|| "18+".into());
         let gender = crate::web::i18n::text(
             lang,
             match r.gender.as_str() {
@@ -484,10 +500,10 @@ async fn municipal_tables(
         for (map, key) in [
             (&mut by_district, r.district.clone()),
             (&mut by_kind, kind),
-            (&mut by_age, band),
+            (&mut by_age, r.band.clone()),
             (&mut by_gender, gender),
         ] {
-            map.entry(key).or_insert_with(|| vec![0i64; n])[rank] += 1;
+            map.entry(key).or_insert_with(|| vec![0i64; n])[rank] += r.n;
         }
     }
     Ok(vec![
