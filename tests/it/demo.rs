@@ -78,3 +78,71 @@ async fn demo_accounts_see_their_own_scope() {
         .assert_contains("Distrikt Nord")
         .assert_lacks("Centrumskolen");
 }
+
+#[tokio::test]
+async fn generated_history_matches_an_independent_recount_on_the_overviews() {
+    let mut app = TestApp::spawn().await;
+    let cat = trivsel::questionnaire::Catalogue::load(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("questionnaires"),
+        "boernelineal",
+    )
+    .unwrap();
+    let s = trivsel::demo::seed_with(
+        &app.db,
+        app.state.now(),
+        trivsel::demo::Size {
+            copies: 1,
+            rounds: 2,
+        },
+        Some(&cat),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        s.assessments as i64,
+        app.count("SELECT COUNT(*) FROM assessments").await
+    );
+    assert!(s.assessments > 3000, "{}", s.assessments);
+    // One position per child and round.
+    assert_eq!(app.count("SELECT COUNT(*) FROM (SELECT child_id, round_id FROM assessments GROUP BY child_id, round_id HAVING COUNT(*) > 1) x").await, 0);
+    app.restart().await;
+    let round: i64 = app.count("SELECT MAX(id) FROM rounds").await;
+    let mut admin = {
+        let mut c = app.client();
+        c.login("admin@demo.trivsel.dk", trivsel::demo::PASSWORD)
+            .await;
+        c.get("/").await;
+        c
+    };
+    let page = admin
+        .get(&format!("/overview/municipality?round={round}"))
+        .await;
+    // The district table's grand total and its column totals, against a recount.
+    let table = &page.body[page.body.find("class=\"aggregate\"").unwrap()..];
+    let table = &table[..table.find("</table>").unwrap()];
+    let total_row = &table[table.rfind("<tr><th scope=\"row\">I alt</th>").unwrap()..];
+    let cells: Vec<String> = total_row
+        .split("<td class=\"num\">")
+        .skip(1)
+        .map(|c| c.split('<').next().unwrap().to_string())
+        .collect();
+    for (rank, shown) in cells.iter().enumerate().take(4) {
+        let n = app.count(&format!("SELECT COUNT(*) FROM assessments WHERE round_id = {round} AND decided_rank = {rank}")).await;
+        if n >= 5 {
+            assert_eq!(shown, &n.to_string(), "level {rank}");
+        } else {
+            assert!(
+                !shown.chars().all(|c| c.is_ascii_digit()) || n == 0,
+                "level {rank}: {shown} for {n}"
+            );
+        }
+    }
+    assert_eq!(
+        cells[4],
+        app.count(&format!(
+            "SELECT COUNT(*) FROM assessments WHERE round_id = {round}"
+        ))
+        .await
+        .to_string()
+    );
+}
