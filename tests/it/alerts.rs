@@ -20,35 +20,6 @@ fn mail_config(port: u16) -> Config {
     }
 }
 
-fn answers(value: &str, critical_yes: Option<&str>) -> Vec<(String, String)> {
-    let mut v = Vec::new();
-    for d in [
-        "development",
-        "social",
-        "participation",
-        "security",
-        "self_esteem",
-        "health",
-    ] {
-        for i in 1..=3 {
-            v.push((format!("{d}_{i}"), value.to_string()));
-        }
-    }
-    for c in ["violence", "sexual_abuse", "neglect"] {
-        v.push((
-            c.to_string(),
-            if Some(c) == critical_yes { "yes" } else { "no" }.to_string(),
-        ));
-    }
-    v
-}
-
-fn key_in(body: &str) -> String {
-    let m = "name=\"submission_key\" value=\"";
-    let i = body.find(m).unwrap() + m.len();
-    body[i..].split('"').next().unwrap().to_string()
-}
-
 /// The educator records a team position for `child` with `answers`, deciding `level`.
 async fn position(c: &mut Client, child: i64, answers: &[(String, String)], level: &str) -> String {
     let key = key_in(&c.get(&format!("/children/{child}/assess")).await.body);
@@ -493,15 +464,8 @@ async fn a_district_without_a_worker_routes_to_the_municipal_queue() {
     let app = TestApp::spawn().await;
     let f = Fixture::create(&app).await;
     // Nobody works in district B any more.
-    let sql = "UPDATE users SET active = FALSE WHERE email = 'worker-b@test.dk'";
-    match &app.db {
-        trivsel::db::Db::Sqlite { write, .. } => {
-            sqlx::query(sql).execute(write).await.unwrap();
-        }
-        trivsel::db::Db::Postgres(p) => {
-            sqlx::query(sql).execute(p).await.unwrap();
-        }
-    }
+    app.exec("UPDATE users SET active = FALSE WHERE email = 'worker-b@test.dk'")
+        .await;
     let mut educator_b = app.login(EDUCATOR_B).await;
     position(&mut educator_b, f.child_b1, &answers("2", None), "orange").await;
     let id = one_alert(&app).await;

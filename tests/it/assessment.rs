@@ -5,27 +5,6 @@ use reqwest::StatusCode;
 
 use crate::helpers::*;
 
-/// Every item of the 6–9 questionnaire at the given answer, critical items "no".
-fn answers_6_9(value: &str) -> Vec<(String, String)> {
-    let mut v = Vec::new();
-    for d in [
-        "development",
-        "social",
-        "participation",
-        "security",
-        "self_esteem",
-        "health",
-    ] {
-        for i in 1..=3 {
-            v.push((format!("{d}_{i}"), value.to_string()));
-        }
-    }
-    for c in ["violence", "sexual_abuse", "neglect"] {
-        v.push((c.to_string(), "no".to_string()));
-    }
-    v
-}
-
 fn form<'a>(
     key: &'a str,
     kind: &'a str,
@@ -40,12 +19,6 @@ fn form<'a>(
     ];
     f.extend(answers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     f
-}
-
-fn key_in(body: &str) -> String {
-    let m = "name=\"submission_key\" value=\"";
-    let i = body.find(m).unwrap() + m.len();
-    body[i..].split('"').next().unwrap().to_string()
 }
 
 async fn open_round(app: &TestApp) {
@@ -88,7 +61,7 @@ async fn an_educator_records_the_teams_position_in_a_round() {
     let key = key_in(&page.body);
 
     // Worrying answers on the negative items, so the suggestion is not green.
-    let mut answers = answers_6_9("1");
+    let mut answers = answers("1", None);
     for (k, v) in answers.iter_mut() {
         if k == "security_2" || k == "social_2" {
             *v = "2".into();
@@ -194,7 +167,7 @@ async fn choosing_another_level_needs_a_justification() {
     let page = c.get(&format!("/children/{}/assess", f.child_a1)).await;
     page.assert_contains("Ad hoc");
     let key = key_in(&page.body);
-    let answers = answers_6_9("0");
+    let answers = answers("0", None);
     let res = c
         .post(
             &format!("/children/{}/assess", f.child_a1),
@@ -266,13 +239,13 @@ async fn a_critical_sign_suggests_the_top_level_with_the_duty_to_notify() {
             .await
             .body,
     );
-    let answers = vec![("neglect".to_string(), "yes".to_string())];
-    // Too few answers for a score, but a critical sign is enough to ask for the suggestion?
-    // No: the form asks for the areas too, and keeps what was entered.
+    // A critical sign alone is not enough to ask for a suggestion: the form asks for the
+    // areas too, and keeps what was entered.
+    let only_critical = vec![("neglect".to_string(), "yes".to_string())];
     let res = c
         .post(
             &format!("/children/{}/assess", f.child_a1),
-            &form(&key, "team", "score", &answers),
+            &form(&key, "team", "score", &only_critical),
         )
         .await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -280,12 +253,7 @@ async fn a_critical_sign_suggests_the_top_level_with_the_duty_to_notify() {
         .assert_contains("name=\"neglect\" value=\"yes\" checked");
     assert_eq!(app.count("SELECT COUNT(*) FROM assessments").await, 0);
 
-    let mut answers = answers_6_9("2");
-    for (k, v) in answers.iter_mut() {
-        if k == "neglect" {
-            *v = "yes".into();
-        }
-    }
+    let answers = answers("2", Some("neglect"));
     let res = c
         .post(
             &format!("/children/{}/assess", f.child_a1),
@@ -357,7 +325,7 @@ async fn individual_views_meet_in_the_team_position_and_corrections_keep_history
             .await
             .body,
     );
-    let answers = answers_6_9("1");
+    let answers = answers("1", None);
     let url = leader
         .post(
             &format!("/children/{}/assess", f.child_a1),
@@ -442,7 +410,7 @@ async fn only_the_childs_educators_and_leaders_see_assessments() {
     let url = c
         .post(
             &format!("/children/{}/assess", f.child_a1),
-            &form(&key, "team", "score", &answers_6_9("1")),
+            &form(&key, "team", "score", &answers("1", None)),
         )
         .await
         .location
@@ -472,7 +440,7 @@ async fn only_the_childs_educators_and_leaders_see_assessments() {
                     "8f2b0c1e-6a0e-4b7e-9a57-1d1b2f0a9c11",
                     "team",
                     "score",
-                    &answers_6_9("2"),
+                    &answers("2", None),
                 ),
             )
             .await;

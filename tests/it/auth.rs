@@ -249,15 +249,8 @@ async fn deactivated_accounts_lose_their_session() {
     Fixture::create(&app).await;
     let mut c = app.login(EDUCATOR).await;
     assert_eq!(c.get("/").await.status, StatusCode::OK);
-    let sql = "UPDATE users SET active = FALSE WHERE email = 'educator@test.dk'";
-    match &app.db {
-        trivsel::db::Db::Sqlite { write: p, .. } => {
-            sqlx::query(sql).execute(p).await.unwrap();
-        }
-        trivsel::db::Db::Postgres(p) => {
-            sqlx::query(sql).execute(p).await.unwrap();
-        }
-    }
+    app.exec("UPDATE users SET active = FALSE WHERE email = 'educator@test.dk'")
+        .await;
     assert_eq!(c.get("/").await.location.as_deref(), Some("/login"));
     assert_eq!(
         app.client().login(EDUCATOR, PASSWORD).await.status,

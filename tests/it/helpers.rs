@@ -529,3 +529,49 @@ impl Fixture {
         }
     }
 }
+
+/// Every item of the shipped 6–9 questionnaire (same item ids in every age band) at `value`,
+/// critical items "no" except `critical_yes`.
+pub fn answers(value: &str, critical_yes: Option<&str>) -> Vec<(String, String)> {
+    let mut v = Vec::new();
+    for d in [
+        "development",
+        "social",
+        "participation",
+        "security",
+        "self_esteem",
+        "health",
+    ] {
+        for i in 1..=3 {
+            v.push((format!("{d}_{i}"), value.to_string()));
+        }
+    }
+    for c in ["violence", "sexual_abuse", "neglect"] {
+        v.push((
+            c.to_string(),
+            if Some(c) == critical_yes { "yes" } else { "no" }.to_string(),
+        ));
+    }
+    v
+}
+
+/// The submission key of an assessment form.
+pub fn key_in(body: &str) -> String {
+    let m = "name=\"submission_key\" value=\"";
+    let i = body.find(m).expect("an assessment form") + m.len();
+    body[i..].split('"').next().unwrap().to_string()
+}
+
+impl TestApp {
+    /// Runs a statement directly on the database (to set up what no page does).
+    pub async fn exec(&self, sql: &str) {
+        match &self.db {
+            Db::Sqlite { write, .. } => {
+                sqlx::query(sql).execute(write).await.unwrap();
+            }
+            Db::Postgres(p) => {
+                sqlx::query(sql).execute(p).await.unwrap();
+            }
+        }
+    }
+}

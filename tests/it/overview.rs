@@ -6,32 +6,9 @@ use reqwest::StatusCode;
 
 use crate::helpers::*;
 
-fn answers(value: &str) -> Vec<(String, String)> {
-    let mut v = Vec::new();
-    for d in [
-        "development",
-        "social",
-        "participation",
-        "security",
-        "self_esteem",
-        "health",
-    ] {
-        for i in 1..=3 {
-            v.push((format!("{d}_{i}"), value.to_string()));
-        }
-    }
-    for c in ["violence", "sexual_abuse", "neglect"] {
-        v.push((c.to_string(), "no".to_string()));
-    }
-    v
-}
-
 async fn position(c: &mut Client, child: i64, value: &str, level: &str) {
-    let page = c.get(&format!("/children/{child}/assess")).await;
-    let m = "name=\"submission_key\" value=\"";
-    let i = page.body.find(m).unwrap() + m.len();
-    let key = page.body[i..].split('"').next().unwrap().to_string();
-    let a = answers(value);
+    let key = key_in(&c.get(&format!("/children/{child}/assess")).await.body);
+    let a = answers(value, None);
     let mut f: Vec<(&str, &str)> = vec![
         ("submission_key", &key),
         ("kind", "team"),
