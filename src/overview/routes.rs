@@ -287,6 +287,15 @@ async fn overview(
     .into_response())
 }
 
+/// A text cell made safe for spreadsheets: a leading `=`, `+`, `-`, `@`, tab or carriage
+/// return would make Excel or LibreOffice evaluate the cell as a formula.
+pub fn csv_cell(s: &str) -> String {
+    match s.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{s}"),
+        _ => s.to_string(),
+    }
+}
+
 fn csv_response(name: &str, body: Vec<u8>) -> Response {
     (
         [
@@ -343,13 +352,13 @@ async fn export(
                 None => (String::new(), String::new()),
             };
             w.write_record([
-                g.institution_name.as_str(),
-                g.name.as_str(),
-                &ch.id.to_string(),
-                &ch.first_name,
-                &ch.last_name,
-                &level,
-                &date,
+                csv_cell(&g.institution_name),
+                csv_cell(&g.name),
+                ch.id.to_string(),
+                csv_cell(&ch.first_name),
+                csv_cell(&ch.last_name),
+                level,
+                date,
             ])
             .map_err(anyhow::Error::from)?;
             exported.push(ch.id);
@@ -590,4 +599,15 @@ async fn municipality_csv(
     )
     .await?;
     Ok(csv_response("trivsel-kommune.csv", body))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn spreadsheet_formulas_are_defused() {
+        assert_eq!(super::csv_cell("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(super::csv_cell("-2+3"), "'-2+3");
+        assert_eq!(super::csv_cell("Alma"), "Alma");
+        assert_eq!(super::csv_cell(""), "");
+    }
 }
