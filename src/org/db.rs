@@ -98,7 +98,7 @@ const GROUP_SELECT: &str = "SELECT g.id, g.institution_id, i.name AS institution
 const INSTITUTION_SELECT: &str = "SELECT i.id, i.district_id, d.name AS district_name, i.name, i.kind \
      FROM institutions i JOIN districts d ON d.id = i.district_id";
 
-const CHILD_COLUMNS: &str =
+pub(crate) const CHILD_COLUMNS: &str =
     "c.id, c.first_name, c.last_name, c.birth_date, c.gender, c.external_id, c.protected_address";
 
 // ---- municipality ----
