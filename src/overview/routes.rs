@@ -523,11 +523,17 @@ async fn municipal_tables(
     ])
 }
 
-async fn municipality(
-    State(state): State<AppState>,
-    a: Auth,
-    Query(q): Query<RoundQuery>,
-) -> AppResult<Response> {
+/// The municipal figures are for the admin and, for their districts, the social workers:
+/// the catalogue, the rounds and the chosen one.
+async fn municipal_round(
+    state: &AppState,
+    a: &Auth,
+    round: Option<i64>,
+) -> AppResult<(
+    std::sync::Arc<crate::questionnaire::Catalogue>,
+    Vec<Round>,
+    Option<Round>,
+)> {
     if !matches!(a.user.role, Role::Admin | Role::SocialWorker) {
         return Err(AppError::NotFound);
     }
@@ -536,7 +542,16 @@ async fn municipality(
         .clone()
         .ok_or_else(|| anyhow::anyhow!("no catalogue"))?;
     let rounds = adb::rounds(&mut state.db.conn().await?).await?;
-    let round = pick_round(&rounds, q.round);
+    let chosen = pick_round(&rounds, round);
+    Ok((cat, rounds, chosen))
+}
+
+async fn municipality(
+    State(state): State<AppState>,
+    a: Auth,
+    Query(q): Query<RoundQuery>,
+) -> AppResult<Response> {
+    let (cat, rounds, round) = municipal_round(&state, &a, q.round).await?;
     let tables = match &round {
         Some(r) => municipal_tables(&state, &a, r, a.ctx.lang).await?,
         None => Vec::new(),
@@ -561,15 +576,8 @@ async fn municipality_csv(
     a: Auth,
     Query(q): Query<RoundQuery>,
 ) -> AppResult<Response> {
-    if !matches!(a.user.role, Role::Admin | Role::SocialWorker) {
-        return Err(AppError::NotFound);
-    }
-    let cat = state
-        .catalogue
-        .clone()
-        .ok_or_else(|| anyhow::anyhow!("no catalogue"))?;
-    let rounds = adb::rounds(&mut state.db.conn().await?).await?;
-    let round = pick_round(&rounds, q.round).ok_or(AppError::NotFound)?;
+    let (cat, _, round) = municipal_round(&state, &a, q.round).await?;
+    let round = round.ok_or(AppError::NotFound)?;
     let tables = municipal_tables(&state, &a, &round, a.ctx.lang).await?;
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut header = vec!["dimension".to_string(), "value".to_string()];
