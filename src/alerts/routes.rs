@@ -305,6 +305,9 @@ struct AlertPage {
     events: Vec<EventView>,
     outcomes: Vec<&'static str>,
     errors: FieldErrors,
+    /// What the user typed, kept when a form comes back with an error.
+    note: String,
+    consultation_text: String,
     deadline: String,
     created: String,
 }
@@ -402,6 +405,8 @@ async fn page(
             })
             .collect(),
         outcomes: OUTCOMES.to_vec(),
+        note: String::new(),
+        consultation_text: alert.consultation_text.clone(),
         deadline: alert.deadline.format("%d-%m-%Y %H:%M").to_string(),
         created: alert.created_at.format("%d-%m-%Y %H:%M").to_string(),
         subject,
@@ -559,7 +564,8 @@ async fn close(
                 tkey("err.choose")
             },
         );
-        let p = page(&state, &a, alert, worker, errors).await?;
+        let mut p = page(&state, &a, alert, worker, errors).await?;
+        p.note = form.note;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(p)?).into_response());
     }
     transition(
@@ -607,7 +613,8 @@ async fn details(
         errors.add("parents_informed", tkey("err.choose"));
     }
     if !errors.is_empty() {
-        let p = page(&state, &a, alert, worker, errors).await?;
+        let mut p = page(&state, &a, alert, worker, errors).await?;
+        p.consultation_text = form.consultation_text;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(p)?).into_response());
     }
     let now = state.now();

@@ -309,10 +309,14 @@ async fn one_worker_takes_the_case_and_closes_it_with_an_outcome() {
     );
     w1.post(&format!("/alerts/{id}/progress"), &[]).await;
     let bad = w1
-        .post(&format!("/alerts/{id}/close"), &[("outcome", "")])
+        .post(
+            &format!("/alerts/{id}/close"),
+            &[("outcome", ""), ("note", "Ringede til skolen.")],
+        )
         .await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
-    bad.assert_contains("Vælg en af mulighederne.");
+    bad.assert_contains("Vælg en af mulighederne.")
+        .assert_contains(">Ringede til skolen.</textarea>");
     let res = w1
         .post(
             &format!("/alerts/{id}/close"),
