@@ -1,10 +1,12 @@
-//! One error type for handlers. Users see a short Danish page without internals; the cause
+//! One error type for handlers. Users see a short page (Danish, then English) without internals; the cause
 //! chain goes to the log (which never carries a child's personal data: causes are SQL and I/O
 //! errors, not values).
 
 use askama::Template;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
+
+use crate::web::i18n::{Lang, text, tkey};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -42,8 +44,21 @@ impl From<askama::Error> for AppError {
 #[template(path = "error.html")]
 struct ErrorPage {
     status: u16,
+    /// Catalogue keys of the title and the message. The page has no user behind it (errors
+    /// arise before or outside a handler's context), so it says both in Danish and, marked
+    /// `lang="en"`, in English.
     title: &'static str,
     message: &'static str,
+}
+
+impl ErrorPage {
+    fn da(&self, key: &str) -> &'static str {
+        text(Lang::Da, key)
+    }
+
+    fn en(&self, key: &str) -> &'static str {
+        text(Lang::En, key)
+    }
 }
 
 impl IntoResponse for AppError {
@@ -51,28 +66,28 @@ impl IntoResponse for AppError {
         let (status, title, message) = match &self {
             AppError::NotFound => (
                 StatusCode::NOT_FOUND,
-                "Siden findes ikke",
-                "Siden findes ikke, eller du har ikke adgang til den.",
+                tkey("error.not_found"),
+                tkey("error.not_found_message"),
             ),
             AppError::Unauthenticated => {
                 return axum::response::Redirect::to("/login").into_response();
             }
             AppError::Forbidden => (
                 StatusCode::FORBIDDEN,
-                "Ingen adgang",
-                "Din rolle giver ikke adgang til denne side.",
+                tkey("error.forbidden"),
+                tkey("error.forbidden_message"),
             ),
             AppError::BadRequest(_) => (
                 StatusCode::BAD_REQUEST,
-                "Forespørgslen kunne ikke behandles",
-                "Formularen var udløbet eller ugyldig. Gå tilbage, genindlæs siden og prøv igen.",
+                tkey("error.bad_request"),
+                tkey("error.bad_request_message"),
             ),
             AppError::Internal(e) => {
                 tracing::error!(error = format!("{e:#}"), "internal error");
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    "Der opstod en fejl",
-                    "Der opstod en fejl hos os. Prøv igen om lidt.",
+                    tkey("error.internal"),
+                    tkey("error.internal_message"),
                 )
             }
         };
@@ -86,7 +101,7 @@ impl IntoResponse for AppError {
         };
         match page.render() {
             Ok(html) => (status, Html(html)).into_response(),
-            Err(_) => (status, title).into_response(),
+            Err(_) => (status, text(Lang::Da, title)).into_response(),
         }
     }
 }
