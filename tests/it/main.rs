@@ -7,6 +7,7 @@ mod access_log;
 mod alerts;
 mod assessment;
 mod auth;
+mod browser;
 mod cli;
 mod consent;
 mod demo;

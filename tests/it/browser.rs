@@ -1,0 +1,776 @@
+//! The core loop in a real headless Chromium, driven over WebDriver (chromedriver) with
+//! fantoccini: educator → suggested level → team position → social worker's inbox → leader's
+//! overview, one run by keyboard only, an anonymous consultation, both languages, tablet and
+//! phone widths. axe-core runs on every page visited, with the WCAG 2.1 A and AA rule sets,
+//! and the bar is zero violations.
+//!
+//! These tests need Chromium, chromedriver and axe-core, which `.ci/run` installs
+//! (`apt-get install chromium chromium-driver`, `npm ci --prefix tests/browser`); they are
+//! `#[ignore]`d so that plain `cargo test` works on a machine without them, and `.ci/run` runs
+//! them with `cargo test --test it browser -- --ignored`. Missing tools fail the run, with a
+//! message that says what to install. Screenshots land in `target/browser-screenshots/`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use fantoccini::key::Key;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+
+use trivsel::web::i18n::{Lang, text};
+
+use crate::helpers::TestApp;
+
+const DEMO: &str = trivsel::demo::PASSWORD;
+
+/// The WCAG 2.1 A and AA rule sets of axe-core.
+const AXE_TAGS: [&str; 4] = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"];
+
+fn tool(var: &str, default: &str) -> String {
+    std::env::var(var).unwrap_or_else(|_| default.to_string())
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A chromedriver process with one headless Chromium session, and the server under test.
+struct Browser {
+    c: Client,
+    base: String,
+    axe: String,
+    shots: PathBuf,
+    /// The language each account switches to after logging in (none: leave it as it is).
+    lang: Option<Lang>,
+    driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    async fn start(base: &str) -> Browser {
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let axe_path = manifest.join("tests/browser/node_modules/axe-core/axe.min.js");
+        let axe = std::fs::read_to_string(&axe_path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}; install axe-core with `npm ci --prefix tests/browser`",
+                axe_path.display()
+            )
+        });
+        let chromedriver = tool("TRIVSEL_CHROMEDRIVER", "/usr/bin/chromedriver");
+        let chromium = tool("TRIVSEL_CHROMIUM", "/usr/bin/chromium");
+        let port = free_port();
+        let driver = Command::new(&chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("{chromedriver}: {e}; install it with `apt-get install chromium-driver`")
+            });
+        let profile = tempfile::tempdir().unwrap();
+        let caps = json!({
+            "goog:chromeOptions": {
+                "binary": chromium,
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-quic", "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--lang=da-DK",
+                    "--window-size=1280,900",
+                    format!("--user-data-dir={}", profile.path().display()),
+                ]
+            }
+        });
+        let Value::Object(caps) = caps else {
+            unreachable!()
+        };
+        let url = format!("http://127.0.0.1:{port}");
+        let mut last = None;
+        let mut client = None;
+        for _ in 0..100 {
+            match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+                .capabilities(caps.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(c) => {
+                    client = Some(c);
+                    break;
+                }
+                Err(e) => {
+                    last = Some(e);
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+        let c = client.unwrap_or_else(|| {
+            panic!("no WebDriver session from {chromedriver} with {chromium}: {last:?}")
+        });
+        let shots = manifest.join("target/browser-screenshots");
+        std::fs::create_dir_all(&shots).unwrap();
+        Browser {
+            c,
+            base: base.to_string(),
+            axe,
+            shots,
+            lang: None,
+            driver,
+            _profile: profile,
+        }
+    }
+
+    async fn close(mut self) {
+        let _ = self.c.clone().close().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+
+    /// Opens `path` and checks the page.
+    async fn open(&self, path: &str) {
+        self.c.goto(&format!("{}{path}", self.base)).await.unwrap();
+        self.check().await;
+    }
+
+    /// What every page must pass: no server error, and zero axe violations.
+    async fn check(&self) {
+        let url = self.c.current_url().await.unwrap();
+        let status = self
+            .c
+            .execute("return document.body.dataset.status || null;", vec![])
+            .await
+            .unwrap();
+        assert_eq!(
+            status,
+            Value::Null,
+            "{url}: error page: {}",
+            self.text("main").await
+        );
+        self.axe(url.path()).await;
+    }
+
+    /// Runs axe-core on the current page with the WCAG 2.1 A and AA rules; fails on any
+    /// violation.
+    async fn axe(&self, page: &str) {
+        let violations = self.axe_violations().await;
+        assert!(
+            violations.is_empty(),
+            "axe: {} WCAG 2.1 A/AA violation(s) on {page}:\n{}",
+            violations.len(),
+            serde_json::to_string_pretty(&violations).unwrap()
+        );
+    }
+
+    /// axe-core's WCAG 2.1 A/AA violations on the current page: id, impact, help, nodes.
+    async fn axe_violations(&self) -> Vec<Value> {
+        let loaded = self
+            .c
+            .execute("return typeof window.axe !== 'undefined';", vec![])
+            .await
+            .unwrap();
+        if loaded != Value::Bool(true) {
+            self.c.execute(&self.axe, vec![]).await.unwrap();
+        }
+        let result = self
+            .c
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 axe.run(document, { runOnly: { type: 'tag', values: arguments[0] } })
+                    .then(r => done({ passes: r.passes.length, violations: r.violations.map(v => ({
+                        id: v.id, impact: v.impact, help: v.help,
+                        nodes: v.nodes.map(n => n.target.join(' ') + ' — ' + n.failureSummary)
+                    })) }))
+                    .catch(e => done({ passes: 0, violations: [{ id: 'axe-error', help: String(e) }] }));",
+                vec![json!(AXE_TAGS)],
+            )
+            .await
+            .unwrap();
+        assert!(
+            result["passes"].as_u64().unwrap_or(0) > 0,
+            "axe checked nothing: {result}"
+        );
+        result["violations"].as_array().cloned().unwrap_or_default()
+    }
+
+    async fn text(&self, css: &str) -> String {
+        match self.c.find(Locator::Css(css)).await {
+            Ok(e) => e.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
+    }
+
+    async fn source(&self) -> String {
+        self.c.source().await.unwrap()
+    }
+
+    async fn click(&self, css: &str) {
+        self.c
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("click {css}: {e}"));
+    }
+
+    async fn fill(&self, css: &str, text: &str) {
+        let e = self.c.find(Locator::Css(css)).await.unwrap();
+        e.clear().await.unwrap();
+        e.send_keys(text).await.unwrap();
+    }
+
+    /// Clicks a link or submit button and checks the page it leads to.
+    async fn follow(&self, css: &str) {
+        self.mark().await;
+        self.click(css).await;
+        self.settle().await;
+        self.check().await;
+    }
+
+    /// Presses Enter on the focused link or button and checks the page it leads to.
+    async fn enter(&self) {
+        self.mark().await;
+        self.press(&[Key::Enter.into()]).await;
+        self.settle().await;
+        self.check().await;
+    }
+
+    /// Marks the current document, so `settle` can tell when a new one has replaced it.
+    async fn mark(&self) {
+        self.c
+            .execute("window.__old_page = true;", vec![])
+            .await
+            .unwrap();
+    }
+
+    /// Waits until a new document has replaced the marked one and finished loading.
+    async fn settle(&self) {
+        for _ in 0..200 {
+            let done = self
+                .c
+                .execute(
+                    "return !window.__old_page && document.readyState === 'complete';",
+                    vec![],
+                )
+                .await
+                .ok();
+            if done == Some(json!(true)) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("the page did not change");
+    }
+
+    async fn login(&self, email: &str) {
+        self.open("/login").await;
+        self.fill("#email", email).await;
+        self.fill("#password", DEMO).await;
+        self.follow("form button[type=submit]").await;
+        assert!(
+            !self
+                .c
+                .current_url()
+                .await
+                .unwrap()
+                .path()
+                .starts_with("/login"),
+            "login as {email} failed"
+        );
+        if let Some(want) = self.lang
+            && lang(self).await != want.code()
+        {
+            self.follow("form[action='/lang'] button").await;
+            assert_eq!(lang(self).await, want.code());
+        }
+    }
+
+    async fn logout(&self) {
+        self.follow("form[action='/logout'] button").await;
+    }
+
+    // ---- keyboard ----
+
+    /// Presses keys (characters or `Key` codes) on whatever has focus, as a person would.
+    async fn press(&self, keys: &[char]) {
+        let mut seq = KeyActions::new("keyboard".into());
+        for &k in keys {
+            seq = seq
+                .then(KeyAction::Down { value: k })
+                .then(KeyAction::Up { value: k });
+        }
+        self.c.perform_actions(seq).await.unwrap();
+    }
+
+    async fn type_text(&self, text: &str) {
+        self.press(&text.chars().collect::<Vec<_>>()).await;
+    }
+
+    /// Whether the focused element matches `css`.
+    async fn focused(&self, css: &str) -> bool {
+        self.c
+            .execute(
+                "return document.activeElement && document.activeElement.matches(arguments[0]);",
+                vec![json!(css)],
+            )
+            .await
+            .unwrap()
+            == json!(true)
+    }
+
+    /// Presses Tab until the element matching `css` has focus; fails if it is not reachable.
+    async fn tab_to(&self, css: &str) {
+        for _ in 0..200 {
+            if self.focused(css).await {
+                return;
+            }
+            self.press(&[Key::Tab.into()]).await;
+        }
+        panic!("{css} cannot be reached with the Tab key");
+    }
+
+    /// Whether the focused element shows a visible focus indicator (outline or box-shadow).
+    async fn focus_visible(&self) -> bool {
+        self.c
+            .execute(
+                "const s = getComputedStyle(document.activeElement);
+                 return (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0)
+                     || s.boxShadow !== 'none';",
+                vec![],
+            )
+            .await
+            .unwrap()
+            == json!(true)
+    }
+
+    // ---- layout ----
+
+    async fn set_width(&self, width: u32) {
+        self.c.set_window_size(width, 900).await.unwrap();
+        // The viewport is what the page sees: resize until it is exactly `width` wide.
+        let inner = self
+            .c
+            .execute("return window.innerWidth;", vec![])
+            .await
+            .unwrap()
+            .as_u64()
+            .unwrap() as u32;
+        if inner != width {
+            self.c
+                .set_window_size(width + (width - inner.min(width)), 900)
+                .await
+                .unwrap();
+        }
+    }
+
+    /// Fails when the page scrolls sideways at the current width.
+    async fn assert_no_horizontal_scroll(&self, what: &str) {
+        let (scroll, inner) = {
+            let v = self
+                .c
+                .execute(
+                    "return [document.documentElement.scrollWidth, window.innerWidth];",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            (v[0].as_u64().unwrap(), v[1].as_u64().unwrap())
+        };
+        let wide = self
+            .c
+            .execute(
+                "return [...document.querySelectorAll('body *')]
+                    .filter(e => e.getBoundingClientRect().right > window.innerWidth + 0.5)
+                    .slice(0, 8)
+                    .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')
+                        + (e.className && typeof e.className === 'string' ? '.' + e.className.trim().replaceAll(' ', '.') : '')
+                        + ' ' + Math.round(e.getBoundingClientRect().right)
+                        + (e.closest('table')?.caption ? ' in ' + e.closest('table').caption.textContent : ''));",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert!(
+            scroll <= inner,
+            "{what} scrolls sideways at {inner} px (content is {scroll} px wide): {wide}"
+        );
+    }
+
+    async fn screenshot(&self, name: &str) {
+        let png = self.c.screenshot().await.unwrap();
+        std::fs::write(self.shots.join(format!("{name}.png")), png).unwrap();
+    }
+}
+
+/// A server with the demo municipality, as `serve --demo` runs it.
+async fn demo_app() -> TestApp {
+    let mut app = TestApp::spawn().await;
+    trivsel::demo::seed(&app.db, chrono::Utc::now())
+        .await
+        .unwrap();
+    app.restart().await;
+    app
+}
+
+/// The id of the demo group `name` (e.g. "3.A") in `institution`.
+async fn group_id(app: &TestApp, institution: &str, name: &str) -> i64 {
+    app.count(&format!(
+        "SELECT g.id FROM groups g JOIN institutions i ON i.id = g.institution_id \
+         WHERE g.name = '{name}' AND i.name = '{institution}'"
+    ))
+    .await
+}
+
+/// Reads a group's counts per level and how many children are assessed, from the overview.
+async fn overview_counts(b: &Browser, group: i64) -> (Vec<u64>, u64) {
+    let v = b
+        .c
+        .execute(
+            "const g = document.getElementById(arguments[0]);
+             return [[...g.querySelectorAll('table.counts tbody td')].map(td => Number(td.textContent)),
+                     Number(g.querySelector('p strong').textContent.split('/')[0])];",
+            vec![json!(format!("group-{group}"))],
+        )
+        .await
+        .unwrap();
+    let counts = v[0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_u64().unwrap())
+        .collect();
+    (counts, v[1].as_u64().unwrap())
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium, chromedriver and axe-core: run by .ci/run"]
+async fn core_loop_in_danish() {
+    core_loop(Lang::Da).await;
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium, chromedriver and axe-core: run by .ci/run"]
+async fn core_loop_in_english() {
+    core_loop(Lang::En).await;
+}
+
+/// From an educator's worry to a closed case and the leader's overview, every page in `lang`.
+async fn core_loop(lang: Lang) {
+    let t = |key: &str| text(lang, key);
+    let app = demo_app().await;
+    let class = group_id(&app, "Centrumskolen", "3.A").await;
+    let mut b = Browser::start(&app.base).await;
+    b.lang = Some(lang);
+
+    // The leader looks at the school's overview first.
+    b.login("leder@demo.trivsel.dk").await;
+    b.follow("nav a[href='/overview']").await;
+    let (before, done_before) = overview_counts(&b, class).await;
+    assert_eq!(before.len(), 4, "four levels in the Børnelineal");
+    b.logout().await;
+
+    // The teacher opens the class from the start page and assesses the first child.
+    b.login("laerer@demo.trivsel.dk").await;
+    b.follow(&format!("a[href='/groups/{class}']")).await;
+    assert!(
+        b.text("#round-progress")
+            .await
+            .contains(t("group.assessed"))
+    );
+    b.follow("a[href$='/assess']").await;
+    // Every question answered, and a sign of neglect.
+    let items: Vec<String> = b
+        .c
+        .execute(
+            "return [...new Set([...document.querySelectorAll('form.assess fieldset.item input[type=radio]')].map(i => i.name))];",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    assert!(items.len() > 10, "{items:?}");
+    for name in &items {
+        let value = match name.as_str() {
+            "neglect" => "yes",
+            "violence" | "sexual_abuse" => "no",
+            _ => "1",
+        };
+        b.click(&format!("input[name='{name}'][value='{value}']"))
+            .await;
+    }
+    b.fill("#observation", "Kommer ofte uden madpakke og virker træt.")
+        .await;
+    b.follow("button[name=action][value=score]").await;
+
+    // The suggestion, its reasons and the handleguide: the top level, preselected.
+    assert_eq!(b.text("h1").await, t("assess.suggestion_title"));
+    let main = b.text("main").await;
+    assert!(main.contains(t("assess.reasons")), "{main}");
+    assert!(main.contains(t("assess.handleguide")), "{main}");
+    assert!(main.contains(t("assess.notify_duty")), "{main}");
+    assert!(
+        b.c.find(Locator::Css("#level-red:checked")).await.is_ok(),
+        "the suggestion is preselected"
+    );
+    b.follow("form[action$='/decide'] button[type=submit]")
+        .await;
+    assert_eq!(b.text("h1").await, t("assess.team_position"));
+    assert!(
+        b.c.find(Locator::Css("a[href^='/alerts/']")).await.is_ok(),
+        "the notification is raised and linked"
+    );
+    b.logout().await;
+
+    // The district's social worker sees the notification, takes it and closes it.
+    b.login("raadgiver@demo.trivsel.dk").await;
+    b.follow("nav a[href='/alerts']").await;
+    b.follow("#inbox a[href^='/alerts/']").await;
+    assert_eq!(b.text("h1").await, t("alert.kind.notification"));
+    b.follow("form[action$='/take'] button").await;
+    b.c.find(Locator::Css("#outcome"))
+        .await
+        .unwrap()
+        .select_by_index(1)
+        .await
+        .unwrap();
+    b.fill("#note", "Forældresamtale holdt; familien får støtte.")
+        .await;
+    b.follow("form[action$='/close'] button").await;
+    assert!(b.text("main").await.contains(t("alert.status.closed")));
+    b.logout().await;
+
+    // The leader's overview has moved: one more child at red, one more assessed.
+    b.login("leder@demo.trivsel.dk").await;
+    b.follow("nav a[href='/overview']").await;
+    let (after, done_after) = overview_counts(&b, class).await;
+    assert_eq!(after[3], before[3] + 1, "{before:?} → {after:?}");
+    assert_eq!(done_after, done_before + 1);
+    b.close().await;
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium, chromedriver and axe-core: run by .ci/run"]
+async fn keyboard_only_yellow_twice_reaches_the_worker_without_a_name() {
+    let app = demo_app().await;
+    let room = group_id(&app, "Børnehaven Troldehøj", "Mariehønen").await;
+    let b = Browser::start(&app.base).await;
+
+    // Log in with the keyboard.
+    b.open("/login").await;
+    b.tab_to("#email").await;
+    b.type_text("paedagog@demo.trivsel.dk").await;
+    b.press(&[Key::Tab.into()]).await;
+    b.type_text(DEMO).await;
+    b.enter().await;
+
+    // The skip link is the first stop and is visible when focused.
+    b.press(&[Key::Tab.into()]).await;
+    assert!(b.focused("a.skip").await, "the skip link comes first");
+    assert!(b.focus_visible().await, "focus is visible");
+
+    let link = format!("a[href='/groups/{room}']");
+    b.tab_to(&link).await;
+    assert!(b.focus_visible().await, "focus is visible on links");
+    b.enter().await;
+
+    // The first child of the room, twice at yellow.
+    let child: String =
+        b.c.find(Locator::Css("a[href$='/assess']"))
+            .await
+            .unwrap()
+            .attr("href")
+            .await
+            .unwrap()
+            .unwrap();
+    let child_id: i64 = child
+        .trim_start_matches("/children/")
+        .trim_end_matches("/assess")
+        .parse()
+        .unwrap();
+    let (first, last, born, institution): (String, String, String, String) = {
+        let Value::Array(v) =
+            b.c.execute(
+                "const a = document.querySelector(`a[href='/children/${arguments[0]}']`);
+                 const tr = a.closest('tr');
+                 const [f, ...l] = a.textContent.trim().split(' ');
+                 return [f, l.join(' '), tr.cells[1].textContent.trim(),
+                         document.querySelector('.crumbs').textContent.split('›')[1].trim()];",
+                vec![json!(child_id)],
+            )
+            .await
+            .unwrap()
+        else {
+            panic!()
+        };
+        let s = |i: usize| v[i].as_str().unwrap().to_string();
+        (s(0), s(1), s(2), s(3))
+    };
+
+    for round in 0..2 {
+        if round == 1 {
+            b.open(&format!("/groups/{room}")).await;
+        }
+        b.tab_to(&format!("a[href='{child}']")).await;
+        b.enter().await;
+        // Into each question's radio group with Tab, the first answer with Space.
+        b.tab_to("form.assess fieldset.item input[type=radio]")
+            .await;
+        let radios = b
+            .c
+            .execute(
+                "return new Set([...document.querySelectorAll('form.assess fieldset.item input[type=radio]')].map(i => i.name)).size;",
+                vec![],
+            )
+            .await
+            .unwrap()
+            .as_u64()
+            .unwrap();
+        for i in 0..radios {
+            assert!(
+                b.focused("form.assess fieldset.item input[type=radio]")
+                    .await,
+                "question {i} is reached by Tab"
+            );
+            b.press(&[Key::Space.into(), Key::Tab.into()]).await;
+        }
+        assert!(b.focused("#observation").await);
+        b.type_text("Virker stille i samlingen.").await;
+        b.tab_to("button[name=action][value=score]").await;
+        b.enter().await;
+        assert!(b.text("main").await.contains("Handleguide"));
+        // Choose yellow with the arrow keys, justify, save.
+        b.tab_to("input[name=level]").await;
+        for _ in 0..4 {
+            if b.focused("#level-yellow").await {
+                break;
+            }
+            b.press(&[Key::Down.into()]).await;
+        }
+        assert!(b.focused("#level-yellow:checked").await, "yellow chosen");
+        b.tab_to("#justification").await;
+        b.type_text("Vi følger barnet tæt.").await;
+        b.tab_to("form[action$='/decide'] button[type=submit]")
+            .await;
+        b.enter().await;
+        assert!(b.text("main").await.contains("Teamets position"));
+    }
+    assert!(
+        b.text("main").await.contains("Anonym"),
+        "the second yellow raises an anonymous consultation"
+    );
+    b.logout().await;
+
+    // The worker sees the consultation with no identifying detail anywhere on the page.
+    b.login("raadgiver@demo.trivsel.dk").await;
+    b.open("/alerts").await;
+    b.follow("main a[href^='/alerts/']").await;
+    assert!(b.c.find(Locator::Css("#anonymous")).await.is_ok());
+    let page = b.source().await;
+    for secret in [
+        &first,
+        &last,
+        &born,
+        &institution,
+        &"Mariehønen".to_string(),
+    ] {
+        assert!(
+            !page.contains(secret.as_str()),
+            "{secret:?} appears on the worker's page"
+        );
+    }
+    b.close().await;
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium, chromedriver and axe-core: run by .ci/run"]
+async fn english_persists_and_pages_fit_tablet_and_phone() {
+    let app = demo_app().await;
+    let room = group_id(&app, "Børnehaven Troldehøj", "Mariehønen").await;
+    let b = Browser::start(&app.base).await;
+    b.login("paedagog@demo.trivsel.dk").await;
+    assert_eq!(lang(&b).await, "da");
+
+    // Switch to English; it stays after logging out and in again.
+    b.follow("form[action='/lang'] button").await;
+    assert_eq!(lang(&b).await, "en");
+    b.logout().await;
+    b.login("paedagog@demo.trivsel.dk").await;
+    assert_eq!(lang(&b).await, "en");
+    assert!(b.text("nav").await.contains("Overview"));
+
+    let child = app
+        .count(&format!(
+            "SELECT MIN(child_id) FROM enrolments WHERE group_id = {room} AND to_date IS NULL"
+        ))
+        .await;
+    let pages = [
+        ("group", format!("/groups/{room}")),
+        ("child", format!("/children/{child}")),
+        ("form", format!("/children/{child}/assess")),
+        ("overview", "/overview".to_string()),
+    ];
+    for (_, path) in &pages {
+        b.open(path).await;
+        assert_eq!(lang(&b).await, "en", "{path}");
+    }
+    // An invalid form in English: errors tied to their fields, and still accessible.
+    b.open(&format!("/children/{child}/assess")).await;
+    b.follow("button[name=action][value=score]").await;
+    assert!(
+        b.c.find(Locator::Css(
+            "fieldset.domain[aria-describedby] .field-error"
+        ))
+        .await
+        .is_ok(),
+        "the missing answers are reported at their domain"
+    );
+
+    // Both languages at tablet and phone widths: no sideways scrolling, and a screenshot each.
+    for (width, device) in [(768, "tablet"), (375, "phone")] {
+        b.set_width(width).await;
+        for lang_code in ["en", "da"] {
+            if lang(&b).await != lang_code {
+                b.follow("form[action='/lang'] button").await;
+            }
+            for (name, path) in &pages {
+                b.open(path).await;
+                assert_eq!(lang(&b).await, lang_code, "{path}");
+                b.assert_no_horizontal_scroll(&format!("{path} ({lang_code})"))
+                    .await;
+                b.screenshot(&format!("{name}-{device}-{lang_code}")).await;
+            }
+        }
+    }
+
+    // The checker itself catches a violation: an image without a text alternative.
+    b.c.execute(
+        "const img = document.createElement('img'); img.src = '/assets/app.css';
+         document.querySelector('main').appendChild(img);",
+        vec![],
+    )
+    .await
+    .unwrap();
+    let caught = b.axe_violations().await;
+    assert!(
+        caught.iter().any(|v| v["id"] == "image-alt"),
+        "axe missed an image without alt text: {caught:?}"
+    );
+    b.close().await;
+}
+
+async fn lang(b: &Browser) -> String {
+    b.c.execute("return document.documentElement.lang;", vec![])
+        .await
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_string()
+}
