@@ -69,26 +69,37 @@ async fn main() -> anyhow::Result<()> {
     if empty {
         trivsel::demo::seed(&db, chrono::Utc::now()).await?;
     }
-    // The demo educator's children aged 3–5 (the 3–5 questionnaire has the same item ids).
-    let mut c = db.conn().await?;
-    let (educator, children): (i64, Vec<i64>) = {
-        let user = trivsel::auth::users::credentials(&mut c, "paedagog@demo.trivsel.dk")
-            .await?
-            .expect("demo educator")
-            .0;
-        let groups = trivsel::org::db::groups_of_user(&mut c, user).await?;
-        let mut ids = Vec::new();
-        for g in groups {
-            let today = chrono::Utc::now().date_naive();
-            for ch in trivsel::org::db::children_in_group(&mut c, g.id).await? {
-                if (3..=5).contains(&trivsel::org::age_on(ch.birth_date, today)) {
-                    ids.push(ch.id);
-                }
-            }
-        }
-        (user, ids)
-    };
+    // The demo educator, given every group of the municipality for the bench, so that the
+    // submissions spread over about 2,000 children as a real round's do (a handful of
+    // positions per child, not thousands on the same few).
+    let mut c = db.writer().await?;
+    let educator = trivsel::auth::users::credentials(&mut c, "paedagog@demo.trivsel.dk")
+        .await?
+        .expect("demo educator")
+        .0;
+    trivsel::dispatch!(&mut c, c => sqlx::query(
+        "INSERT INTO user_groups (user_id, group_id) SELECT $1, g.id FROM groups g \
+         WHERE NOT EXISTS (SELECT 1 FROM user_groups ug WHERE ug.user_id = $1 AND ug.group_id = g.id)",
+    )
+    .bind(educator)
+    .execute(&mut *c)
+    .await
+    .map(|r| r.rows_affected()))?;
     drop(c);
+    let mut c = db.conn().await?;
+    let mut children = Vec::new();
+    for g in trivsel::org::db::groups_of_user(&mut c, educator).await? {
+        for ch in trivsel::org::db::children_in_group(&mut c, g.id).await? {
+            children.push(ch.id);
+        }
+    }
+    drop(c);
+    // Mixed across groups (the same order in both phases), as a round's work arrives.
+    {
+        use rand::SeedableRng;
+        use rand::seq::SliceRandom;
+        children.shuffle(&mut rand::rngs::StdRng::seed_from_u64(7));
+    }
     let q = catalogue.for_age(4).expect("3–5 questionnaire").clone();
     let state = AppState::new(db.clone(), config.clone(), String::new()).with_catalogue(catalogue);
     let listener = tokio::net::TcpListener::bind(config.listen).await?;

@@ -60,6 +60,16 @@ pub fn evaluate(
     hit
 }
 
+/// Whether the child's earlier positions can change what [`evaluate`] says for `rank`: only
+/// the "worse by" and "repeated level" rules look back, and neither can fire for a rank
+/// below their threshold. Saves the history read for the common case (a green position).
+pub fn needs_history(rules: &Alerting, rank: usize) -> bool {
+    rules.worse_by.is_some_and(|by| rank >= by)
+        || rules
+            .repeat
+            .is_some_and(|(level, count)| rank >= level && count > 1)
+}
+
 /// The kind of alert, decided from the duty to notify and consent (the one disclosure rule).
 pub fn kind_for(
     events: &[consent::Event],
@@ -151,7 +161,10 @@ pub async fn on_team_position(
         return Ok(None);
     };
     let rank = a.decided_rank.unwrap_or(0).max(0) as usize;
-    let previous: Vec<usize> = dispatch!(c, c => sqlx::query_scalar::<_, i32>(
+    let previous: Vec<usize> = if !needs_history(&cat.alerting, rank) {
+        Vec::new()
+    } else {
+        dispatch!(c, c => sqlx::query_scalar::<_, i32>(
         "SELECT p.decided_rank FROM assessments p WHERE p.child_id = $1 AND p.kind = 'team' AND p.status = 'submitted' \
          AND p.id <> $2 AND ($3 IS NULL OR p.id <> $3) \
          AND NOT EXISTS (SELECT 1 FROM assessments n WHERE n.supersedes_id = p.id AND n.status = 'submitted') \
@@ -164,7 +177,8 @@ pub async fn on_team_position(
     .await)?
     .into_iter()
     .map(|r| r.max(0) as usize)
-    .collect();
+    .collect()
+    };
     let critical = a.reasons.contains("\"kind\":\"critical\"");
     let rules = evaluate(&cat.alerting, rank, &previous, critical);
     if rules.is_empty() {
@@ -416,5 +430,41 @@ mod tests {
         );
         assert_eq!(evaluate(&r, 3, &[1], false), ["level", "worse", "repeat"]);
         assert_eq!(evaluate(&r, 2, &[0], false), ["level", "worse"]);
+    }
+
+    #[test]
+    fn history_is_read_only_when_it_can_matter() {
+        let mut configs = vec![rules()];
+        let mut other = rules();
+        other.worse_by = Some(1);
+        other.repeat = Some((2, 3));
+        configs.push(other);
+        let mut none = rules();
+        none.worse_by = None;
+        none.repeat = Some((1, 1));
+        configs.push(none);
+        for r in &configs {
+            for rank in 0..5 {
+                if needs_history(r, rank) {
+                    continue;
+                }
+                // Every history of up to three earlier positions gives the same answer as none.
+                for n in 0..=3u32 {
+                    for code in 0..5usize.pow(n) {
+                        let previous: Vec<usize> =
+                            (0..n).map(|i| code / 5usize.pow(i) % 5).collect();
+                        for critical in [false, true] {
+                            assert_eq!(
+                                evaluate(r, rank, &previous, critical),
+                                evaluate(r, rank, &[], critical),
+                                "{r:?} rank {rank} after {previous:?}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        assert!(!needs_history(&rules(), 0), "green never looks back");
+        assert!(needs_history(&rules(), 1), "yellow may repeat");
     }
 }

@@ -40,28 +40,28 @@ fn catalogue(state: &AppState) -> AppResult<Arc<Catalogue>> {
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no questionnaire catalogue loaded")))
 }
 
-/// The child's current institution kind (for rounds) and the questionnaire for its age.
+/// The child `id` if `user` may assess it, the round open now for the child's institution
+/// type, and the questionnaire for the child's age: one scoped read plus the rounds.
 async fn context(
     c: &mut impl crate::db::Conn,
     cat: &Catalogue,
-    child: &Child,
+    user: &crate::auth::CurrentUser,
+    id: i64,
     today: NaiveDate,
-) -> AppResult<(Option<Round>, Option<Arc<Questionnaire>>)> {
-    let kind: Option<String> = crate::dispatch!(c, c => sqlx::query_scalar(
-        "SELECT i.kind FROM enrolments e JOIN groups g ON g.id = e.group_id JOIN institutions i ON i.id = g.institution_id \
-         WHERE e.child_id = $1 AND e.to_date IS NULL",
-    )
-    .bind(child.id)
-    .fetch_optional(&mut *c)
-    .await)?;
-    let round = match kind {
+) -> AppResult<(Child, Option<Round>, Arc<Questionnaire>)> {
+    let scope::ChildAndKind {
+        child,
+        institution_kind,
+    } = scope::assessable_child_and_kind(c, user, id).await?;
+    let round = match institution_kind {
         Some(k) => adb::current_round(c, &k, today).await?,
         None => None,
     };
     let q = cat
         .for_age(crate::org::age_on(child.birth_date, today))
-        .cloned();
-    Ok((round, q))
+        .cloned()
+        .ok_or(AppError::NotFound)?;
+    Ok((child, round, q))
 }
 
 // ---- the form ----
@@ -253,9 +253,7 @@ async fn form_page(
     let cat = catalogue(&state)?;
     let now = state.now();
     let mut c = state.db.conn().await?;
-    let child = scope::assessable_child(&mut c, &a.user, id).await?;
-    let (round, q) = context(&mut c, &cat, &child, now.date_naive()).await?;
-    let q = q.ok_or(AppError::NotFound)?;
+    let (child, round, q) = context(&mut c, &cat, &a.user, id, now.date_naive()).await?;
     // Resume the author's unfinished assessment of this child, if any.
     let draft = adb::open_draft(&mut c, id, a.user.id).await?;
     if let Some(d) = &draft
@@ -321,9 +319,7 @@ async fn submit(
     let cat = catalogue(&state)?;
     let now = state.now();
     let mut c = state.db.conn().await?;
-    let child = scope::assessable_child(&mut c, &a.user, id).await?;
-    let (round, q) = context(&mut c, &cat, &child, now.date_naive()).await?;
-    let q = q.ok_or(AppError::NotFound)?;
+    let (child, round, q) = context(&mut c, &cat, &a.user, id, now.date_naive()).await?;
     drop(c);
 
     let mut answers = AnswerMap::new();
@@ -779,7 +775,15 @@ async fn decide(
         .await?;
         // The team's position may raise an alert: in the same transaction, with its email.
         if assessment.is_team() {
-            let submitted = adb::get(&mut tx, id).await?.ok_or(AppError::NotFound)?;
+            let level = cat.scale.level(rank).id.clone();
+            let submitted = Assessment {
+                status: "submitted".into(),
+                decided_rank: Some(rank as i32),
+                decided_level: Some(level),
+                justification,
+                submitted_at: Some(now),
+                ..assessment
+            };
             crate::alerts::on_team_position(&mut tx, &state, &a.user, &submitted, now).await?;
         }
     }

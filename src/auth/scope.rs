@@ -69,18 +69,58 @@ pub async fn institution(c: &mut impl Conn, user: &CurrentUser, id: i64) -> AppR
 
 /// The child `id` if `user` may see the child's details.
 pub async fn child(c: &mut impl Conn, user: &CurrentUser, id: i64) -> AppResult<Child> {
-    // The child and the visibility check in one statement: missing and out of scope look
-    // the same, and every page that shows a child pays one round trip for both.
-    let visible = match user.role {
-        Role::Admin => {
-            let sql = format!(
-                "SELECT {} FROM children c WHERE c.id = $1",
-                org::CHILD_COLUMNS
-            );
-            let child: Option<Child> =
-                dispatch!(c, c => sqlx::query_as(&sql).bind(id).fetch_optional(&mut *c).await)?;
-            return child.ok_or(AppError::NotFound);
+    visible_child(c, user, id, "").await
+}
+
+/// A child with the kind of the institution it attends now (none when not enrolled).
+#[derive(Debug, sqlx::FromRow)]
+pub struct ChildAndKind {
+    #[sqlx(flatten)]
+    pub child: Child,
+    pub institution_kind: Option<String>,
+}
+
+/// The child `id` and the type of the institution it attends, if `user` may read and record
+/// its assessments ([`assessable_child`]); one statement for the form's whole context.
+pub async fn assessable_child_and_kind(
+    c: &mut impl Conn,
+    user: &CurrentUser,
+    id: i64,
+) -> AppResult<ChildAndKind> {
+    match user.role {
+        Role::Educator | Role::Leader => {
+            visible_child(
+                c,
+                user,
+                id,
+                ", (SELECT i.kind FROM enrolments e JOIN groups g ON g.id = e.group_id \
+                 JOIN institutions i ON i.id = g.institution_id \
+                 WHERE e.child_id = c.id AND e.to_date IS NULL) AS institution_kind",
+            )
+            .await
         }
+        Role::Admin | Role::SocialWorker => Err(AppError::NotFound),
+    }
+}
+
+/// The child and the visibility check in one statement: missing and out of scope look the
+/// same, and every page that shows a child pays one round trip for both. `extra` adds
+/// columns for `T` beyond the child's own.
+async fn visible_child<T>(
+    c: &mut impl Conn,
+    user: &CurrentUser,
+    id: i64,
+    extra: &str,
+) -> AppResult<T>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+        + Send
+        + Unpin,
+{
+    let visible = match user.role {
+        // The admin sees every child ($2, the user, is bound either way).
+        Role::Admin => "$2 = $2",
         Role::Educator => {
             "EXISTS (SELECT 1 FROM enrolments e JOIN user_groups ug ON ug.group_id = e.group_id \
              WHERE e.child_id = c.id AND e.to_date IS NULL AND ug.user_id = $2)"
@@ -93,15 +133,15 @@ pub async fn child(c: &mut impl Conn, user: &CurrentUser, id: i64) -> AppResult<
         Role::SocialWorker => return Err(AppError::NotFound),
     };
     let sql = format!(
-        "SELECT {} FROM children c WHERE c.id = $1 AND {visible}",
+        "SELECT {}{extra} FROM children c WHERE c.id = $1 AND {visible}",
         org::CHILD_COLUMNS
     );
-    let child: Option<Child> = dispatch!(c, c => sqlx::query_as(&sql)
+    let row: Option<T> = dispatch!(c, c => sqlx::query_as(&sql)
         .bind(id)
         .bind(user.id)
         .fetch_optional(&mut *c)
         .await)?;
-    child.ok_or(AppError::NotFound)
+    row.ok_or(AppError::NotFound)
 }
 
 /// Only the municipal admin maintains the organisation.
