@@ -78,6 +78,7 @@ async fn time_page(http: &reqwest::Client, url: &str, n: usize) -> Vec<Duration>
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    trivsel::telemetry::init(trivsel::config::LogFormat::Text);
     let url = arg("--database-url", "sqlite://data/trivsel.db");
     let n: usize = arg("--requests", "30").parse()?;
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("questionnaires");
