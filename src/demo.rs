@@ -497,6 +497,7 @@ pub async fn seed_with(
         )
         .await?;
         summary.assessments = history(&mut tx, cat, &born, &rounds, author, &mut rng, now).await?;
+        crate::assessment::db::rebuild_round_positions(&mut tx).await?;
     }
     tx.commit().await?;
     Ok(summary)

@@ -16,6 +16,7 @@ use crate::dispatch;
 pub struct RoundPosition {
     pub child_id: i64,
     pub group_id: i64,
+    pub round_id: i64,
     pub decided_rank: i32,
     pub domain_scores: String,
     pub submitted_at: chrono::DateTime<chrono::Utc>,
@@ -23,37 +24,114 @@ pub struct RoundPosition {
 }
 
 /// Positions in `round_id` of the children currently enrolled in `group_ids`.
-#[tracing::instrument(skip_all)]
 pub async fn positions(
     c: &mut impl Conn,
     round_id: i64,
     group_ids: &[i64],
 ) -> anyhow::Result<HashMap<i64, RoundPosition>> {
+    Ok(positions_in_rounds(c, &[round_id], group_ids)
+        .await?
+        .remove(&round_id)
+        .unwrap_or_default())
+}
+
+/// Positions per round in `round_ids` of the children currently enrolled in `group_ids`,
+/// in one statement: round → child → position.
+#[tracing::instrument(skip_all)]
+pub async fn positions_in_rounds(
+    c: &mut impl Conn,
+    round_ids: &[i64],
+    group_ids: &[i64],
+) -> anyhow::Result<HashMap<i64, HashMap<i64, RoundPosition>>> {
+    if group_ids.is_empty() || round_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    // CROSS JOIN keeps SQLite's join order: from the groups' few children to their positions,
+    // not from every position in the rounds.
+    let sql = format!(
+        "SELECT p.child_id, e.group_id, p.round_id, p.decided_rank, a.domain_scores, p.submitted_at, p.assessment_id \
+         FROM enrolments e CROSS JOIN round_positions p JOIN assessments a ON a.id = p.assessment_id \
+         WHERE p.child_id = e.child_id AND e.to_date IS NULL AND e.group_id IN ({}) AND p.round_id IN ({})",
+        params(1, group_ids.len()),
+        params(group_ids.len() + 1, round_ids.len()),
+    );
+    let rows: Vec<RoundPosition> = dispatch!(c, c => {
+        let mut q = sqlx::query_as(&sql);
+        for g in group_ids {
+            q = q.bind(*g);
+        }
+        for r in round_ids {
+            q = q.bind(*r);
+        }
+        q.fetch_all(&mut *c).await
+    })?;
+    let mut out: HashMap<i64, HashMap<i64, RoundPosition>> = HashMap::new();
+    for r in rows {
+        out.entry(r.round_id).or_default().insert(r.child_id, r);
+    }
+    Ok(out)
+}
+
+/// How many children currently enrolled in `group_ids` have each rank in each of
+/// `round_ids`: (round, rank, count), counted by the database.
+#[tracing::instrument(skip_all)]
+pub async fn rank_counts(
+    c: &mut impl Conn,
+    round_ids: &[i64],
+    group_ids: &[i64],
+) -> anyhow::Result<Vec<(i64, i32, i64)>> {
+    if group_ids.is_empty() || round_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT p.round_id, p.decided_rank, COUNT(*) FROM enrolments e CROSS JOIN round_positions p \
+         WHERE p.child_id = e.child_id AND e.to_date IS NULL AND e.group_id IN ({}) AND p.round_id IN ({}) \
+         GROUP BY p.round_id, p.decided_rank",
+        params(1, group_ids.len()),
+        params(group_ids.len() + 1, round_ids.len()),
+    );
+    Ok(dispatch!(c, c => {
+        let mut q = sqlx::query_as(&sql);
+        for g in group_ids {
+            q = q.bind(*g);
+        }
+        for r in round_ids {
+            q = q.bind(*r);
+        }
+        q.fetch_all(&mut *c).await
+    })?)
+}
+
+fn params(from: usize, n: usize) -> String {
+    (from..from + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The status of each open alert about a child currently enrolled in `group_ids`.
+#[tracing::instrument(skip_all)]
+pub async fn open_alerts(
+    c: &mut impl Conn,
+    group_ids: &[i64],
+) -> anyhow::Result<HashMap<i64, String>> {
     if group_ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let placeholders: Vec<String> = (0..group_ids.len())
-        .map(|i| format!("${}", i + 2))
-        .collect();
     let sql = format!(
-        "SELECT a.child_id, e.group_id, a.decided_rank, a.domain_scores, a.submitted_at, a.id AS assessment_id \
-         FROM enrolments e JOIN assessments a ON a.child_id = e.child_id \
-         WHERE e.to_date IS NULL AND e.group_id IN ({}) \
-         AND a.round_id = $1 AND a.kind = 'team' AND a.status = 'submitted' \
-         AND NOT EXISTS (SELECT 1 FROM assessments n WHERE n.supersedes_id = a.id AND n.status = 'submitted') \
-         ORDER BY a.submitted_at, a.id",
-        placeholders.join(", ")
+        "SELECT a.child_id, a.status FROM enrolments e CROSS JOIN alerts a \
+         WHERE a.child_id = e.child_id AND e.to_date IS NULL AND e.group_id IN ({}) \
+         AND a.status <> 'closed'",
+        params(1, group_ids.len())
     );
-    let rows: Vec<RoundPosition> = dispatch!(c, c => {
-        let mut q = sqlx::query_as(&sql).bind(round_id);
+    let rows: Vec<(i64, String)> = dispatch!(c, c => {
+        let mut q = sqlx::query_as(&sql);
         for g in group_ids {
             q = q.bind(*g);
         }
         q.fetch_all(&mut *c).await
     })?;
-    // CROSS JOIN keeps SQLite's join order: from the groups' few children to their positions,
-    // not from every position in the round. The newest position per child wins.
-    Ok(rows.into_iter().map(|r| (r.child_id, r)).collect())
+    Ok(rows.into_iter().collect())
 }
 
 /// Counts of children per (district, institution kind, gender, age band, level) in a round,
@@ -96,17 +174,13 @@ pub async fn aggregate_counts(
     case.push_str(" ELSE '?' END");
     let sql = format!(
         "SELECT d.id AS district_id, d.name AS district, i.kind AS institution_kind, ch.gender, {case} AS band, \
-         a.decided_rank, COUNT(*) AS n FROM assessments a \
-         JOIN children ch ON ch.id = a.child_id \
-         JOIN enrolments e ON e.child_id = a.child_id AND e.to_date IS NULL \
+         p.decided_rank, COUNT(*) AS n FROM round_positions p \
+         JOIN children ch ON ch.id = p.child_id \
+         JOIN enrolments e ON e.child_id = p.child_id AND e.to_date IS NULL \
          JOIN groups g ON g.id = e.group_id JOIN institutions i ON i.id = g.institution_id \
          JOIN districts d ON d.id = i.district_id \
-         WHERE a.round_id = $1 AND a.kind = 'team' AND a.status = 'submitted' \
-         AND NOT EXISTS (SELECT 1 FROM assessments n WHERE n.supersedes_id = a.id AND n.status = 'submitted') \
-         AND NOT EXISTS (SELECT 1 FROM assessments b WHERE b.child_id = a.child_id AND b.round_id = a.round_id \
-            AND b.kind = 'team' AND b.status = 'submitted' AND b.id > a.id \
-            AND NOT EXISTS (SELECT 1 FROM assessments m WHERE m.supersedes_id = b.id AND m.status = 'submitted')) \
-         GROUP BY d.id, d.name, i.kind, ch.gender, band, a.decided_rank"
+         WHERE p.round_id = $1 \
+         GROUP BY d.id, d.name, i.kind, ch.gender, band, p.decided_rank"
     );
     Ok(dispatch!(c, c => {
         let mut q = sqlx::query_as(&sql).bind(round_id);

@@ -162,20 +162,16 @@ async fn overview(
     let now = state.now();
     let mut out = Vec::new();
     let mut seen_children = Vec::new();
+    // The chosen and the compared round's positions in one read.
+    let wanted: Vec<i64> = round.iter().chain(compare.iter()).map(|r| r.id).collect();
+    let by_round = super::positions_in_rounds(&mut c, &wanted, &ids).await?;
     if let Some(r) = &round {
-        let pos = super::positions(&mut c, r.id, &ids).await?;
-        let before = match &compare {
-            Some(cr) => super::positions(&mut c, cr.id, &ids).await?,
-            None => HashMap::new(),
-        };
-        let open_alerts: HashMap<i64, String> =
-            crate::dispatch!(&mut c, c => sqlx::query_as::<_, (i64, String)>(
-            "SELECT child_id, status FROM alerts WHERE status <> 'closed'",
-        )
-        .fetch_all(&mut *c)
-        .await)?
-            .into_iter()
-            .collect();
+        let pos = by_round.get(&r.id).cloned().unwrap_or_default();
+        let before = compare
+            .as_ref()
+            .and_then(|cr| by_round.get(&cr.id).cloned())
+            .unwrap_or_default();
+        let open_alerts = super::open_alerts(&mut c, &ids).await?;
         for g in groups {
             let children = org::children_in_group(&mut c, g.id).await?;
             let mut counts = vec![0i64; levels.len()];
@@ -257,12 +253,19 @@ async fn overview(
     }
     // Trend for all the groups together across the last six rounds.
     let mut trend = Vec::new();
-    for r in rounds.iter().take(6).rev() {
-        let pos = super::positions(&mut c, r.id, &ids).await?;
-        let mut counts = vec![0i64; levels.len()];
-        for p in pos.values() {
-            counts[(p.decided_rank.max(0) as usize).min(levels.len() - 1)] += 1;
-        }
+    let trend_rounds: Vec<&Round> = rounds.iter().take(6).rev().collect();
+    let trend_ids: Vec<i64> = trend_rounds.iter().map(|r| r.id).collect();
+    let mut trend_counts: HashMap<i64, Vec<i64>> = HashMap::new();
+    for (round_id, rank, n) in super::rank_counts(&mut c, &trend_ids, &ids).await? {
+        let counts = trend_counts
+            .entry(round_id)
+            .or_insert_with(|| vec![0; levels.len()]);
+        counts[(rank.max(0) as usize).min(levels.len() - 1)] += n;
+    }
+    for r in trend_rounds {
+        let counts = trend_counts
+            .remove(&r.id)
+            .unwrap_or_else(|| vec![0; levels.len()]);
         trend.push((r.name.clone(), counts));
     }
     drop(c);

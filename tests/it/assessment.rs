@@ -395,6 +395,14 @@ async fn individual_views_meet_in_the_team_position_and_corrections_keep_history
     group
         .assert_contains("Let bekymring")
         .assert_contains("1 af 2 børn vurderet");
+    // The round's summary follows the correction, not the corrected position.
+    assert_eq!(app.assert_round_positions_match_recount().await, 1);
+    assert_eq!(
+        app.count("SELECT CAST(decided_rank AS BIGINT) FROM round_positions")
+            .await,
+        1,
+        "yellow, as corrected"
+    );
 }
 
 #[tokio::test]

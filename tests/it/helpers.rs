@@ -575,3 +575,36 @@ impl TestApp {
         }
     }
 }
+
+impl TestApp {
+    /// The summary table `round_positions` holds exactly what a recount from the assessments
+    /// gives: per child and round, the newest submitted team position that no submitted
+    /// correction supersedes. Returns how many positions there are.
+    pub async fn assert_round_positions_match_recount(&self) -> i64 {
+        const RECOUNT: &str = "SELECT a.child_id, a.round_id, a.id, a.decided_rank FROM assessments a \
+            WHERE a.kind = 'team' AND a.status = 'submitted' AND a.round_id IS NOT NULL \
+            AND NOT EXISTS (SELECT 1 FROM assessments n WHERE n.supersedes_id = a.id AND n.status = 'submitted') \
+            AND NOT EXISTS (SELECT 1 FROM assessments b WHERE b.child_id = a.child_id AND b.round_id = a.round_id \
+              AND b.kind = 'team' AND b.status = 'submitted' AND b.id > a.id \
+              AND NOT EXISTS (SELECT 1 FROM assessments m WHERE m.supersedes_id = b.id AND m.status = 'submitted'))";
+        const TABLE: &str =
+            "SELECT child_id, round_id, assessment_id, decided_rank FROM round_positions";
+        let missing = self
+            .count(&format!(
+                "SELECT COUNT(*) FROM ({RECOUNT} EXCEPT {TABLE}) x"
+            ))
+            .await;
+        let extra = self
+            .count(&format!(
+                "SELECT COUNT(*) FROM ({TABLE} EXCEPT {RECOUNT}) x"
+            ))
+            .await;
+        assert_eq!(
+            (missing, extra),
+            (0, 0),
+            "round_positions differs from a recount"
+        );
+        self.count(&format!("SELECT COUNT(*) FROM ({RECOUNT}) x"))
+            .await
+    }
+}

@@ -104,6 +104,8 @@ async fn the_leader_sees_each_group_with_counts_follow_up_and_movement() {
         .assert_contains("Bevægelse mellem runderne")
         .assert_contains("<td class=\"num\">-1</td>");
     moved.assert_contains("id=\"trend\"");
+    // Two positions for 1.A's child in round 2 would count once; the summary agrees.
+    assert_eq!(app.assert_round_positions_match_recount().await, 3);
 
     // The educator sees only their own groups; others get nothing.
     let mut e = app.login(EDUCATOR).await;
@@ -135,6 +137,20 @@ async fn the_leader_sees_each_group_with_counts_follow_up_and_movement() {
         ))
         .await,
         1
+    );
+
+    // A second team position in the same round replaces the first in the figures.
+    position(&mut educator, f.child_a1, "0", "green").await;
+    assert_eq!(app.assert_round_positions_match_recount().await, 3);
+    let page = leader.get(&format!("/overview?round={r2}")).await;
+    let section = &page.body[page
+        .body
+        .find(&format!("id=\"group-{}\"", f.class_a1))
+        .unwrap()..];
+    assert!(
+        section.contains("<td class=\"num\">1</td><td class=\"num\">0</td><td class=\"num\">0</td><td class=\"num\">0</td>"),
+        "only the newest position counts: {}",
+        &section[..section.find("</section>").unwrap()]
     );
 }
 
