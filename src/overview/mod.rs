@@ -5,6 +5,7 @@
 
 pub mod routes;
 pub mod suppress;
+pub mod trend;
 
 use std::collections::HashMap;
 
@@ -72,21 +73,21 @@ pub async fn positions_in_rounds(
     Ok(out)
 }
 
-/// How many children currently enrolled in `group_ids` have each rank in each of
-/// `round_ids`: (round, rank, count), counted by the database.
+/// How many children currently enrolled in each of `group_ids` have each rank in each of
+/// `round_ids`: (group, round, rank, count), counted by the database.
 #[tracing::instrument(skip_all)]
 pub async fn rank_counts(
     c: &mut impl Conn,
     round_ids: &[i64],
     group_ids: &[i64],
-) -> anyhow::Result<Vec<(i64, i32, i64)>> {
+) -> anyhow::Result<Vec<(i64, i64, i32, i64)>> {
     if group_ids.is_empty() || round_ids.is_empty() {
         return Ok(Vec::new());
     }
     let sql = format!(
-        "SELECT p.round_id, p.decided_rank, COUNT(*) FROM enrolments e CROSS JOIN round_positions p \
+        "SELECT e.group_id, p.round_id, p.decided_rank, COUNT(*) FROM enrolments e CROSS JOIN round_positions p \
          WHERE p.child_id = e.child_id AND e.to_date IS NULL AND e.group_id IN ({}) AND p.round_id IN ({}) \
-         GROUP BY p.round_id, p.decided_rank",
+         GROUP BY e.group_id, p.round_id, p.decided_rank",
         params(1, group_ids.len()),
         params(group_ids.len() + 1, round_ids.len()),
     );

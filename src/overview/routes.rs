@@ -98,6 +98,7 @@ pub struct GroupOverview {
     pub bar: Vec<Segment>,
     pub concerns: Vec<Concern>,
     pub movements: Vec<Movement>,
+    pub trend: Option<super::trend::TrendChart>,
 }
 
 #[derive(Template)]
@@ -109,7 +110,13 @@ struct OverviewPage {
     compare: Option<Round>,
     levels: Vec<LevelView>,
     groups: Vec<GroupOverview>,
-    trend: Vec<(String, Vec<i64>)>,
+    trends: Vec<InstitutionTrend>,
+}
+
+pub struct InstitutionTrend {
+    pub id: i64,
+    pub name: String,
+    pub chart: super::trend::TrendChart,
 }
 
 /// The groups the caller's overview covers: an educator's groups, a leader's institutions'.
@@ -247,27 +254,58 @@ async fn overview(
                 done,
                 concerns,
                 movements,
+                trend: None,
                 group: g,
             });
         }
     }
-    // Trend for all the groups together across the last six rounds.
-    let mut trend = Vec::new();
+    // Trends across the last six rounds: per group, and per institution (its groups summed).
     let trend_rounds: Vec<&Round> = rounds.iter().take(6).rev().collect();
     let trend_ids: Vec<i64> = trend_rounds.iter().map(|r| r.id).collect();
-    let mut trend_counts: HashMap<i64, Vec<i64>> = HashMap::new();
-    for (round_id, rank, n) in super::rank_counts(&mut c, &trend_ids, &ids).await? {
-        let counts = trend_counts
-            .entry(round_id)
-            .or_insert_with(|| vec![0; levels.len()]);
-        counts[(rank.max(0) as usize).min(levels.len() - 1)] += n;
+    let mut counts: HashMap<(i64, i64), Vec<i64>> = HashMap::new();
+    let mut institution_counts: HashMap<(i64, i64), Vec<i64>> = HashMap::new();
+    let institution_of: HashMap<i64, i64> = out
+        .iter()
+        .map(|g| (g.group.id, g.group.institution_id))
+        .collect();
+    for (group_id, round_id, rank, n) in super::rank_counts(&mut c, &trend_ids, &ids).await? {
+        let rank = (rank.max(0) as usize).min(levels.len() - 1);
+        counts
+            .entry((group_id, round_id))
+            .or_insert_with(|| vec![0; levels.len()])[rank] += n;
+        if let Some(&inst) = institution_of.get(&group_id) {
+            institution_counts
+                .entry((inst, round_id))
+                .or_insert_with(|| vec![0; levels.len()])[rank] += n;
+        }
     }
-    for r in trend_rounds {
-        let counts = trend_counts
-            .remove(&r.id)
-            .unwrap_or_else(|| vec![0; levels.len()]);
-        trend.push((r.name.clone(), counts));
+    let series = |key: i64, table: &HashMap<(i64, i64), Vec<i64>>| -> Vec<(String, Vec<i64>)> {
+        trend_rounds
+            .iter()
+            .map(|r| {
+                let c = table
+                    .get(&(key, r.id))
+                    .cloned()
+                    .unwrap_or_else(|| vec![0; levels.len()]);
+                (r.name.clone(), c)
+            })
+            .collect()
+    };
+    for g in &mut out {
+        g.trend = super::trend::chart(&series(g.group.id, &counts), &levels);
     }
+    let mut institutions: Vec<(i64, String)> = out
+        .iter()
+        .map(|g| (g.group.institution_id, g.group.institution_name.clone()))
+        .collect();
+    institutions.dedup();
+    let trends: Vec<InstitutionTrend> = institutions
+        .into_iter()
+        .filter_map(|(id, name)| {
+            super::trend::chart(&series(id, &institution_counts), &levels)
+                .map(|chart| InstitutionTrend { id, name, chart })
+        })
+        .collect();
     drop(c);
     audit::record_many(
         &mut state.db.writer().await?,
@@ -285,7 +323,7 @@ async fn overview(
         compare,
         levels,
         groups: out,
-        trend,
+        trends,
     })?
     .into_response())
 }

@@ -104,6 +104,12 @@ async fn the_leader_sees_each_group_with_counts_follow_up_and_movement() {
         .assert_contains("Bevægelse mellem runderne")
         .assert_contains("<td class=\"num\">-1</td>");
     moved.assert_contains("id=\"trend\"");
+    // The trend: a line per level (each with its own dash pattern) and its table, for the
+    // school and, folded, for each class: 1.A had one orange in the first round.
+    let trend = &moved.body[moved.body.find("id=\"trend\"").unwrap()..];
+    assert_eq!(trend.matches("<polyline").count(), 4, "{trend}");
+    assert!(trend.contains("<tr><th scope=\"row\">Forår 2026</th><td class=\"num\">1</td><td class=\"num\">0</td><td class=\"num\">1</td><td class=\"num\">0</td><td class=\"num\">2</td></tr>"), "{trend}");
+    moved.assert_contains("<details class=\"group-trend\">");
     // Two positions for 1.A's child in round 2 would count once; the summary agrees.
     assert_eq!(app.assert_round_positions_match_recount().await, 3);
 
