@@ -103,8 +103,6 @@ async fn main() -> anyhow::Result<()> {
     let inst = time_page(&leader, &format!("{base}/overview"), n).await;
     let muni = time_page(&admin, &format!("{base}/overview/municipality"), n).await;
 
-    // The same municipal figures straight from the database: the one aggregate query the page
-    // runs, without the page (sessions, scope, suppression, rendering).
     let (round, closes): (i64, chrono::NaiveDate) = match &db {
         Db::Sqlite { read, .. } => {
             sqlx::query_as(
@@ -129,14 +127,51 @@ async fn main() -> anyhow::Result<()> {
         ("14–17".into(), 14),
         ("18+".into(), 18),
     ];
+    // A hand-written aggregate of the same figures, as a DBA would write it: the joins and
+    // the grouping all in SQL.
+    let (case, cutoffs) = trivsel::overview::band_case("p.birth_date", closes, &bands, 2);
+    let sql = format!(
+        "SELECT d.id, d.name, i.kind, p.gender, {case} AS band, p.decided_rank, COUNT(*) AS n \
+         FROM round_positions p JOIN groups g ON g.id = p.group_id \
+         JOIN institutions i ON i.id = g.institution_id JOIN districts d ON d.id = i.district_id \
+         WHERE p.round_id = $1 GROUP BY d.id, d.name, i.kind, p.gender, band, p.decided_rank"
+    );
+    type Row = (i64, String, String, String, String, i32, i64);
     let mut raw = Vec::new();
+    let mut total = 0;
     for _ in 0..n {
         let t = Instant::now();
-        let mut c = db.conn().await?;
-        let rows = trivsel::overview::aggregate_counts(&mut c, round, closes, &bands).await?;
-        assert!(!rows.is_empty());
+        let rows: Vec<Row> = match &db {
+            Db::Sqlite { read, .. } => {
+                let mut q = sqlx::query_as(&sql).bind(round);
+                for d in &cutoffs {
+                    q = q.bind(*d);
+                }
+                q.fetch_all(read).await?
+            }
+            Db::Postgres(p) => {
+                let mut q = sqlx::query_as(&sql).bind(round);
+                for d in &cutoffs {
+                    q = q.bind(*d);
+                }
+                q.fetch_all(p).await?
+            }
+        };
         raw.push(t.elapsed());
+        total = rows.iter().map(|r| r.6).sum::<i64>();
     }
+    // The page's figures and the hand-written ones agree.
+    let mut c = db.conn().await?;
+    let ours: i64 = trivsel::overview::aggregate_counts(&mut c, round, closes, &bands)
+        .await?
+        .iter()
+        .map(|r| r.n)
+        .sum();
+    drop(c);
+    assert_eq!(
+        ours, total,
+        "the service's aggregate and the hand-written SQL differ"
+    );
     let med = |v: &Vec<Duration>| {
         let mut v = v.clone();
         v.sort();

@@ -290,39 +290,47 @@ pub async fn decide(
 }
 
 /// Makes the submitted assessment `id`, if it is a team position in a round, the child's
-/// position in that round (`round_positions`) unless a newer one is already recorded.
+/// position in that round (`round_positions`) unless a newer one is already recorded, with
+/// the child's group now and its gender and birth date.
 async fn record_round_position(c: &mut impl Conn, id: i64) -> anyhow::Result<()> {
-    dispatch!(c, c => sqlx::query(
-        "INSERT INTO round_positions (child_id, round_id, assessment_id, decided_rank, submitted_at) \
-         SELECT a.child_id, a.round_id, a.id, a.decided_rank, a.submitted_at FROM assessments a \
-         WHERE a.id = $1 AND a.kind = 'team' AND a.status = 'submitted' AND a.round_id IS NOT NULL \
+    let sql = format!(
+        "INSERT INTO round_positions ({POSITION_COLUMNS}) {POSITION_SELECT} WHERE a.id = $1 \
+         AND a.kind = 'team' AND a.status = 'submitted' AND a.round_id IS NOT NULL \
          ON CONFLICT (child_id, round_id) DO UPDATE SET assessment_id = excluded.assessment_id, \
-         decided_rank = excluded.decided_rank, submitted_at = excluded.submitted_at \
+         decided_rank = excluded.decided_rank, submitted_at = excluded.submitted_at, \
+         group_id = excluded.group_id, gender = excluded.gender, birth_date = excluded.birth_date \
          WHERE excluded.submitted_at > round_positions.submitted_at \
-         OR (excluded.submitted_at = round_positions.submitted_at AND excluded.assessment_id > round_positions.assessment_id)",
-    )
-    .bind(id)
-    .execute(&mut *c)
-    .await
-    .map(|r| r.rows_affected()))?;
+         OR (excluded.submitted_at = round_positions.submitted_at AND excluded.assessment_id > round_positions.assessment_id)"
+    );
+    dispatch!(c, c => sqlx::query(&sql)
+        .bind(id)
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected()))?;
     Ok(())
 }
+
+const POSITION_COLUMNS: &str =
+    "child_id, round_id, assessment_id, decided_rank, submitted_at, group_id, gender, birth_date";
+const POSITION_SELECT: &str = "SELECT a.child_id, a.round_id, a.id, a.decided_rank, a.submitted_at, \
+     (SELECT e.group_id FROM enrolments e WHERE e.child_id = a.child_id AND e.to_date IS NULL), \
+     ch.gender, ch.birth_date FROM assessments a JOIN children ch ON ch.id = a.child_id";
 
 /// Rebuilds `round_positions` from the assessments (after a bulk load such as the demo
 /// generator's): the newest submitted team assessment per child and round.
 pub async fn rebuild_round_positions(c: &mut impl Conn) -> anyhow::Result<u64> {
     dispatch!(c, c => sqlx::query("DELETE FROM round_positions").execute(&mut *c).await.map(|_| ()))?;
-    Ok(dispatch!(c, c => sqlx::query(
-        "INSERT INTO round_positions (child_id, round_id, assessment_id, decided_rank, submitted_at) \
-         SELECT a.child_id, a.round_id, a.id, a.decided_rank, a.submitted_at FROM assessments a \
+    let sql = format!(
+        "INSERT INTO round_positions ({POSITION_COLUMNS}) {POSITION_SELECT} \
          WHERE a.kind = 'team' AND a.status = 'submitted' AND a.round_id IS NOT NULL \
          AND NOT EXISTS (SELECT 1 FROM assessments b WHERE b.child_id = a.child_id AND b.round_id = a.round_id \
          AND b.kind = 'team' AND b.status = 'submitted' \
-         AND (b.submitted_at > a.submitted_at OR (b.submitted_at = a.submitted_at AND b.id > a.id)))",
-    )
-    .execute(&mut *c)
-    .await
-    .map(|r| r.rows_affected()))?)
+         AND (b.submitted_at > a.submitted_at OR (b.submitted_at = a.submitted_at AND b.id > a.id)))"
+    );
+    Ok(dispatch!(c, c => sqlx::query(&sql)
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected()))?)
 }
 
 /// Per child: the newest submitted team position (rank, level id, round id), for group lists.

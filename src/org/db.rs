@@ -474,6 +474,15 @@ pub async fn update_child(
     .bind(id)
     .execute(&mut *c)
     .await.map(|r| r.rows_affected()))?;
+    // The municipal figures count positions by gender and age: keep their copy in step.
+    dispatch!(c, c => sqlx::query(
+        "UPDATE round_positions SET gender = $1, birth_date = $2 WHERE child_id = $3",
+    )
+    .bind(input.gender)
+    .bind(input.birth_date)
+    .bind(id)
+    .execute(&mut *c)
+    .await.map(|r| r.rows_affected()))?;
     Ok(())
 }
 

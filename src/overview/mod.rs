@@ -149,6 +149,36 @@ pub struct AggregateCount {
     pub n: i64,
 }
 
+/// The SQL `CASE` expression that puts `column` (a birth date) into one of `bands` (label,
+/// age from; ascending) by the age on `closes_on`, and the cut-off dates it binds from
+/// `$first` on. Oldest band first: born on or before its cut-off means at least that old.
+pub fn band_case(
+    column: &str,
+    closes_on: chrono::NaiveDate,
+    bands: &[(String, u32)],
+    first: usize,
+) -> (String, Vec<chrono::NaiveDate>) {
+    use chrono::Datelike;
+    let mut case = String::from("CASE");
+    let mut cutoffs = Vec::new();
+    for (label, from) in bands.iter().rev() {
+        let cutoff = closes_on
+            .with_year(closes_on.year() - *from as i32)
+            .unwrap_or(closes_on);
+        let label = label.replace('\'', "");
+        case.push_str(&format!(
+            " WHEN {column} <= ${} THEN '{label}'",
+            first + cutoffs.len()
+        ));
+        cutoffs.push(cutoff);
+    }
+    case.push_str(" ELSE '?' END");
+    (case, cutoffs)
+}
+
+/// Counts of positions per (district, institution type, gender, age band, level) in a round.
+/// The database counts per (group, gender, band, level) in one scan of `round_positions`'
+/// covering index; the few thousand groups are then mapped to their district and type here.
 #[tracing::instrument(skip_all)]
 pub async fn aggregate_counts(
     c: &mut impl Conn,
@@ -156,38 +186,79 @@ pub async fn aggregate_counts(
     closes_on: chrono::NaiveDate,
     bands: &[(String, u32)],
 ) -> anyhow::Result<Vec<AggregateCount>> {
-    use chrono::Datelike;
-    // Born after the cut-off of the next band up: younger than that band. Oldest band first.
-    let mut case = String::from("CASE");
-    let mut cutoffs = Vec::new();
-    for (i, (label, from)) in bands.iter().enumerate().rev() {
-        let cutoff = closes_on
-            .with_year(closes_on.year() - *from as i32)
-            .unwrap_or(closes_on);
-        cutoffs.push(cutoff);
-        let label = label.replace('\'', "");
-        case.push_str(&format!(
-            " WHEN ch.birth_date <= ${} THEN '{label}'",
-            cutoffs.len() + 1
-        ));
-        let _ = i;
-    }
-    case.push_str(" ELSE '?' END");
+    let (case, cutoffs) = band_case("p.birth_date", closes_on, bands, 2);
     let sql = format!(
-        "SELECT d.id AS district_id, d.name AS district, i.kind AS institution_kind, ch.gender, {case} AS band, \
-         p.decided_rank, COUNT(*) AS n FROM round_positions p \
-         JOIN children ch ON ch.id = p.child_id \
-         JOIN enrolments e ON e.child_id = p.child_id AND e.to_date IS NULL \
-         JOIN groups g ON g.id = e.group_id JOIN institutions i ON i.id = g.institution_id \
-         JOIN districts d ON d.id = i.district_id \
-         WHERE p.round_id = $1 \
-         GROUP BY d.id, d.name, i.kind, ch.gender, band, p.decided_rank"
+        "SELECT p.group_id, p.gender, {case} AS band, p.decided_rank, COUNT(*) AS n \
+         FROM round_positions p WHERE p.round_id = $1 AND p.group_id IS NOT NULL \
+         GROUP BY p.group_id, p.gender, band, p.decided_rank"
     );
-    Ok(dispatch!(c, c => {
+    let per_group: Vec<(i64, String, String, i32, i64)> = dispatch!(c, c => {
         let mut q = sqlx::query_as(&sql).bind(round_id);
         for d in &cutoffs {
             q = q.bind(*d);
         }
         q.fetch_all(&mut *c).await
-    })?)
+    })?;
+    let groups: HashMap<i64, (i64, String, String)> = dispatch!(c, c => sqlx::query_as::<_, (i64, i64, String, String)>(
+        "SELECT g.id, d.id, d.name, i.kind FROM groups g JOIN institutions i ON i.id = g.institution_id \
+         JOIN districts d ON d.id = i.district_id",
+    )
+    .fetch_all(&mut *c)
+    .await)?
+    .into_iter()
+    .map(|(g, d, name, kind)| (g, (d, name, kind)))
+    .collect();
+    let mut totals: HashMap<(i64, &str, &str, &str, i32), i64> = HashMap::new();
+    for (group, gender, band, rank, n) in &per_group {
+        if let Some((district, _, kind)) = groups.get(group) {
+            *totals
+                .entry((
+                    *district,
+                    kind.as_str(),
+                    gender.as_str(),
+                    band.as_str(),
+                    *rank,
+                ))
+                .or_default() += n;
+        }
+    }
+    let names: HashMap<i64, &str> = groups
+        .values()
+        .map(|(d, name, _)| (*d, name.as_str()))
+        .collect();
+    let mut out: Vec<AggregateCount> = totals
+        .into_iter()
+        .map(
+            |((district_id, kind, gender, band, rank), n)| AggregateCount {
+                district_id,
+                district: names
+                    .get(&district_id)
+                    .copied()
+                    .unwrap_or_default()
+                    .to_string(),
+                institution_kind: kind.to_string(),
+                gender: gender.to_string(),
+                band: band.to_string(),
+                decided_rank: rank,
+                n,
+            },
+        )
+        .collect();
+    out.sort_by(|a, b| {
+        (
+            a.district_id,
+            &a.institution_kind,
+            &a.gender,
+            &a.band,
+            a.decided_rank,
+        )
+            .cmp(&(
+                b.district_id,
+                &b.institution_kind,
+                &b.gender,
+                &b.band,
+                b.decided_rank,
+            ))
+    });
+    Ok(out)
 }

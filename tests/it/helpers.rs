@@ -604,6 +604,16 @@ impl TestApp {
             (0, 0),
             "round_positions differs from a recount"
         );
+        let stale = self
+            .count(
+                "SELECT COUNT(*) FROM round_positions p JOIN children c ON c.id = p.child_id \
+                 WHERE p.gender <> c.gender OR p.birth_date <> c.birth_date",
+            )
+            .await;
+        assert_eq!(
+            stale, 0,
+            "round_positions' copy of gender or birth date is stale"
+        );
         self.count(&format!("SELECT COUNT(*) FROM ({RECOUNT}) x"))
             .await
     }
