@@ -4,6 +4,7 @@
 //! correction is a new row that supersedes it.
 
 pub mod db;
+pub mod follow_up;
 pub mod reminders;
 pub mod routes;
 

@@ -12,6 +12,7 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 
 use super::db::{self as adb, Assessment, Round};
+use super::follow_up;
 use super::{AnswerMap, INDIVIDUAL, TEAM};
 use crate::app::AppState;
 use crate::audit::{self, Action};
@@ -30,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .route("/assessments/{id}", get(assessment_page))
         .route("/assessments/{id}/decide", post(decide))
         .route("/assessments/{id}/correct", post(correct))
+        .route("/assessments/{id}/follow-up", post(record_follow_up))
         .route("/admin/rounds", get(rounds_page).post(create_round))
 }
 
@@ -617,6 +619,35 @@ struct AssessmentPage {
     justification: String,
     errors: FieldErrors,
     is_author: bool,
+    /// A submitted, current team position at yellow or above takes a follow-up.
+    may_follow_up: bool,
+    follow_ups: Vec<FollowUpView>,
+    follow_up: FollowUpForm,
+    follow_up_errors: FieldErrors,
+}
+
+pub struct FollowUpView {
+    pub kind: &'static str,
+    pub body: String,
+    pub review_on: String,
+    pub author: String,
+    pub date: String,
+}
+
+fn follow_up_views(list: Vec<follow_up::FollowUp>) -> Vec<FollowUpView> {
+    list.into_iter()
+        .map(|f| FollowUpView {
+            kind: follow_up::kind_key(&f.kind),
+            body: f.body,
+            review_on: f.review_on.format("%d-%m-%Y").to_string(),
+            author: f.author_name,
+            date: f.created_at.format("%d-%m-%Y").to_string(),
+        })
+        .collect()
+}
+
+fn may_follow_up(a: &Assessment) -> bool {
+    a.status == "submitted" && a.is_team() && !a.superseded && a.decided_rank.unwrap_or(0) >= 1
 }
 
 async fn load_assessment(state: &AppState, a: &Auth, id: i64) -> AppResult<(Assessment, Child)> {
@@ -656,6 +687,28 @@ fn assessment_page_for(
         summary: summary(&assessment, &cat.scale, q.as_deref(), a.ctx.lang),
         chosen: chosen.unwrap_or(suggested_rank),
         is_author: assessment.author_id == a.user.id,
+        may_follow_up: may_follow_up(&assessment),
+        follow_ups: Vec::new(),
+        follow_up: FollowUpForm {
+            kind: follow_up::FOCUS_POINTS.into(),
+            body: String::new(),
+            // By default, review when the level's handleguide says to.
+            review_on: assessment
+                .submitted_at
+                .map(|at| {
+                    let weeks = cat
+                        .scale
+                        .level(shown_rank)
+                        .handleguide
+                        .review_weeks
+                        .unwrap_or(12);
+                    (at + chrono::Duration::weeks(i64::from(weeks)))
+                        .date_naive()
+                        .to_string()
+                })
+                .unwrap_or_default(),
+        },
+        follow_up_errors: FieldErrors::default(),
         decided,
         justification,
         errors,
@@ -672,9 +725,12 @@ async fn assessment_page(
 ) -> AppResult<Response> {
     let cat = catalogue(&state)?;
     let (assessment, child) = load_assessment(&state, &a, id).await?;
-    let alert: Option<i64> = {
+    let (alert, follow_ups): (Option<i64>, _) = {
         let mut c = state.db.conn().await?;
-        crate::dispatch!(&mut c, c => sqlx::query_scalar("SELECT id FROM alerts WHERE assessment_id = $1").bind(id).fetch_optional(&mut *c).await)?
+        (
+            crate::dispatch!(&mut c, c => sqlx::query_scalar("SELECT id FROM alerts WHERE assessment_id = $1").bind(id).fetch_optional(&mut *c).await)?,
+            follow_up::for_assessment(&mut c, id).await?,
+        )
     };
     audit::record(
         &mut state.db.writer().await?,
@@ -696,7 +752,94 @@ async fn assessment_page(
         FieldErrors::default(),
     );
     p.alert = alert;
+    p.follow_ups = follow_up_views(follow_ups);
     Ok(render(p)?.into_response())
+}
+
+#[derive(Deserialize)]
+pub struct FollowUpForm {
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    body: String,
+    #[serde(default)]
+    review_on: String,
+}
+
+/// Records focus points or an action plan for a team position at yellow or above.
+async fn record_follow_up(
+    State(state): State<AppState>,
+    a: Auth,
+    Path(id): Path<i64>,
+    Form(form): Form<FollowUpForm>,
+) -> AppResult<Response> {
+    let cat = catalogue(&state)?;
+    let (assessment, child) = load_assessment(&state, &a, id).await?;
+    if !may_follow_up(&assessment) {
+        return Err(AppError::NotFound);
+    }
+    let now = state.now();
+    let mut errors = FieldErrors::default();
+    if ![follow_up::FOCUS_POINTS, follow_up::ACTION_PLAN].contains(&form.kind.as_str()) {
+        errors.add("fu_kind", tkey("err.choose"));
+    }
+    let body = form.body.trim();
+    match body.chars().count() {
+        0..10 => errors.add("fu_body", tkey("follow_up.err.body")),
+        4001.. => errors.add("fu_body", tkey("err.too_long")),
+        _ => {}
+    }
+    let review_on = parse_date(&form.review_on);
+    match review_on {
+        None => errors.add("fu_review", tkey("err.date")),
+        Some(d) if d < now.date_naive() => errors.add("fu_review", tkey("follow_up.err.past")),
+        Some(_) => {}
+    }
+    let Some(review_on) = review_on.filter(|_| errors.is_empty()) else {
+        let follow_ups = {
+            let mut c = state.db.conn().await?;
+            follow_up::for_assessment(&mut c, id).await?
+        };
+        let mut page = assessment_page_for(
+            &cat,
+            &a,
+            assessment,
+            child,
+            None,
+            String::new(),
+            FieldErrors::default(),
+        );
+        page.follow_ups = follow_up_views(follow_ups);
+        page.follow_up = form;
+        page.follow_up_errors = errors;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(page)?).into_response());
+    };
+    let mut tx = state.db.begin().await?;
+    let fid = follow_up::insert(
+        &mut tx,
+        &follow_up::NewFollowUp {
+            assessment_id: id,
+            child_id: child.id,
+            kind: &form.kind,
+            body,
+            review_on,
+            created_by: a.user.id,
+        },
+        now,
+    )
+    .await?;
+    audit::record(
+        &mut tx,
+        &a.user,
+        Action::Change,
+        Some(child.id),
+        &format!("follow_up:{fid}"),
+        &form.kind,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Redirect::to(&format!("/assessments/{id}#follow-up")).into_response())
 }
 
 #[derive(Deserialize)]

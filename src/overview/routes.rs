@@ -80,6 +80,10 @@ pub struct Concern {
     pub review_by: String,
     pub review_passed: bool,
     pub alert: Option<&'static str>,
+    /// The position this concern is about.
+    pub assessment_id: i64,
+    /// The kind of follow-up recorded (catalogue key); none yet when missing.
+    pub follow_up: Option<&'static str>,
 }
 
 pub struct Movement {
@@ -205,6 +209,8 @@ async fn overview(
                             "taken" => crate::web::tkey("alert.status.taken"),
                             _ => crate::web::tkey("alert.status.in_progress"),
                         }),
+                        assessment_id: p.assessment_id,
+                        follow_up: None,
                     });
                 }
                 if let Some(b) = before.get(&ch.id) {
@@ -257,6 +263,20 @@ async fn overview(
                 trend: None,
                 group: g,
             });
+        }
+    }
+    // Follow-up state: focus points or an action plan recorded, and its review date (which
+    // replaces the handleguide's default).
+    let concern_ids: Vec<i64> = out
+        .iter()
+        .flat_map(|g| g.concerns.iter().map(|cn| cn.assessment_id))
+        .collect();
+    let follow_ups = crate::assessment::follow_up::current(&mut c, &concern_ids).await?;
+    for cn in out.iter_mut().flat_map(|g| g.concerns.iter_mut()) {
+        if let Some((kind, review)) = follow_ups.get(&cn.assessment_id) {
+            cn.follow_up = Some(crate::assessment::follow_up::kind_key(kind));
+            cn.review_by = review.format("%d-%m-%Y").to_string();
+            cn.review_passed = *review < now.date_naive();
         }
     }
     // Trends across the last six rounds: per group, and per institution (its groups summed).

@@ -170,6 +170,21 @@ async fn municipal_figures_are_aggregates_with_small_counts_suppressed() {
     position(&mut educator, f.protected_child, "0", "green").await;
 
     let mut admin = app.login(ADMIN).await;
+    // The admin corrects a birth date; the figures' copy follows.
+    let res = admin
+        .post(
+            &format!("/admin/children/{}", f.child_a1),
+            &[
+                ("first_name", "Alma"),
+                ("last_name", "Andersen"),
+                ("birth_date", "2018-03-02"),
+                ("gender", "f"),
+                ("external_id", ""),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    assert_eq!(app.assert_round_positions_match_recount().await, 2);
     let page = admin
         .get(&format!("/overview/municipality?round={r}"))
         .await;
@@ -285,4 +300,115 @@ async fn reminders_go_out_once_before_a_round_closes_without_names() {
             assert!(!b.contains(name), "{b}");
         }
     }
+}
+
+#[tokio::test]
+async fn focus_points_and_action_plans_are_recorded_and_shown_as_follow_up_state() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::create(&app).await;
+    let r = round(&app, "Efterår 2026", 5).await;
+    let mut educator = app.login(EDUCATOR).await;
+    position(&mut educator, f.child_a1, "1", "yellow").await;
+    position(&mut educator, f.protected_child, "0", "green").await;
+    let id = app
+        .count(&format!(
+            "SELECT assessment_id FROM round_positions WHERE child_id = {}",
+            f.child_a1
+        ))
+        .await;
+
+    // Before anything is recorded, the leader sees the follow-up missing.
+    let mut leader = app.login(LEADER).await;
+    let page = leader.get(&format!("/overview?round={r}")).await;
+    page.assert_contains("Mangler");
+    let page = educator.get(&format!("/assessments/{id}")).await;
+    page.assert_contains("Der er endnu ikke registreret fokuspunkter");
+
+    // An invalid follow-up comes back with the input and a message at each field.
+    let res = educator
+        .post(
+            &format!("/assessments/{id}/follow-up"),
+            &[
+                ("kind", "action_plan"),
+                ("body", "Kort"),
+                ("review_on", "2001-01-01"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    res.assert_contains("id=\"fu_body-error\"")
+        .assert_contains("id=\"fu_review-error\"")
+        .assert_contains(">Kort</textarea>")
+        .assert_contains("value=\"action_plan\" checked");
+    assert_eq!(app.count("SELECT COUNT(*) FROM follow_ups").await, 0);
+
+    let review = (app.state.now().date_naive() + chrono::Duration::days(30)).to_string();
+    let res = educator
+        .post(
+            &format!("/assessments/{id}/follow-up"),
+            &[
+                ("kind", "action_plan"),
+                (
+                    "body",
+                    "Daglig tjek-ind med Alma; møde med forældrene i uge 50.",
+                ),
+                ("review_on", &review),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    educator
+        .get(&format!("/assessments/{id}"))
+        .await
+        .assert_contains("Handleplan")
+        .assert_contains("Daglig tjek-ind med Alma");
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM access_log WHERE action = 'change' AND object LIKE 'follow_up:%' AND child_id = {}",
+            f.child_a1
+        ))
+        .await,
+        1
+    );
+
+    // The leader's overview shows the plan and its review date instead of "missing".
+    let page = leader.get(&format!("/overview?round={r}")).await;
+    let review_dk = chrono::NaiveDate::parse_from_str(&review, "%Y-%m-%d")
+        .unwrap()
+        .format("%d-%m-%Y")
+        .to_string();
+    page.assert_contains(&format!("/assessments/{id}#follow-up\">Handleplan</a>"))
+        .assert_contains(&review_dk)
+        .assert_lacks("Mangler");
+
+    // A green position takes no follow-up; nor can anyone outside the child's scope add one.
+    let green = app
+        .count(&format!(
+            "SELECT assessment_id FROM round_positions WHERE child_id = {}",
+            f.protected_child
+        ))
+        .await;
+    let fields = [
+        ("kind", "focus_points"),
+        ("body", "Dette skal ikke gemmes."),
+        ("review_on", review.as_str()),
+    ];
+    assert_eq!(
+        educator
+            .post(&format!("/assessments/{green}/follow-up"), &fields)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    for who in [EDUCATOR_B, WORKER, ADMIN] {
+        let mut c = app.login(who).await;
+        assert_eq!(
+            c.post(&format!("/assessments/{id}/follow-up"), &fields)
+                .await
+                .status,
+            StatusCode::NOT_FOUND,
+            "{who}"
+        );
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM follow_ups").await, 1);
 }
