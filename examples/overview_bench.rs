@@ -131,10 +131,9 @@ async fn main() -> anyhow::Result<()> {
     // the grouping all in SQL.
     let (case, cutoffs) = trivsel::overview::band_case("p.birth_date", closes, &bands, 2);
     let sql = format!(
-        "SELECT d.id, d.name, i.kind, p.gender, {case} AS band, p.decided_rank, COUNT(*) AS n \
-         FROM round_positions p JOIN groups g ON g.id = p.group_id \
-         JOIN institutions i ON i.id = g.institution_id JOIN districts d ON d.id = i.district_id \
-         WHERE p.round_id = $1 GROUP BY d.id, d.name, i.kind, p.gender, band, p.decided_rank"
+        "SELECT d.id, d.name, p.institution_kind, p.gender, {case} AS band, p.decided_rank, COUNT(*) AS n \
+         FROM round_positions p JOIN districts d ON d.id = p.district_id \
+         WHERE p.round_id = $1 GROUP BY d.id, d.name, p.institution_kind, p.gender, band, p.decided_rank"
     );
     type Row = (i64, String, String, String, String, i32, i64);
     let mut raw = Vec::new();

@@ -291,14 +291,16 @@ pub async fn decide(
 
 /// Makes the submitted assessment `id`, if it is a team position in a round, the child's
 /// position in that round (`round_positions`) unless a newer one is already recorded, with
-/// the child's group now and its gender and birth date.
+/// the child's group (and its district and institution type) now and its gender and birth
+/// date.
 async fn record_round_position(c: &mut impl Conn, id: i64) -> anyhow::Result<()> {
     let sql = format!(
         "INSERT INTO round_positions ({POSITION_COLUMNS}) {POSITION_SELECT} WHERE a.id = $1 \
          AND a.kind = 'team' AND a.status = 'submitted' AND a.round_id IS NOT NULL \
          ON CONFLICT (child_id, round_id) DO UPDATE SET assessment_id = excluded.assessment_id, \
          decided_rank = excluded.decided_rank, submitted_at = excluded.submitted_at, \
-         group_id = excluded.group_id, gender = excluded.gender, birth_date = excluded.birth_date \
+         group_id = excluded.group_id, district_id = excluded.district_id, \
+         institution_kind = excluded.institution_kind, gender = excluded.gender, birth_date = excluded.birth_date \
          WHERE excluded.submitted_at > round_positions.submitted_at \
          OR (excluded.submitted_at = round_positions.submitted_at AND excluded.assessment_id > round_positions.assessment_id)"
     );
@@ -310,11 +312,13 @@ async fn record_round_position(c: &mut impl Conn, id: i64) -> anyhow::Result<()>
     Ok(())
 }
 
-const POSITION_COLUMNS: &str =
-    "child_id, round_id, assessment_id, decided_rank, submitted_at, group_id, gender, birth_date";
+const POSITION_COLUMNS: &str = "child_id, round_id, assessment_id, decided_rank, submitted_at, \
+     group_id, district_id, institution_kind, gender, birth_date";
 const POSITION_SELECT: &str = "SELECT a.child_id, a.round_id, a.id, a.decided_rank, a.submitted_at, \
-     (SELECT e.group_id FROM enrolments e WHERE e.child_id = a.child_id AND e.to_date IS NULL), \
-     ch.gender, ch.birth_date FROM assessments a JOIN children ch ON ch.id = a.child_id";
+     e.group_id, i.district_id, i.kind, ch.gender, ch.birth_date \
+     FROM assessments a JOIN children ch ON ch.id = a.child_id \
+     LEFT JOIN enrolments e ON e.child_id = a.child_id AND e.to_date IS NULL \
+     LEFT JOIN groups g ON g.id = e.group_id LEFT JOIN institutions i ON i.id = g.institution_id";
 
 /// Rebuilds `round_positions` from the assessments (after a bulk load such as the demo
 /// generator's): the newest submitted team assessment per child and round.

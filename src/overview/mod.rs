@@ -176,9 +176,9 @@ pub fn band_case(
     (case, cutoffs)
 }
 
-/// Counts of positions per (district, institution type, gender, age band, level) in a round.
-/// The database counts per (group, gender, band, level) in one scan of `round_positions`'
-/// covering index; the few thousand groups are then mapped to their district and type here.
+/// Counts of positions per (district, institution type, gender, age band, level) in a round:
+/// one grouped scan of `round_positions`' covering index (which keeps each position's
+/// district and institution type as they were when it was recorded).
 #[tracing::instrument(skip_all)]
 pub async fn aggregate_counts(
     c: &mut impl Conn,
@@ -188,77 +188,18 @@ pub async fn aggregate_counts(
 ) -> anyhow::Result<Vec<AggregateCount>> {
     let (case, cutoffs) = band_case("p.birth_date", closes_on, bands, 2);
     let sql = format!(
-        "SELECT p.group_id, p.gender, {case} AS band, p.decided_rank, COUNT(*) AS n \
-         FROM round_positions p WHERE p.round_id = $1 AND p.group_id IS NOT NULL \
-         GROUP BY p.group_id, p.gender, band, p.decided_rank"
+        "SELECT x.district_id, d.name AS district, x.institution_kind, x.gender, x.band, x.decided_rank, x.n \
+         FROM (SELECT p.district_id, p.institution_kind, p.gender, {case} AS band, p.decided_rank, COUNT(*) AS n \
+               FROM round_positions p WHERE p.round_id = $1 AND p.district_id IS NOT NULL \
+               GROUP BY p.district_id, p.institution_kind, p.gender, band, p.decided_rank) x \
+         JOIN districts d ON d.id = x.district_id \
+         ORDER BY x.district_id, x.institution_kind, x.gender, x.band, x.decided_rank"
     );
-    let per_group: Vec<(i64, String, String, i32, i64)> = dispatch!(c, c => {
+    Ok(dispatch!(c, c => {
         let mut q = sqlx::query_as(&sql).bind(round_id);
         for d in &cutoffs {
             q = q.bind(*d);
         }
         q.fetch_all(&mut *c).await
-    })?;
-    let groups: HashMap<i64, (i64, String, String)> = dispatch!(c, c => sqlx::query_as::<_, (i64, i64, String, String)>(
-        "SELECT g.id, d.id, d.name, i.kind FROM groups g JOIN institutions i ON i.id = g.institution_id \
-         JOIN districts d ON d.id = i.district_id",
-    )
-    .fetch_all(&mut *c)
-    .await)?
-    .into_iter()
-    .map(|(g, d, name, kind)| (g, (d, name, kind)))
-    .collect();
-    let mut totals: HashMap<(i64, &str, &str, &str, i32), i64> = HashMap::new();
-    for (group, gender, band, rank, n) in &per_group {
-        if let Some((district, _, kind)) = groups.get(group) {
-            *totals
-                .entry((
-                    *district,
-                    kind.as_str(),
-                    gender.as_str(),
-                    band.as_str(),
-                    *rank,
-                ))
-                .or_default() += n;
-        }
-    }
-    let names: HashMap<i64, &str> = groups
-        .values()
-        .map(|(d, name, _)| (*d, name.as_str()))
-        .collect();
-    let mut out: Vec<AggregateCount> = totals
-        .into_iter()
-        .map(
-            |((district_id, kind, gender, band, rank), n)| AggregateCount {
-                district_id,
-                district: names
-                    .get(&district_id)
-                    .copied()
-                    .unwrap_or_default()
-                    .to_string(),
-                institution_kind: kind.to_string(),
-                gender: gender.to_string(),
-                band: band.to_string(),
-                decided_rank: rank,
-                n,
-            },
-        )
-        .collect();
-    out.sort_by(|a, b| {
-        (
-            a.district_id,
-            &a.institution_kind,
-            &a.gender,
-            &a.band,
-            a.decided_rank,
-        )
-            .cmp(&(
-                b.district_id,
-                &b.institution_kind,
-                &b.gender,
-                &b.band,
-                b.decided_rank,
-            ))
-    });
-    Ok(out)
+    })?)
 }
