@@ -59,6 +59,8 @@ pub struct Inner {
     pub catalogue: Option<Arc<crate::questionnaire::Catalogue>>,
     pub clock: Clock,
     municipality: RwLock<String>,
+    /// Recently counted municipal figures (see `aggregate_cache_seconds`).
+    pub aggregates: crate::overview::AggregateCache,
 }
 
 impl std::ops::Deref for AppState {
@@ -77,6 +79,7 @@ impl AppState {
                 catalogue: None,
                 clock: Clock::default(),
                 municipality: RwLock::new(municipality),
+                aggregates: Default::default(),
             }),
         }
     }

@@ -77,6 +77,9 @@ pub struct Config {
     pub suppression_threshold: i64,
     /// Days before a round closes when educators and leaders are reminded of missing positions.
     pub reminder_days_before_close: u32,
+    /// How long the municipal figures of a round are reused before they are counted again,
+    /// in seconds (0: count on every request).
+    pub aggregate_cache_seconds: u64,
 }
 
 impl Default for Config {
@@ -104,6 +107,7 @@ impl Default for Config {
             mail_poll_seconds: 5,
             suppression_threshold: 5,
             reminder_days_before_close: 7,
+            aggregate_cache_seconds: 60,
         }
     }
 }

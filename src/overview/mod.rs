@@ -135,6 +135,45 @@ pub async fn open_alerts(
     Ok(rows.into_iter().collect())
 }
 
+/// Counted figures of one round, with when they were counted.
+pub type Counted = (
+    chrono::DateTime<chrono::Utc>,
+    std::sync::Arc<Vec<AggregateCount>>,
+);
+
+/// The municipal figures of recently counted rounds. Statistics may be a minute old: the
+/// page says when they were counted, and 50 people reading them at once then cost one count a
+/// minute instead of one each.
+#[derive(Default)]
+pub struct AggregateCache {
+    rounds: std::sync::Mutex<HashMap<i64, Counted>>,
+}
+
+impl AggregateCache {
+    /// The counts of `round_id` if counted at most `max_age` before `now`, with when.
+    pub fn get(
+        &self,
+        round_id: i64,
+        now: chrono::DateTime<chrono::Utc>,
+        max_age: chrono::Duration,
+    ) -> Option<Counted> {
+        let map = self.rounds.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(&round_id)
+            .filter(|(at, _)| now - *at < max_age && *at <= now)
+            .cloned()
+    }
+
+    pub fn put(
+        &self,
+        round_id: i64,
+        at: chrono::DateTime<chrono::Utc>,
+        rows: std::sync::Arc<Vec<AggregateCount>>,
+    ) {
+        let mut map = self.rounds.lock().unwrap_or_else(|e| e.into_inner());
+        map.insert(round_id, (at, rows));
+    }
+}
+
 /// Counts of children per (district, institution kind, gender, age band, level) in a round,
 /// aggregated by the database. `bands` are (label, age from) in ascending age; a child's age
 /// is taken on the round's closing day.

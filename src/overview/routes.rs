@@ -501,6 +501,8 @@ struct MunicipalityPage {
     levels: Vec<LevelView>,
     tables: Vec<AggTable>,
     threshold: i64,
+    /// When the figures were counted (they may be reused for `aggregate_cache_seconds`).
+    counted_at: String,
 }
 
 async fn municipal_tables(
@@ -508,7 +510,7 @@ async fn municipal_tables(
     a: &Auth,
     round: &Round,
     lang: Lang,
-) -> AppResult<Vec<AggTable>> {
+) -> AppResult<(Vec<AggTable>, chrono::DateTime<chrono::Utc>)> {
     let cat = state
         .catalogue
         .clone()
@@ -536,7 +538,19 @@ async fn municipal_tables(
         .unwrap_or(17);
     bands.push((format!("{}+", oldest + 1), oldest + 1));
     bands.sort_by_key(|(_, a)| *a);
-    let mut rows = super::aggregate_counts(&mut c, round.id, round.closes_on, &bands).await?;
+    let now = state.now();
+    let max_age = chrono::Duration::seconds(state.config.aggregate_cache_seconds as i64);
+    let (counted_at, counted) = match state.aggregates.get(round.id, now, max_age) {
+        Some(hit) => hit,
+        None => {
+            let rows = std::sync::Arc::new(
+                super::aggregate_counts(&mut c, round.id, round.closes_on, &bands).await?,
+            );
+            state.aggregates.put(round.id, now, rows.clone());
+            (now, rows)
+        }
+    };
+    let mut rows: Vec<super::AggregateCount> = counted.as_ref().clone();
     // A district view: a social worker sees their own districts' aggregates.
     if a.user.role == Role::SocialWorker {
         let mine = crate::auth::users::assignments(&mut c, a.user.id)
@@ -576,12 +590,15 @@ async fn municipal_tables(
             map.entry(key).or_insert_with(|| vec![0i64; n])[rank] += r.n;
         }
     }
-    Ok(vec![
-        agg_table(crate::web::tkey("field.district"), &by_district, threshold),
-        agg_table(crate::web::tkey("field.kind"), &by_kind, threshold),
-        agg_table(crate::web::tkey("alert.age_band"), &by_age, threshold),
-        agg_table(crate::web::tkey("field.gender"), &by_gender, threshold),
-    ])
+    Ok((
+        vec![
+            agg_table(crate::web::tkey("field.district"), &by_district, threshold),
+            agg_table(crate::web::tkey("field.kind"), &by_kind, threshold),
+            agg_table(crate::web::tkey("alert.age_band"), &by_age, threshold),
+            agg_table(crate::web::tkey("field.gender"), &by_gender, threshold),
+        ],
+        counted_at,
+    ))
 }
 
 /// The municipal figures are for the admin and, for their districts, the social workers:
@@ -613,9 +630,12 @@ async fn municipality(
     Query(q): Query<RoundQuery>,
 ) -> AppResult<Response> {
     let (cat, rounds, round) = municipal_round(&state, &a, q.round).await?;
-    let tables = match &round {
-        Some(r) => municipal_tables(&state, &a, r, a.ctx.lang).await?,
-        None => Vec::new(),
+    let (tables, counted_at) = match &round {
+        Some(r) => {
+            let (t, at) = municipal_tables(&state, &a, r, a.ctx.lang).await?;
+            (t, Some(at))
+        }
+        None => (Vec::new(), None),
     };
     let levels = (0..cat.scale.def.levels.len())
         .map(|r| LevelView::of(&cat.scale, r, a.ctx.lang))
@@ -628,6 +648,9 @@ async fn municipality(
         levels,
         tables,
         threshold,
+        counted_at: counted_at
+            .map(|t| t.format("%d-%m-%Y %H:%M UTC").to_string())
+            .unwrap_or_default(),
     })?
     .into_response())
 }
@@ -639,7 +662,7 @@ async fn municipality_csv(
 ) -> AppResult<Response> {
     let (cat, _, round) = municipal_round(&state, &a, q.round).await?;
     let round = round.ok_or(AppError::NotFound)?;
-    let tables = municipal_tables(&state, &a, &round, a.ctx.lang).await?;
+    let (tables, _) = municipal_tables(&state, &a, &round, a.ctx.lang).await?;
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut header = vec!["dimension".to_string(), "value".to_string()];
     header.extend(cat.scale.def.levels.iter().map(|l| l.id.clone()));

@@ -412,3 +412,37 @@ async fn focus_points_and_action_plans_are_recorded_and_shown_as_follow_up_state
     }
     assert_eq!(app.count("SELECT COUNT(*) FROM follow_ups").await, 1);
 }
+
+#[tokio::test]
+async fn municipal_figures_are_reused_for_a_minute_then_counted_again() {
+    let config = trivsel::config::Config {
+        suppression_threshold: 2,
+        ..Default::default()
+    };
+    let app = TestApp::spawn_with(config).await;
+    let f = Fixture::create(&app).await;
+    let r = round(&app, "Efterår 2026", 5).await;
+    let mut educator = app.login(EDUCATOR).await;
+    position(&mut educator, f.child_a1, "2", "orange").await;
+    position(&mut educator, f.protected_child, "0", "green").await;
+    let mut admin = app.login(ADMIN).await;
+    let url = format!("/overview/municipality?round={r}");
+    let total_row = |n: i64| format!("<td class=\"num\">{n}</td></tr>\n</tbody>");
+    let first = admin.get(&url).await;
+    first.assert_contains(&total_row(2));
+    let counted = |body: &str| {
+        let i = body.find("id=\"counted-at\"").expect("counted-at");
+        body[i..i + 120].to_string()
+    };
+
+    // A new position is in the figures once they are counted again, not before.
+    let mut leader = app.login(LEADER).await;
+    position(&mut leader, f.child_a2, "0", "green").await;
+    let again = admin.get(&url).await;
+    again.assert_contains(&total_row(2));
+    assert_eq!(counted(&again.body), counted(&first.body));
+    app.state.clock.advance(chrono::Duration::seconds(61));
+    let later = admin.get(&url).await;
+    later.assert_contains(&total_row(3));
+    assert_ne!(counted(&later.body), counted(&first.body));
+}
