@@ -527,6 +527,21 @@ async fn core_loop(lang: Lang) {
         b.c.find(Locator::Css("a[href^='/alerts/']")).await.is_ok(),
         "the notification is raised and linked"
     );
+    // The team records its action plan for the position.
+    b.click("#fu-plan").await;
+    b.fill(
+        "#fu_body",
+        "Daglig kontakt med familien; møde med sundhedsplejen.",
+    )
+    .await;
+    b.follow("form[action$='/follow-up'] button[type=submit]")
+        .await;
+    assert!(
+        b.text("#follow-up")
+            .await
+            .contains(t("follow_up.action_plan")),
+        "the plan is shown"
+    );
     b.logout().await;
 
     // The district's social worker sees the notification, takes it and closes it.
@@ -553,6 +568,12 @@ async fn core_loop(lang: Lang) {
     let (after, done_after) = overview_counts(&b, class).await;
     assert_eq!(after[3], before[3] + 1, "{before:?} → {after:?}");
     assert_eq!(done_after, done_before + 1);
+    assert!(
+        b.text(&format!("#group-{class}"))
+            .await
+            .contains(t("follow_up.action_plan")),
+        "the follow-up state is on the overview"
+    );
     b.close().await;
 }
 
