@@ -172,7 +172,6 @@ async fn overview(
     let ids: Vec<i64> = groups.iter().map(|g| g.id).collect();
     let now = state.now();
     let mut out = Vec::new();
-    let mut seen_children = Vec::new();
     // The chosen and the compared round's positions in one read.
     let wanted: Vec<i64> = round.iter().chain(compare.iter()).map(|r| r.id).collect();
     let by_round = super::positions_in_rounds(&mut c, &wanted, &ids).await?;
@@ -190,7 +189,6 @@ async fn overview(
             let mut movements = Vec::new();
             let mut done = 0;
             for ch in &children {
-                seen_children.push(ch.id);
                 let Some(p) = pos.get(&ch.id) else { continue };
                 done += 1;
                 let rank = p.decided_rank.max(0) as usize;
@@ -327,6 +325,19 @@ async fn overview(
         })
         .collect();
     drop(c);
+    // The children whose own data the page shows (name, position, follow-up, movement); the
+    // others are only counted in a group's figures, which shows nothing about any one child.
+    let mut seen_children: Vec<i64> = out
+        .iter()
+        .flat_map(|g| {
+            g.concerns
+                .iter()
+                .map(|cn| cn.child_id)
+                .chain(g.movements.iter().map(|m| m.child_id))
+        })
+        .collect();
+    seen_children.sort_unstable();
+    seen_children.dedup();
     audit::record_many(
         &mut state.db.writer().await?,
         &a.user,

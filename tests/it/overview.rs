@@ -96,6 +96,14 @@ async fn the_leader_sees_each_group_with_counts_follow_up_and_movement() {
     );
     page.assert_contains("<svg class=\"bar\"")
         .assert_lacks("Bøgeskolen");
+    // The access log has the children the page shows one by one, not those only counted.
+    let logged = |child: i64| {
+        format!(
+            "SELECT COUNT(*) FROM access_log WHERE object = 'overview' AND action = 'read' AND child_id = {child}"
+        )
+    };
+    assert_eq!(app.count(&logged(f.child_a1)).await, 1);
+    assert_eq!(app.count(&logged(f.protected_child)).await, 0);
 
     let moved = leader
         .get(&format!("/overview?round={r2}&compare={r1}"))
