@@ -182,8 +182,9 @@ async fn overview(
             .and_then(|cr| by_round.get(&cr.id).cloned())
             .unwrap_or_default();
         let open_alerts = super::open_alerts(&mut c, &ids).await?;
+        let mut children_of = org::children_in_groups(&mut c, &ids).await?;
         for g in groups {
-            let children = org::children_in_group(&mut c, g.id).await?;
+            let children = children_of.remove(&g.id).unwrap_or_default();
             let mut counts = vec![0i64; levels.len()];
             let mut concerns = Vec::new();
             let mut movements = Vec::new();
@@ -410,8 +411,9 @@ async fn export(
     ])
     .map_err(anyhow::Error::from)?;
     let mut exported = Vec::new();
+    let mut children_of = org::children_in_groups(&mut c, &ids).await?;
     for g in &groups {
-        for ch in org::children_in_group(&mut c, g.id).await? {
+        for ch in children_of.remove(&g.id).unwrap_or_default() {
             let (level, date) = match pos.get(&ch.id) {
                 Some(p) => (
                     cat.scale
