@@ -56,16 +56,7 @@ pub async fn positions_in_rounds(
         params(1, group_ids.len()),
         params(group_ids.len() + 1, round_ids.len()),
     );
-    let rows: Vec<RoundPosition> = dispatch!(c, c => {
-        let mut q = sqlx::query_as(&sql);
-        for g in group_ids {
-            q = q.bind(*g);
-        }
-        for r in round_ids {
-            q = q.bind(*r);
-        }
-        q.fetch_all(&mut *c).await
-    })?;
+    let rows: Vec<RoundPosition> = fetch_with_ids(c, &sql, group_ids, round_ids).await?;
     let mut out: HashMap<i64, HashMap<i64, RoundPosition>> = HashMap::new();
     for r in rows {
         out.entry(r.round_id).or_default().insert(r.child_id, r);
@@ -91,13 +82,26 @@ pub async fn rank_counts(
         params(1, group_ids.len()),
         params(group_ids.len() + 1, round_ids.len()),
     );
+    fetch_with_ids(c, &sql, group_ids, round_ids).await
+}
+
+/// Runs `sql` with `group_ids`, then `round_ids`, bound as `$1…` in that order.
+async fn fetch_with_ids<T>(
+    c: &mut impl Conn,
+    sql: &str,
+    group_ids: &[i64],
+    round_ids: &[i64],
+) -> anyhow::Result<Vec<T>>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+        + Send
+        + Unpin,
+{
     Ok(dispatch!(c, c => {
-        let mut q = sqlx::query_as(&sql);
-        for g in group_ids {
-            q = q.bind(*g);
-        }
-        for r in round_ids {
-            q = q.bind(*r);
+        let mut q = sqlx::query_as(sql);
+        for id in group_ids.iter().chain(round_ids) {
+            q = q.bind(*id);
         }
         q.fetch_all(&mut *c).await
     })?)
