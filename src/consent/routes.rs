@@ -2,6 +2,7 @@
 
 use axum::Router;
 use axum::extract::{Form, Path, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::post;
 use serde::Deserialize;
@@ -12,12 +13,13 @@ use crate::audit::{self, Action};
 use crate::auth::{Auth, scope};
 use crate::error::{AppError, AppResult};
 use crate::org::parse_date;
-use crate::web::tkey;
+use crate::web::{render, tkey};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/children/{id}/consent", post(record))
 }
 
+/// The consent form as submitted (kept to fill the form again after an error).
 #[derive(Deserialize, Default)]
 pub struct ConsentForm {
     #[serde(default)]
@@ -60,19 +62,6 @@ pub fn purpose_views(events: &[super::Event], today: chrono::NaiveDate) -> Vec<P
         .collect()
 }
 
-/// The message for an error code in the page's query (only known codes are shown).
-pub fn error_key(code: &str) -> Option<&'static str> {
-    [
-        tkey("consent.err.transition"),
-        tkey("consent.err.guardian"),
-        tkey("consent.err.method"),
-        tkey("consent.err.expiry"),
-        tkey("err.too_long"),
-    ]
-    .into_iter()
-    .find(|k| *k == code)
-}
-
 async fn record(
     State(state): State<AppState>,
     a: Auth,
@@ -94,12 +83,12 @@ async fn record(
     };
     let current = super::state(&events, purpose, today);
     if !allowed(current, kind) {
-        problem = Some("consent.err.transition");
+        problem = Some(tkey("consent.err.transition"));
     } else if kind != EventKind::Requested {
         if !guardian_id.is_some_and(|g| guardians.iter().any(|x| x.id == g && x.has_custody)) {
-            problem = Some("consent.err.guardian");
+            problem = Some(tkey("consent.err.guardian"));
         } else if !matches!(form.method.as_str(), "written" | "oral") {
-            problem = Some("consent.err.method");
+            problem = Some(tkey("consent.err.method"));
         }
     }
     let expires_on = match form.expires_on.trim() {
@@ -107,19 +96,18 @@ async fn record(
         s => match parse_date(s) {
             Some(d) if d >= today && kind == EventKind::Given => Some(d),
             _ => {
-                problem = problem.or(Some("consent.err.expiry"));
+                problem = problem.or(Some(tkey("consent.err.expiry")));
                 None
             }
         },
     };
     if form.note.chars().count() > 1000 {
-        problem = problem.or(Some("err.too_long"));
+        problem = problem.or(Some(tkey("err.too_long")));
     }
     if let Some(p) = problem {
         drop(tx);
-        return Ok(
-            Redirect::to(&format!("/children/{id}?consent_error={p}#consent")).into_response(),
-        );
+        let page = crate::org::routes::child_page_for(&state, a, id, form, Some(p)).await?;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(page)?).into_response());
     }
     let event = db::NewEvent {
         child_id: id,

@@ -20,6 +20,7 @@ use super::{GroupKind, InstitutionKind, parse_date, parse_gender, valid_school_y
 use crate::app::AppState;
 use crate::audit::{self, Action};
 use crate::auth::{Auth, scope};
+use crate::consent::routes::ConsentForm;
 use crate::db::Conn;
 use crate::error::{AppError, AppResult};
 use crate::web::{FieldErrors, PageCtx, render, tkey};
@@ -161,11 +162,12 @@ async fn institution_page(
 
 #[derive(Template)]
 #[template(path = "child.html")]
-struct ChildPage {
+pub struct ChildPage {
     ctx: PageCtx,
     consent_states: Vec<crate::consent::routes::PurposeView>,
     consent_events: Vec<crate::consent::db::Row>,
     consent_error: Option<&'static str>,
+    consent_form: ConsentForm,
     alerts: Vec<crate::alerts::routes::AlertRow>,
     sees_assessments: bool,
     history: Vec<crate::assessment::routes::SummaryView>,
@@ -177,29 +179,35 @@ struct ChildPage {
     show_addresses: bool,
 }
 
-#[derive(Deserialize, Default)]
-struct ChildQuery {
-    consent_error: Option<String>,
-}
-
 async fn child_page(
     State(state): State<AppState>,
     a: Auth,
     Path(id): Path<i64>,
-    Query(q): Query<ChildQuery>,
 ) -> AppResult<Response> {
+    Ok(render(child_page_for(&state, a, id, ConsentForm::default(), None).await?)?.into_response())
+}
+
+/// The child's page; `consent_form` and `consent_error` fill the consent form again after an
+/// invalid submission (the form's choices come back as they were made).
+pub async fn child_page_for(
+    state: &AppState,
+    a: Auth,
+    id: i64,
+    consent_form: ConsentForm,
+    consent_error: Option<&'static str>,
+) -> AppResult<ChildPage> {
     let mut c = state.db.conn().await?;
     let child = scope::child(&mut c, &a.user, id).await?;
     let enrolments = org::enrolments(&mut c, id).await?;
     let guardians = org::guardians(&mut c, id).await?;
     let sees_assessments = scope::sees_assessments(&a.user);
     let history = if sees_assessments {
-        crate::assessment::routes::child_history(&mut c, &state, id, a.ctx.lang).await?
+        crate::assessment::routes::child_history(&mut c, state, id, a.ctx.lang).await?
     } else {
         Vec::new()
     };
     let chart = if sees_assessments {
-        crate::assessment::routes::chart(&history, &state, a.ctx.lang)?
+        crate::assessment::routes::chart(&history, state, a.ctx.lang)?
     } else {
         None
     };
@@ -228,10 +236,8 @@ async fn child_page(
             &crate::consent::db::as_events(&consent_events),
             now.date_naive(),
         ),
-        consent_error: q
-            .consent_error
-            .as_deref()
-            .and_then(crate::consent::routes::error_key),
+        consent_error,
+        consent_form,
         consent_events,
         alerts,
         sees_assessments,
@@ -244,7 +250,32 @@ async fn child_page(
         child,
         ctx: a.ctx,
     };
-    Ok(render(page)?.into_response())
+    Ok(page)
+}
+
+impl ChildPage {
+    /// The catalogue key of a consent event.
+    fn event_key(&self, event: &str) -> &'static str {
+        match event {
+            "given" => tkey("consent.event.given"),
+            "refused" => tkey("consent.event.refused"),
+            "withdrawn" => tkey("consent.event.withdrawn"),
+            _ => tkey("consent.event.requested"),
+        }
+    }
+
+    /// Whether the consent form's error concerns `field` (to mark it and tie the message).
+    fn consent_error_on(&self, field: &str) -> bool {
+        let on = match self.consent_error {
+            Some("consent.err.transition") => "event",
+            Some("consent.err.guardian") => "guardian_id",
+            Some("consent.err.method") => "method",
+            Some("consent.err.expiry") => "expires_on",
+            Some(_) => "note",
+            None => return false,
+        };
+        on == field
+    }
 }
 
 // ---- admin: overview ----

@@ -202,20 +202,16 @@ async fn yellow_twice_without_consent_is_anonymous_until_consent_names_it() {
             ],
         )
         .await;
-    assert_eq!(
-        bad.location.as_deref(),
-        Some(
-            format!(
-                "/children/{}?consent_error=consent.err.guardian#consent",
-                f.child_a1
-            )
-            .as_str()
+    // The page comes back with the message at the field and the choices as they were made.
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    bad.assert_contains("Vælg den forælder med forældremyndighed")
+        .assert_contains(
+            "name=\"guardian_id\" aria-invalid=\"true\" aria-describedby=\"consent-error\"",
         )
-    );
-    educator
-        .get(bad.location.as_deref().unwrap())
-        .await
-        .assert_contains("Vælg den forælder med forældremyndighed");
+        .assert_contains("value=\"share_with_social_worker\" selected")
+        .assert_contains("value=\"given\" selected")
+        .assert_contains("value=\"written\" selected");
+    assert_eq!(app.count("SELECT COUNT(*) FROM consent_events").await, 0);
     let ok = educator
         .post(
             &format!("/children/{}/consent", f.child_a1),
