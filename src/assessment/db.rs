@@ -134,6 +134,20 @@ pub async fn get(c: &mut impl Conn, id: i64) -> anyhow::Result<Option<Assessment
     Ok(dispatch!(c, c => sqlx::query_as(&sql).bind(id).fetch_optional(&mut *c).await)?)
 }
 
+/// The assessment `id` if `condition` (SQL over `a`, with `$2` bound to `user_id`) holds;
+/// for [`crate::auth::scope`], which decides the condition.
+pub async fn get_where(
+    c: &mut impl Conn,
+    id: i64,
+    user_id: i64,
+    condition: &str,
+) -> anyhow::Result<Option<Assessment>> {
+    let sql = format!("{SELECT} WHERE a.id = $1 AND {condition}");
+    Ok(
+        dispatch!(c, c => sqlx::query_as(&sql).bind(id).bind(user_id).fetch_optional(&mut *c).await)?,
+    )
+}
+
 #[tracing::instrument(skip_all)]
 pub async fn by_key(c: &mut impl Conn, key: &str) -> anyhow::Result<Option<Assessment>> {
     let sql = format!("{SELECT} WHERE a.submission_key = $1");

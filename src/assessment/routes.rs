@@ -857,7 +857,12 @@ async fn decide(
     Form(form): Form<DecideForm>,
 ) -> AppResult<Response> {
     let cat = catalogue(&state)?;
-    let (assessment, child) = load_assessment(&state, &a, id).await?;
+    // The assessment and the scope check in one read; the child is read only to show the
+    // form again.
+    let assessment = {
+        let mut c = state.db.conn().await?;
+        scope::assessable_assessment(&mut c, &a.user, id).await?
+    };
     if assessment.status == "submitted" {
         // A repeated click: the decision is already stored.
         return Ok(Redirect::to(&format!("/assessments/{id}")).into_response());
@@ -883,6 +888,10 @@ async fn decide(
     }
     let Some(rank) = rank.filter(|_| errors.is_empty()) else {
         let chosen = rank;
+        let child = {
+            let mut c = state.db.conn().await?;
+            scope::assessable_child(&mut c, &a.user, assessment.child_id).await?
+        };
         let page = assessment_page_for(
             &cat,
             &a,
@@ -910,7 +919,7 @@ async fn decide(
             &mut tx,
             &a.user,
             Action::Change,
-            Some(child.id),
+            Some(assessment.child_id),
             &format!("assessment:{id}"),
             "submitted",
             now,

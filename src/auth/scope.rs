@@ -103,6 +103,42 @@ pub async fn assessable_child_and_kind(
     }
 }
 
+/// The SQL condition under which the child `child` (a column) is visible to the user bound as
+/// `$2`, for a role that sees children by organisation; `None` for a role that never does.
+fn child_visible(role: Role, child: &str) -> Option<String> {
+    match role {
+        // The admin sees every child ($2, the user, is bound either way).
+        Role::Admin => Some("$2 = $2".into()),
+        Role::Educator => Some(format!(
+            "EXISTS (SELECT 1 FROM enrolments e JOIN user_groups ug ON ug.group_id = e.group_id \
+             WHERE e.child_id = {child} AND e.to_date IS NULL AND ug.user_id = $2)"
+        )),
+        Role::Leader => Some(format!(
+            "EXISTS (SELECT 1 FROM enrolments e JOIN groups g ON g.id = e.group_id \
+             JOIN user_institutions ui ON ui.institution_id = g.institution_id \
+             WHERE e.child_id = {child} AND e.to_date IS NULL AND ui.user_id = $2)"
+        )),
+        Role::SocialWorker => None,
+    }
+}
+
+/// The assessment `id` if `user` may read the child's assessments ([`assessable_child`]),
+/// in one statement with the check.
+pub async fn assessable_assessment(
+    c: &mut impl Conn,
+    user: &CurrentUser,
+    id: i64,
+) -> AppResult<crate::assessment::db::Assessment> {
+    let visible = match user.role {
+        Role::Educator | Role::Leader => child_visible(user.role, "a.child_id"),
+        Role::Admin | Role::SocialWorker => None,
+    }
+    .ok_or(AppError::NotFound)?;
+    crate::assessment::db::get_where(c, id, user.id, &visible)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
 /// The child and the visibility check in one statement: missing and out of scope look the
 /// same, and every page that shows a child pays one round trip for both. `extra` adds
 /// columns for `T` beyond the child's own.
@@ -118,19 +154,8 @@ where
         + Send
         + Unpin,
 {
-    let visible = match user.role {
-        // The admin sees every child ($2, the user, is bound either way).
-        Role::Admin => "$2 = $2",
-        Role::Educator => {
-            "EXISTS (SELECT 1 FROM enrolments e JOIN user_groups ug ON ug.group_id = e.group_id \
-             WHERE e.child_id = c.id AND e.to_date IS NULL AND ug.user_id = $2)"
-        }
-        Role::Leader => {
-            "EXISTS (SELECT 1 FROM enrolments e JOIN groups g ON g.id = e.group_id \
-             JOIN user_institutions ui ON ui.institution_id = g.institution_id \
-             WHERE e.child_id = c.id AND e.to_date IS NULL AND ui.user_id = $2)"
-        }
-        Role::SocialWorker => return Err(AppError::NotFound),
+    let Some(visible) = child_visible(user.role, "c.id") else {
+        return Err(AppError::NotFound);
     };
     let sql = format!(
         "SELECT {}{extra} FROM children c WHERE c.id = $1 AND {visible}",
