@@ -170,8 +170,13 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         let empty = users::count(&mut c).await? == 0;
         drop(c);
         if empty {
-            let s = crate::demo::seed(&db, now).await?;
-            tracing::info!(children = s.children, "demo municipality seeded");
+            let s = crate::demo::seed_with(&db, now, crate::demo::Size::demo(), Some(&catalogue))
+                .await?;
+            tracing::info!(
+                children = s.children,
+                assessments = s.assessments,
+                "demo municipality seeded"
+            );
         }
     }
     let listener = tokio::net::TcpListener::bind(config.listen)

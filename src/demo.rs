@@ -306,6 +306,9 @@ pub async fn seed(db: &Db, now: DateTime<Utc>) -> anyhow::Result<Summary> {
 pub struct Size {
     pub copies: usize,
     pub rounds: usize,
+    /// Whether the open round gets positions too (a data set for benches) or is left for
+    /// the demo's educators to assess (`serve --demo`).
+    pub history_in_open_round: bool,
 }
 
 impl Default for Size {
@@ -313,6 +316,19 @@ impl Default for Size {
         Size {
             copies: 1,
             rounds: 0,
+            history_in_open_round: true,
+        }
+    }
+}
+
+impl Size {
+    /// What `serve --demo` seeds: the demo municipality with three earlier rounds of
+    /// positions (so overviews show trends and movement) and an open round with none.
+    pub fn demo() -> Size {
+        Size {
+            copies: 1,
+            rounds: 4,
+            history_in_open_round: false,
         }
     }
 }
@@ -323,6 +339,7 @@ impl Size {
         Size {
             copies: children.div_ceil(2030).max(1),
             rounds,
+            history_in_open_round: true,
         }
     }
 }
@@ -496,7 +513,12 @@ pub async fn seed_with(
             now,
         )
         .await?;
-        summary.assessments = history(&mut tx, cat, &born, &rounds, author, &mut rng, now).await?;
+        let past = if size.history_in_open_round {
+            &rounds[..]
+        } else {
+            &rounds[..rounds.len() - 1]
+        };
+        summary.assessments = history(&mut tx, cat, &born, past, author, &mut rng, now).await?;
         crate::assessment::db::rebuild_round_positions(&mut tx).await?;
     }
     tx.commit().await?;

@@ -93,6 +93,7 @@ async fn generated_history_matches_an_independent_recount_on_the_overviews() {
         trivsel::demo::Size {
             copies: 1,
             rounds: 2,
+            history_in_open_round: true,
         },
         Some(&cat),
     )
@@ -105,6 +106,10 @@ async fn generated_history_matches_an_independent_recount_on_the_overviews() {
     assert!(s.assessments > 3000, "{}", s.assessments);
     // One position per child and round.
     assert_eq!(app.count("SELECT COUNT(*) FROM (SELECT child_id, round_id FROM assessments GROUP BY child_id, round_id HAVING COUNT(*) > 1) x").await, 0);
+    assert_eq!(
+        app.assert_round_positions_match_recount().await,
+        s.assessments as i64
+    );
     app.restart().await;
     let round: i64 = app.count("SELECT MAX(id) FROM rounds").await;
     let mut admin = {
