@@ -408,9 +408,13 @@ async fn export(
         "last_name",
         "position",
         "assessed_on",
+        "follow_up",
+        "review_on",
     ])
     .map_err(anyhow::Error::from)?;
     let mut exported = Vec::new();
+    let position_ids: Vec<i64> = pos.values().map(|p| p.assessment_id).collect();
+    let follow_ups = crate::assessment::follow_up::current(&mut c, &position_ids).await?;
     let mut children_of = org::children_in_groups(&mut c, &ids).await?;
     for g in &groups {
         for ch in children_of.remove(&g.id).unwrap_or_default() {
@@ -425,6 +429,21 @@ async fn export(
                 ),
                 None => (String::new(), String::new()),
             };
+            // The kind of follow-up and its review date (not its text).
+            let (follow_up, review_on) = pos
+                .get(&ch.id)
+                .and_then(|p| follow_ups.get(&p.assessment_id))
+                .map(|(kind, review)| {
+                    (
+                        crate::web::i18n::text(
+                            a.ctx.lang,
+                            crate::assessment::follow_up::kind_key(kind),
+                        )
+                        .to_string(),
+                        review.format("%Y-%m-%d").to_string(),
+                    )
+                })
+                .unwrap_or_default();
             w.write_record([
                 csv_cell(&g.institution_name),
                 csv_cell(&g.name),
@@ -433,6 +452,8 @@ async fn export(
                 csv_cell(&ch.last_name),
                 level,
                 date,
+                follow_up,
+                review_on,
             ])
             .map_err(anyhow::Error::from)?;
             exported.push(ch.id);

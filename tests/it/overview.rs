@@ -388,6 +388,14 @@ async fn focus_points_and_action_plans_are_recorded_and_shown_as_follow_up_state
     page.assert_contains(&format!("/assessments/{id}#follow-up\">Handleplan</a>"))
         .assert_contains(&review_dk)
         .assert_lacks("Mangler");
+    // The per-child export names the kind and the review date, never the plan's text.
+    let csv = leader.get(&format!("/overview/export.csv?round={r}")).await;
+    assert!(
+        csv.body.contains("Let bekymring,") && csv.body.contains(&format!(",Handleplan,{review}")),
+        "{}",
+        csv.body
+    );
+    assert!(!csv.body.contains("tjek-ind"));
 
     // A green position takes no follow-up; nor can anyone outside the child's scope add one.
     let green = app
