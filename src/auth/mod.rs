@@ -147,15 +147,26 @@ async fn touch(session: &Session, state: &AppState) -> Result<(), AppError> {
 }
 
 async fn page_ctx(
+    parts: &Parts,
     session: &Session,
     state: &AppState,
     user: Option<CurrentUser>,
 ) -> Result<PageCtx, AppError> {
+    let path = if parts.method == axum::http::Method::GET {
+        parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_default()
+    } else {
+        String::new()
+    };
     let lang = user.as_ref().map(|u| u.lang).unwrap_or_default();
     Ok(PageCtx {
         csrf: csrf_token(session).await?,
         lang,
         municipality: state.municipality_name(),
+        path,
         user,
     })
 }
@@ -179,7 +190,7 @@ impl FromRequestParts<AppState> for Auth {
             .await?
             .ok_or(AppError::Unauthenticated)?;
         tracing::Span::current().record("user_id", user.id);
-        let ctx = page_ctx(&session, state, Some(user.clone())).await?;
+        let ctx = page_ctx(parts, &session, state, Some(user.clone())).await?;
         Ok(Auth { user, ctx, session })
     }
 }
@@ -211,7 +222,7 @@ impl FromRequestParts<AppState> for Visitor {
     ) -> Result<Self, Self::Rejection> {
         let session = session_of(parts, state).await?;
         let user = current_user(&session, state).await?;
-        let ctx = page_ctx(&session, state, user.clone()).await?;
+        let ctx = page_ctx(parts, &session, state, user.clone()).await?;
         Ok(Visitor { user, ctx, session })
     }
 }

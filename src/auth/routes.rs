@@ -157,7 +157,11 @@ async fn set_lang(
     let mut c = state.db.writer().await?;
     users::set_lang(&mut c, a.user.id, Lang::from_code(&form.lang)).await?;
     // Only local paths, so the switch cannot be used as an open redirect.
-    let back = if form.back.starts_with('/') && !form.back.starts_with("//") {
+    // (A backslash counts as a slash in browsers: "/\\host" would leave the site too.)
+    let back = if form.back.starts_with('/')
+        && !form.back.starts_with("//")
+        && !form.back.contains('\\')
+    {
         form.back
     } else {
         "/".into()

@@ -24,6 +24,9 @@ pub struct PageCtx {
     pub lang: Lang,
     pub csrf: String,
     pub municipality: String,
+    /// The page's own path and query, for "come back here" (the language switch); empty
+    /// for anything but a GET.
+    pub path: String,
 }
 
 impl PageCtx {

@@ -241,6 +241,17 @@ async fn language_switch_persists_on_the_account() {
         )
         .await;
     assert_eq!(res.location.as_deref(), Some("/"));
+    let res = c
+        .post("/lang", &[("lang", "da"), ("back", "/\\evil.example/")])
+        .await;
+    assert_eq!(res.location.as_deref(), Some("/"));
+    // The switch on any page brings the user back to that page.
+    let page = c.get("/overview?round=1").await;
+    page.assert_contains("name=\"back\" value=\"/overview?round=1\"");
+    let res = c
+        .post("/lang", &[("lang", "en"), ("back", "/overview?round=1")])
+        .await;
+    assert_eq!(res.location.as_deref(), Some("/overview?round=1"));
 }
 
 #[tokio::test]
