@@ -89,13 +89,10 @@ pub async fn current(
     if assessment_ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let params: Vec<String> = (1..=assessment_ids.len())
-        .map(|i| format!("${i}"))
-        .collect();
     let sql = format!(
         "SELECT assessment_id, kind, review_on FROM follow_ups WHERE assessment_id IN ({}) \
          ORDER BY created_at, id",
-        params.join(", ")
+        crate::db::placeholders(1, assessment_ids.len())
     );
     let rows: Vec<(i64, String, NaiveDate)> = dispatch!(c, c => {
         let mut q = sqlx::query_as(&sql);

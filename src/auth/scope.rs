@@ -87,20 +87,18 @@ pub async fn assessable_child_and_kind(
     user: &CurrentUser,
     id: i64,
 ) -> AppResult<ChildAndKind> {
-    match user.role {
-        Role::Educator | Role::Leader => {
-            visible_child(
-                c,
-                user,
-                id,
-                ", (SELECT i.kind FROM enrolments e JOIN groups g ON g.id = e.group_id \
-                 JOIN institutions i ON i.id = g.institution_id \
-                 WHERE e.child_id = c.id AND e.to_date IS NULL) AS institution_kind",
-            )
-            .await
-        }
-        Role::Admin | Role::SocialWorker => Err(AppError::NotFound),
+    if !sees_assessments(user) {
+        return Err(AppError::NotFound);
     }
+    visible_child(
+        c,
+        user,
+        id,
+        ", (SELECT i.kind FROM enrolments e JOIN groups g ON g.id = e.group_id \
+         JOIN institutions i ON i.id = g.institution_id \
+         WHERE e.child_id = c.id AND e.to_date IS NULL) AS institution_kind",
+    )
+    .await
 }
 
 /// The SQL condition under which the child `child` (a column) is visible to the user bound as
@@ -129,11 +127,9 @@ pub async fn assessable_assessment(
     user: &CurrentUser,
     id: i64,
 ) -> AppResult<crate::assessment::db::Assessment> {
-    let visible = match user.role {
-        Role::Educator | Role::Leader => child_visible(user.role, "a.child_id"),
-        Role::Admin | Role::SocialWorker => None,
-    }
-    .ok_or(AppError::NotFound)?;
+    let visible = child_visible(user.role, "a.child_id")
+        .filter(|_| sees_assessments(user))
+        .ok_or(AppError::NotFound)?;
     crate::assessment::db::get_where(c, id, user.id, &visible)
         .await?
         .ok_or(AppError::NotFound)
@@ -204,10 +200,10 @@ async fn assigned(
 /// the child's group and the leaders of its institution. The admin maintains the organisation
 /// but never sees assessments; social workers see what alerts route to them.
 pub async fn assessable_child(c: &mut impl Conn, user: &CurrentUser, id: i64) -> AppResult<Child> {
-    match user.role {
-        Role::Educator | Role::Leader => child(c, user, id).await,
-        Role::Admin | Role::SocialWorker => Err(AppError::NotFound),
+    if !sees_assessments(user) {
+        return Err(AppError::NotFound);
     }
+    child(c, user, id).await
 }
 
 /// Whether `user`'s role works with assessments at all (for showing links and history).

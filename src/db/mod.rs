@@ -216,6 +216,15 @@ impl Db {
     }
 }
 
+/// `$from, $from+1, …` for `n` bound parameters (an `IN (…)` list); both engines number
+/// parameters the same way.
+pub fn placeholders(from: usize, n: usize) -> String {
+    (from..from + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The file names of the embedded migrations of each backend, for the test that keeps the two
 /// folders in step.
 pub fn migration_names() -> (Vec<String>, Vec<String>) {

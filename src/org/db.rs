@@ -410,12 +410,11 @@ pub async fn children_in_groups(
         #[sqlx(flatten)]
         child: Child,
     }
-    let params: Vec<String> = (1..=group_ids.len()).map(|i| format!("${i}")).collect();
     let sql = format!(
         "SELECT e.group_id, {CHILD_COLUMNS} FROM enrolments e CROSS JOIN children c \
          WHERE c.id = e.child_id AND e.group_id IN ({}) AND e.to_date IS NULL \
          ORDER BY c.first_name, c.last_name, c.id",
-        params.join(", ")
+        crate::db::placeholders(1, group_ids.len())
     );
     let rows: Vec<Row> = dispatch!(c, c => {
         let mut q = sqlx::query_as(&sql);

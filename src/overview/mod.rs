@@ -9,7 +9,7 @@ pub mod trend;
 
 use std::collections::HashMap;
 
-use crate::db::Conn;
+use crate::db::{Conn, placeholders};
 use crate::dispatch;
 
 /// A child's team position in a round (the newest, corrections applied).
@@ -53,8 +53,8 @@ pub async fn positions_in_rounds(
         "SELECT p.child_id, e.group_id, p.round_id, p.decided_rank, a.domain_scores, p.submitted_at, p.assessment_id \
          FROM enrolments e CROSS JOIN round_positions p JOIN assessments a ON a.id = p.assessment_id \
          WHERE p.child_id = e.child_id AND e.to_date IS NULL AND e.group_id IN ({}) AND p.round_id IN ({})",
-        params(1, group_ids.len()),
-        params(group_ids.len() + 1, round_ids.len()),
+        placeholders(1, group_ids.len()),
+        placeholders(group_ids.len() + 1, round_ids.len()),
     );
     let rows: Vec<RoundPosition> = fetch_with_ids(c, &sql, group_ids, round_ids).await?;
     let mut out: HashMap<i64, HashMap<i64, RoundPosition>> = HashMap::new();
@@ -79,8 +79,8 @@ pub async fn rank_counts(
         "SELECT e.group_id, p.round_id, p.decided_rank, COUNT(*) FROM enrolments e CROSS JOIN round_positions p \
          WHERE p.child_id = e.child_id AND e.to_date IS NULL AND e.group_id IN ({}) AND p.round_id IN ({}) \
          GROUP BY e.group_id, p.round_id, p.decided_rank",
-        params(1, group_ids.len()),
-        params(group_ids.len() + 1, round_ids.len()),
+        placeholders(1, group_ids.len()),
+        placeholders(group_ids.len() + 1, round_ids.len()),
     );
     fetch_with_ids(c, &sql, group_ids, round_ids).await
 }
@@ -107,13 +107,6 @@ where
     })?)
 }
 
-fn params(from: usize, n: usize) -> String {
-    (from..from + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// The status of each open alert about a child currently enrolled in `group_ids`.
 #[tracing::instrument(skip_all)]
 pub async fn open_alerts(
@@ -127,7 +120,7 @@ pub async fn open_alerts(
         "SELECT a.child_id, a.status FROM enrolments e CROSS JOIN alerts a \
          WHERE a.child_id = e.child_id AND e.to_date IS NULL AND e.group_id IN ({}) \
          AND a.status <> 'closed'",
-        params(1, group_ids.len())
+        placeholders(1, group_ids.len())
     );
     let rows: Vec<(i64, String)> = dispatch!(c, c => {
         let mut q = sqlx::query_as(&sql);

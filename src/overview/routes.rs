@@ -176,11 +176,12 @@ async fn overview(
     let wanted: Vec<i64> = round.iter().chain(compare.iter()).map(|r| r.id).collect();
     let by_round = super::positions_in_rounds(&mut c, &wanted, &ids).await?;
     if let Some(r) = &round {
-        let pos = by_round.get(&r.id).cloned().unwrap_or_default();
+        let none = HashMap::new();
+        let pos = by_round.get(&r.id).unwrap_or(&none);
         let before = compare
             .as_ref()
-            .and_then(|cr| by_round.get(&cr.id).cloned())
-            .unwrap_or_default();
+            .and_then(|cr| by_round.get(&cr.id))
+            .unwrap_or(&none);
         let open_alerts = super::open_alerts(&mut c, &ids).await?;
         let mut children_of = org::children_in_groups(&mut c, &ids).await?;
         for g in groups {
