@@ -314,11 +314,13 @@ async fn overview(
     for g in &mut out {
         g.trend = super::trend::chart(&series(g.group.id, &counts), &levels);
     }
-    let mut institutions: Vec<(i64, String)> = out
+    // Each institution once, in the order of its first group (names need not be unique).
+    let mut listed = std::collections::HashSet::new();
+    let institutions: Vec<(i64, String)> = out
         .iter()
+        .filter(|g| listed.insert(g.group.institution_id))
         .map(|g| (g.group.institution_id, g.group.institution_name.clone()))
         .collect();
-    institutions.dedup();
     let trends: Vec<InstitutionTrend> = institutions
         .into_iter()
         .filter_map(|(id, name)| {
