@@ -151,3 +151,42 @@ async fn generated_history_matches_an_independent_recount_on_the_overviews() {
         .to_string()
     );
 }
+
+#[tokio::test]
+async fn serve_demo_has_earlier_rounds_of_positions_and_an_open_round_left_to_assess() {
+    let app = TestApp::spawn().await;
+    let cat = trivsel::questionnaire::Catalogue::load(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("questionnaires"),
+        "boernelineal",
+    )
+    .unwrap();
+    let s = trivsel::demo::seed_with(
+        &app.db,
+        app.state.now(),
+        trivsel::demo::Size::demo(),
+        Some(&cat),
+    )
+    .await
+    .unwrap();
+    assert_eq!(app.count("SELECT COUNT(*) FROM rounds").await, 4);
+    let open = app.count("SELECT MAX(id) FROM rounds").await;
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM assessments WHERE round_id = {open}"
+        ))
+        .await,
+        0,
+        "the open round is left for the demo's educators"
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(DISTINCT round_id) FROM assessments WHERE round_id <> {open}"
+        ))
+        .await,
+        3
+    );
+    assert_eq!(
+        app.assert_round_positions_match_recount().await,
+        s.assessments as i64
+    );
+}
