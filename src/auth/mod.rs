@@ -112,9 +112,15 @@ async fn current_user(
         .get(USER_KEY)
         .await
         .map_err(|e| anyhow::anyhow!("read session: {e}"))?;
-    let Some(id) = id else { return Ok(None) };
-    let mut c = state.db.conn().await?;
-    let user = users::active_by_id(&mut c, id).await?;
+    if id.is_none() {
+        return Ok(None);
+    }
+    // Read with the session, in the same statement, when the account is active.
+    let account: Option<users::UserRow> = session
+        .get(session_store::ACCOUNT_KEY)
+        .await
+        .map_err(|e| anyhow::anyhow!("read session: {e}"))?;
+    let user = account.and_then(users::UserRow::into_current);
     if user.is_some() {
         touch(session, state).await?;
     }

@@ -1,12 +1,26 @@
 //! `tower-sessions` store on our own database (either backend), so sessions survive restarts
 //! and are shared by every app instance. Expired rows are removed by [`delete_expired`].
+//!
+//! A session's row also names its account (`user_id`, copied from the session's data when it
+//! is saved), and loading a session reads that account in the same statement if it is still
+//! active, handing it to the request under [`ACCOUNT_KEY`]: every request learns who is
+//! logged in, and that the account has not been deactivated since, in one round trip. The
+//! account is read fresh on every request and never written back (saving drops the key).
+
+use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 
+use super::USER_KEY;
+use super::users::UserRow;
 use crate::db::Db;
 use crate::dispatch;
+
+/// Where a loaded session carries its active account ([`UserRow`]); absent when the session
+/// has no login or the account is no longer active.
+pub const ACCOUNT_KEY: &str = "account";
 
 #[derive(Debug, Clone)]
 pub struct DbSessionStore {
@@ -23,20 +37,45 @@ fn backend(e: impl std::fmt::Display) -> session_store::Error {
     session_store::Error::Backend(e.to_string())
 }
 
+/// The session's data as stored (without the account read along with it) and its user id.
+fn encode(record: &Record) -> session_store::Result<(String, Option<i64>)> {
+    let data: BTreeMap<_, _> = record
+        .data
+        .iter()
+        .filter(|(k, _)| k.as_str() != ACCOUNT_KEY)
+        .collect();
+    let data =
+        serde_json::to_string(&data).map_err(|e| session_store::Error::Encode(e.to_string()))?;
+    Ok((data, record.data.get(USER_KEY).and_then(|v| v.as_i64())))
+}
+
+/// A session row with its account, when the account is active.
+#[derive(sqlx::FromRow)]
+struct Loaded {
+    data: String,
+    expires_at: i64,
+    user_id: Option<i64>,
+    email: Option<String>,
+    name: Option<String>,
+    role: Option<String>,
+    lang: Option<String>,
+}
+
 #[async_trait]
 impl SessionStore for DbSessionStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
-        let data = serde_json::to_string(&record.data)
-            .map_err(|e| session_store::Error::Encode(e.to_string()))?;
+        let (data, user_id) = encode(record)?;
         let mut c = self.db.writer().await.map_err(backend)?;
         // A fresh random 128-bit id collides essentially never; if it does, draw again.
         loop {
             let inserted = dispatch!(&mut c, c => sqlx::query(
-                "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
+                "INSERT INTO sessions (id, data, expires_at, user_id) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (id) DO NOTHING",
             )
             .bind(record.id.to_string())
             .bind(&data)
             .bind(record.expiry_date.unix_timestamp())
+            .bind(user_id)
             .execute(&mut *c)
             .await
             .map(|r| r.rows_affected()))
@@ -49,16 +88,17 @@ impl SessionStore for DbSessionStore {
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        let data = serde_json::to_string(&record.data)
-            .map_err(|e| session_store::Error::Encode(e.to_string()))?;
+        let (data, user_id) = encode(record)?;
         let mut c = self.db.writer().await.map_err(backend)?;
         dispatch!(&mut c, c => sqlx::query(
-            "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at",
+            "INSERT INTO sessions (id, data, expires_at, user_id) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at, \
+             user_id = excluded.user_id",
         )
         .bind(record.id.to_string())
         .bind(&data)
         .bind(record.expiry_date.unix_timestamp())
+        .bind(user_id)
         .execute(&mut *c)
         .await
         .map(|_| ()))
@@ -68,23 +108,43 @@ impl SessionStore for DbSessionStore {
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
         let mut c = self.db.conn().await.map_err(backend)?;
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        let row: Option<(String, i64)> = dispatch!(&mut c, c => sqlx::query_as(
-            "SELECT data, expires_at FROM sessions WHERE id = $1 AND expires_at > $2",
+        let row: Option<Loaded> = dispatch!(&mut c, c => sqlx::query_as(
+            "SELECT s.data, s.expires_at, u.id AS user_id, u.email, u.name, u.role, u.lang \
+             FROM sessions s LEFT JOIN users u ON u.id = s.user_id AND u.active \
+             WHERE s.id = $1 AND s.expires_at > $2",
         )
         .bind(id.to_string())
         .bind(now)
         .fetch_optional(&mut *c)
         .await)
         .map_err(backend)?;
-        let Some((data, expires_at)) = row else {
+        let Some(row) = row else {
             return Ok(None);
         };
+        let decode = |e: &dyn std::fmt::Display| session_store::Error::Decode(e.to_string());
+        let mut data: std::collections::HashMap<String, serde_json::Value> =
+            serde_json::from_str(&row.data).map_err(|e| decode(&e))?;
+        if let (Some(id), Some(email), Some(name), Some(role), Some(lang)) =
+            (row.user_id, row.email, row.name, row.role, row.lang)
+        {
+            let account = UserRow {
+                id,
+                email,
+                name,
+                role,
+                active: true,
+                lang,
+            };
+            data.insert(
+                ACCOUNT_KEY.to_string(),
+                serde_json::to_value(account).map_err(|e| decode(&e))?,
+            );
+        }
         Ok(Some(Record {
             id: *id,
-            data: serde_json::from_str(&data)
-                .map_err(|e| session_store::Error::Decode(e.to_string()))?,
-            expiry_date: time::OffsetDateTime::from_unix_timestamp(expires_at)
-                .map_err(|e| session_store::Error::Decode(e.to_string()))?,
+            data,
+            expiry_date: time::OffsetDateTime::from_unix_timestamp(row.expires_at)
+                .map_err(|e| decode(&e))?,
         }))
     }
 

@@ -12,7 +12,7 @@ pub fn normalise_email(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, serde::Deserialize)]
 pub struct UserRow {
     pub id: i64,
     pub email: String,
@@ -26,25 +26,20 @@ impl UserRow {
     pub fn role(&self) -> Option<Role> {
         Role::parse(&self.role)
     }
-}
 
-#[tracing::instrument(skip_all)]
-pub async fn active_by_id(c: &mut impl Conn, id: i64) -> anyhow::Result<Option<CurrentUser>> {
-    let row: Option<UserRow> = dispatch!(c, c => sqlx::query_as(
-        "SELECT id, email, name, role, active, lang FROM users WHERE id = $1 AND active",
-    )
-    .bind(id)
-    .fetch_optional(&mut *c)
-    .await)?;
-    Ok(row.and_then(|r| {
+    /// The logged-in staff member this account is, if it is active and its role known.
+    pub fn into_current(self) -> Option<CurrentUser> {
+        if !self.active {
+            return None;
+        }
         Some(CurrentUser {
-            id: r.id,
-            role: r.role()?,
-            lang: Lang::from_code(&r.lang),
-            name: r.name,
-            email: r.email,
+            id: self.id,
+            role: self.role()?,
+            lang: Lang::from_code(&self.lang),
+            name: self.name,
+            email: self.email,
         })
-    }))
+    }
 }
 
 /// The id, password hash and active flag of the account with `email`, for login.

@@ -268,3 +268,35 @@ async fn deactivated_accounts_lose_their_session() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+#[tokio::test]
+async fn a_changed_account_bites_on_the_next_request_and_is_never_stored_in_the_session() {
+    let app = TestApp::spawn().await;
+    Fixture::create(&app).await;
+    let mut c = app.login(EDUCATOR).await;
+    c.get("/").await.assert_contains("educator@test.dk");
+    // The session row names its account; the account itself is read with it, not kept.
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE u.email = 'educator@test.dk'"
+        )
+        .await,
+        1
+    );
+    app.exec("UPDATE users SET name = 'Omdøbt Pædagog', role = 'leader' WHERE email = 'educator@test.dk'")
+        .await;
+    // A minute on, the request marks the session seen, so that it is written back.
+    app.state.clock.advance(chrono::Duration::minutes(2));
+    let home = c.get("/").await;
+    home.assert_contains("Omdøbt Pædagog");
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM sessions WHERE data LIKE '%Omdøbt%' OR data LIKE '%account%'"
+        )
+        .await,
+        0
+    );
+    // The role changed with it: a leader's overview is now open to the former educator.
+    assert_eq!(c.get("/overview").await.status, StatusCode::OK);
+}

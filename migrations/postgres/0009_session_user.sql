@@ -1,0 +1,5 @@
+-- Which account a session belongs to, as a column beside the session's data, so that a
+-- request reads its session and the account (still active?) in one statement. Sessions
+-- that exist already keep their login.
+ALTER TABLE sessions ADD COLUMN user_id BIGINT;
+UPDATE sessions SET user_id = (data::json ->> 'user_id')::bigint;
