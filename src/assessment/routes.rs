@@ -43,7 +43,7 @@ fn catalogue(state: &AppState) -> AppResult<Arc<Catalogue>> {
 }
 
 /// The child `id` if `user` may assess it, the round open now for the child's institution
-/// type, and the questionnaire for the child's age: one scoped read plus the rounds.
+/// type, and the questionnaire for the child's age: one scoped read.
 async fn context(
     c: &mut impl crate::db::Conn,
     cat: &Catalogue,
@@ -51,14 +51,12 @@ async fn context(
     id: i64,
     today: NaiveDate,
 ) -> AppResult<(Child, Option<Round>, Arc<Questionnaire>)> {
-    let scope::ChildAndKind {
-        child,
-        institution_kind,
-    } = scope::assessable_child_and_kind(c, user, id).await?;
-    let round = match institution_kind {
-        Some(k) => adb::current_round(c, &k, today).await?,
-        None => None,
-    };
+    let visible = scope::assessable_where(user, "c.id")?;
+    let found = adb::form_context_where(c, id, user.id, &visible, today)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let round = found.round();
+    let child = found.child;
     let q = cat
         .for_age(crate::org::age_on(child.birth_date, today))
         .cloned()

@@ -67,38 +67,31 @@ pub async fn institution(c: &mut impl Conn, user: &CurrentUser, id: i64) -> AppR
     }
 }
 
-/// The child `id` if `user` may see the child's details.
+/// The child `id` if `user` may see the child's details: the child and the visibility check
+/// in one statement, so missing and out of scope look the same.
 pub async fn child(c: &mut impl Conn, user: &CurrentUser, id: i64) -> AppResult<Child> {
-    visible_child(c, user, id, "").await
-}
-
-/// A child with the kind of the institution it attends now (none when not enrolled).
-#[derive(Debug, sqlx::FromRow)]
-pub struct ChildAndKind {
-    #[sqlx(flatten)]
-    pub child: Child,
-    pub institution_kind: Option<String>,
-}
-
-/// The child `id` and the type of the institution it attends, if `user` may read and record
-/// its assessments ([`assessable_child`]); one statement for the form's whole context.
-pub async fn assessable_child_and_kind(
-    c: &mut impl Conn,
-    user: &CurrentUser,
-    id: i64,
-) -> AppResult<ChildAndKind> {
-    if !sees_assessments(user) {
+    let Some(visible) = child_visible(user.role, "c.id") else {
         return Err(AppError::NotFound);
-    }
-    visible_child(
-        c,
-        user,
-        id,
-        ", (SELECT i.kind FROM enrolments e JOIN groups g ON g.id = e.group_id \
-         JOIN institutions i ON i.id = g.institution_id \
-         WHERE e.child_id = c.id AND e.to_date IS NULL) AS institution_kind",
-    )
-    .await
+    };
+    let sql = format!(
+        "SELECT {} FROM children c WHERE c.id = $1 AND {visible}",
+        org::CHILD_COLUMNS
+    );
+    let row: Option<Child> = dispatch!(c, c => sqlx::query_as(&sql)
+        .bind(id)
+        .bind(user.id)
+        .fetch_optional(&mut *c)
+        .await)?;
+    row.ok_or(AppError::NotFound)
+}
+
+/// The SQL condition under which `user` may read and record the assessments of the child
+/// `child` (a column), with the user bound as `$2` ([`assessable_child`]'s rule), for a
+/// feature that reads the child together with more in one statement.
+pub fn assessable_where(user: &CurrentUser, child: &str) -> AppResult<String> {
+    child_visible(user.role, child)
+        .filter(|_| sees_assessments(user))
+        .ok_or(AppError::NotFound)
 }
 
 /// The SQL condition under which the child `child` (a column) is visible to the user bound as
@@ -127,42 +120,10 @@ pub async fn assessable_assessment(
     user: &CurrentUser,
     id: i64,
 ) -> AppResult<crate::assessment::db::Assessment> {
-    let visible = child_visible(user.role, "a.child_id")
-        .filter(|_| sees_assessments(user))
-        .ok_or(AppError::NotFound)?;
+    let visible = assessable_where(user, "a.child_id")?;
     crate::assessment::db::get_where(c, id, user.id, &visible)
         .await?
         .ok_or(AppError::NotFound)
-}
-
-/// The child and the visibility check in one statement: missing and out of scope look the
-/// same, and every page that shows a child pays one round trip for both. `extra` adds
-/// columns for `T` beyond the child's own.
-async fn visible_child<T>(
-    c: &mut impl Conn,
-    user: &CurrentUser,
-    id: i64,
-    extra: &str,
-) -> AppResult<T>
-where
-    T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
-        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
-        + Send
-        + Unpin,
-{
-    let Some(visible) = child_visible(user.role, "c.id") else {
-        return Err(AppError::NotFound);
-    };
-    let sql = format!(
-        "SELECT {}{extra} FROM children c WHERE c.id = $1 AND {visible}",
-        org::CHILD_COLUMNS
-    );
-    let row: Option<T> = dispatch!(c, c => sqlx::query_as(&sql)
-        .bind(id)
-        .bind(user.id)
-        .fetch_optional(&mut *c)
-        .await)?;
-    row.ok_or(AppError::NotFound)
 }
 
 /// Only the municipal admin maintains the organisation.

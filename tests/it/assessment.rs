@@ -533,3 +533,54 @@ async fn a_changed_questionnaire_needs_a_new_version() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn the_round_found_in_sql_is_the_round_the_rule_covers() {
+    use trivsel::assessment::db as adb;
+    let app = TestApp::spawn().await;
+    let now = chrono::Utc::now();
+    let mut w = app.db.writer().await.unwrap();
+    // Overlapping rounds for different institution types, and one for every type.
+    for (name, opens, closes, kinds) in [
+        ("alle", "2026-08-01", "2026-12-31", ""),
+        ("skole", "2026-09-01", "2026-10-31", "skole"),
+        ("skole og sfo", "2026-10-01", "2026-11-30", "skole,sfo"),
+        (
+            "dagtilbud",
+            "2026-09-15",
+            "2026-09-30",
+            "vuggestue,boernehave",
+        ),
+        ("samme dag", "2026-09-15", "2026-09-20", "boernehave"),
+        ("klub", "2027-01-10", "2027-01-20", "klub"),
+    ] {
+        adb::insert_round(&mut w, name, date(opens), date(closes), kinds, now)
+            .await
+            .unwrap();
+    }
+    drop(w);
+    let mut c = app.db.conn().await.unwrap();
+    let rounds = adb::rounds(&mut c).await.unwrap();
+    let sql = format!("SELECT {} AS id", adb::open_round_sql("$1", "$2"));
+    let mut found = 0;
+    for kind in trivsel::org::InstitutionKind::ALL {
+        let kind = kind.as_str();
+        let mut day = date("2026-07-25");
+        while day < date("2027-01-25") {
+            let by_rule = rounds
+                .iter()
+                .find(|r| trivsel::assessment::round_covers(r, kind, day))
+                .map(|r| r.id);
+            let by_sql: Option<i64> = trivsel::dispatch!(&mut c, c => sqlx::query_scalar(&sql)
+                .bind(kind)
+                .bind(day)
+                .fetch_one(&mut *c)
+                .await)
+            .unwrap();
+            assert_eq!(by_sql, by_rule, "{kind} on {day}");
+            found += usize::from(by_rule.is_some());
+            day += chrono::Duration::days(3);
+        }
+    }
+    assert!(found > 100, "the rounds cover days: {found}");
+}
