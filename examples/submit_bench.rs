@@ -4,8 +4,14 @@
 //! concurrent clients. Loopback only; bounded in time. The team decides green, so no alert
 //! (with its extra writes) is raised and both sides write the same rows.
 //!
-//! cargo run --release --example submit_bench -- --database-url sqlite:///tmp/b.db --seconds 10
-//! cargo run --release --example submit_bench -- --database-url postgres://postgres@127.0.0.1/bench --seconds 10
+//! The phases alternate (raw, HTTP, raw, HTTP, …; `--repeats`, default 3) after a short
+//! warm-up, so that a drifting machine or a growing table weighs on both alike; each pair
+//! gives a ratio and the median is reported. A third phase in each repeat, "floor", does two
+//! bare HTTP exchanges per submission (`GET /healthz`, no session, no database) on the same
+//! connections: what the HTTP client and server alone cost on this machine.
+//!
+//! cargo run --release --example submit_bench -- --database-url sqlite:///tmp/b.db --seconds 5
+//! cargo run --release --example submit_bench -- --database-url postgres://postgres@127.0.0.1/bench --seconds 5
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -50,8 +56,9 @@ fn answers() -> Vec<(String, String)> {
 async fn main() -> anyhow::Result<()> {
     trivsel::telemetry::init(trivsel::config::LogFormat::Text);
     let url = arg("--database-url", "sqlite:///tmp/trivsel-submit-bench.db");
-    let seconds: u64 = arg("--seconds", "10").parse()?;
+    let seconds: u64 = arg("--seconds", "5").parse()?;
     let clients: usize = arg("--clients", "16").parse()?;
+    let repeats: usize = arg("--repeats", "3").parse()?;
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("questionnaires");
     let config = Config {
         listen: "127.0.0.1:0".parse()?,
@@ -94,7 +101,7 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     drop(c);
-    // Mixed across groups (the same order in both phases), as a round's work arrives.
+    // Mixed across groups (the same order in every phase), as a round's work arrives.
     {
         use rand::SeedableRng;
         use rand::seq::SliceRandom;
@@ -106,7 +113,6 @@ async fn main() -> anyhow::Result<()> {
     let base = format!("http://{}", listener.local_addr()?);
     tokio::spawn(app::serve(state, listener, std::future::pending()));
 
-    // Phase 1: the raw limit — the same writes, straight to the database.
     let user = CurrentUser {
         id: educator,
         name: String::new(),
@@ -121,187 +127,326 @@ async fn main() -> anyhow::Result<()> {
     )?;
     let parsed = trivsel::questionnaire::answers_from_map(&q, &answers().into_iter().collect())
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let outcome = trivsel::scoring::score(&q.model, &parsed);
-    let done = Arc::new(AtomicU64::new(0));
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for n in 0..clients {
-        let (db, user, q, outcome, answers_json, children, done) = (
-            db.clone(),
-            user.clone(),
-            q.clone(),
-            outcome.clone(),
-            answers_json.clone(),
-            children.clone(),
-            done.clone(),
-        );
-        tasks.push(tokio::spawn(async move {
-            let mut i = n;
-            while Instant::now() < deadline {
-                let child = children[i % children.len()];
-                i += clients;
-                let key = uuid::Uuid::new_v4().to_string();
-                let now = chrono::Utc::now();
-                let d = adb::Draft {
-                    key: &key,
-                    child_id: child,
-                    round_id: None,
-                    kind: "team",
-                    author_id: user.id,
-                    questionnaire_id: &q.def.id,
-                    questionnaire_version: q.def.version as i32,
-                    questionnaire_hash: &q.hash,
-                    scale_id: "boernelineal",
-                    answers: answers_json.clone(),
-                    observation: "",
-                    supersedes_id: None,
-                };
-                let mut tx = db.begin().await.unwrap();
-                let id = adb::save(&mut tx, &d, Some((&outcome, "yellow")), now)
-                    .await
-                    .unwrap()
-                    .unwrap();
-                audit::record(
-                    &mut tx,
-                    &user,
-                    Action::Change,
-                    Some(child),
-                    &format!("assessment:{id}"),
-                    "scored",
-                    now,
-                )
-                .await
-                .unwrap();
-                tx.commit().await.unwrap();
-                let mut tx = db.begin().await.unwrap();
-                adb::decide(&mut tx, id, 0, "green", "", now).await.unwrap();
-                audit::record(
-                    &mut tx,
-                    &user,
-                    Action::Change,
-                    Some(child),
-                    &format!("assessment:{id}"),
-                    "submitted",
-                    now,
-                )
-                .await
-                .unwrap();
-                tx.commit().await.unwrap();
-                done.fetch_add(1, Ordering::Relaxed);
-            }
-        }));
-    }
-    for t in tasks {
-        t.await?;
-    }
-    let raw = done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
-
-    // Phase 2: the same submissions through the HTTP stack, one logged-in session per client.
+    let bench = Arc::new(Bench {
+        outcome: trivsel::scoring::score(&q.model, &parsed),
+        db: db.clone(),
+        user,
+        q,
+        answers_json,
+        children,
+        base: base.clone(),
+        clients,
+    });
     let mut sessions = Vec::new();
     for _ in 0..clients {
-        let http = reqwest::Client::builder()
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
-        let page = http
-            .get(format!("{base}/login"))
-            .send()
-            .await?
-            .text()
-            .await?;
-        let token = page
-            .split("name=\"csrf_token\" value=\"")
-            .nth(1)
-            .and_then(|s| s.split('"').next())
-            .unwrap()
-            .to_string();
-        let res = http
-            .post(format!("{base}/login"))
-            .form(&[
-                ("email", "paedagog@demo.trivsel.dk"),
-                ("password", "demo"),
-                ("csrf_token", &token),
-            ])
-            .send()
-            .await?;
-        assert_eq!(res.status().as_u16(), 303);
-        let home = http.get(format!("{base}/")).send().await?.text().await?;
-        let token = home
-            .split("name=\"csrf_token\" value=\"")
-            .nth(1)
-            .and_then(|s| s.split('"').next())
-            .unwrap()
-            .to_string();
-        sessions.push((http, token));
+        sessions.push(log_in(&base).await?);
     }
-    let done = Arc::new(AtomicU64::new(0));
-    let errors = Arc::new(AtomicU64::new(0));
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for (n, (http, token)) in sessions.into_iter().enumerate() {
-        let (base, children, done, errors) =
-            (base.clone(), children.clone(), done.clone(), errors.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut i = n;
-            while Instant::now() < deadline {
-                let child = children[i % children.len()];
-                i += clients;
-                let key = uuid::Uuid::new_v4().to_string();
-                let mut form = vec![
-                    ("submission_key".to_string(), key),
-                    ("kind".into(), "team".into()),
-                    ("action".into(), "score".into()),
-                    ("csrf_token".into(), token.clone()),
-                ];
-                form.extend(answers());
-                let res = http
-                    .post(format!("{base}/children/{child}/assess"))
-                    .form(&form)
-                    .send()
-                    .await
-                    .unwrap();
-                let Some(loc) = res
-                    .headers()
-                    .get("location")
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_string)
-                    .filter(|_| res.status().as_u16() == 303)
-                else {
-                    errors.fetch_add(1, Ordering::Relaxed);
-                    continue;
-                };
-                let res = http
-                    .post(format!("{base}{loc}/decide"))
-                    .form(&[
-                        ("level", "green"),
-                        (
-                            "justification",
-                            "Benchmark: vi vælger grøn — ingen henvendelse.",
-                        ),
-                        ("csrf_token", &token),
-                    ])
-                    .send()
-                    .await
-                    .unwrap();
-                if res.status().as_u16() == 303 {
-                    done.fetch_add(1, Ordering::Relaxed);
-                } else {
-                    errors.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        }));
+    let sessions = Arc::new(sessions);
+
+    // Warm-up (connections, statement caches), not counted.
+    bench.clone().raw(Duration::from_secs(1)).await;
+    bench.clone().http(&sessions, Duration::from_secs(1)).await;
+    let phase = Duration::from_secs(seconds);
+    let mut ratios = Vec::new();
+    for n in 1..=repeats {
+        let cpu = Cpu::now();
+        let raw = bench.clone().raw(phase).await;
+        let raw_cpu = cpu.per(raw * phase.as_secs_f64());
+        let cpu = Cpu::now();
+        let (http, errors) = bench.clone().http(&sessions, phase).await;
+        let http_cpu = cpu.per(http * phase.as_secs_f64());
+        let floor = bench.clone().floor(&sessions, phase).await;
+        println!(
+            "repeat={n} backend={:?} clients={clients} raw_submissions_per_s={raw:.0} \
+             http_submissions_per_s={http:.0} ratio={:.2} http_errors={errors} \
+             floor_bare_http_pairs_per_s={floor:.0} cpu_us_per_submission: raw {raw_cpu} http {http_cpu}",
+            db.backend(),
+            http / raw,
+        );
+        ratios.push(http / raw);
     }
-    for t in tasks {
-        t.await?;
-    }
-    let http = done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
+    ratios.sort_by(f64::total_cmp);
     println!(
-        "backend={:?} clients={clients} raw_submissions_per_s={raw:.0} http_submissions_per_s={http:.0} ratio={:.2} http_errors={}",
+        "backend={:?} clients={clients} median_ratio={:.2} (of {repeats} pairs of {seconds} s)",
         db.backend(),
-        http / raw,
-        errors.load(Ordering::Relaxed)
+        ratios[ratios.len() / 2]
     );
     Ok(())
+}
+
+/// CPU time used so far by this process (HTTP client, server and, on SQLite, the database)
+/// and by the PostgreSQL server processes on this machine, from `/proc` (Linux; clock ticks
+/// of 10 ms).
+struct Cpu {
+    app: u64,
+    postgres: u64,
+}
+
+impl Cpu {
+    fn now() -> Cpu {
+        let ticks = |stat: &str| -> u64 {
+            // The fields after the command name (which ends with ')'): utime is the 12th, stime the 13th.
+            let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            f.get(11).and_then(|u| u.parse::<u64>().ok()).unwrap_or(0)
+                + f.get(12).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0)
+        };
+        let app = ticks(&std::fs::read_to_string("/proc/self/stat").unwrap_or_default());
+        let mut postgres = 0;
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
+            if comm.trim() == "postgres" {
+                postgres +=
+                    ticks(&std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default());
+            }
+        }
+        Cpu { app, postgres }
+    }
+
+    /// Microseconds of CPU per submission since `self`, split into this process and
+    /// PostgreSQL.
+    fn per(&self, submissions: f64) -> String {
+        let now = Cpu::now();
+        let us = |ticks: u64| ticks as f64 * 10_000.0 / submissions.max(1.0);
+        format!(
+            "(app {:.0} + postgres {:.0})",
+            us(now.app - self.app),
+            us(now.postgres - self.postgres)
+        )
+    }
+}
+
+/// What every phase shares.
+struct Bench {
+    db: Db,
+    user: CurrentUser,
+    q: Arc<trivsel::questionnaire::Questionnaire>,
+    outcome: trivsel::scoring::Outcome,
+    answers_json: String,
+    children: Vec<i64>,
+    base: String,
+    clients: usize,
+}
+
+/// A client logged in as the demo educator, and its CSRF token.
+async fn log_in(base: &str) -> anyhow::Result<(reqwest::Client, String)> {
+    let token_in = |page: &str| {
+        page.split("name=\"csrf_token\" value=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .map(str::to_string)
+            .ok_or_else(|| anyhow::anyhow!("no CSRF token on the page"))
+    };
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let page = http
+        .get(format!("{base}/login"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    let res = http
+        .post(format!("{base}/login"))
+        .form(&[
+            ("email", "paedagog@demo.trivsel.dk"),
+            ("password", "demo"),
+            ("csrf_token", &token_in(&page)?),
+        ])
+        .send()
+        .await?;
+    anyhow::ensure!(res.status().as_u16() == 303, "login failed");
+    let home = http.get(format!("{base}/")).send().await?.text().await?;
+    let token = token_in(&home)?;
+    Ok((http, token))
+}
+
+impl Bench {
+    /// The raw limit: the same writes as a submission, straight to the database through the
+    /// service's own SQL functions; submissions per second.
+    async fn raw(self: Arc<Self>, phase: Duration) -> f64 {
+        let done = Arc::new(AtomicU64::new(0));
+        let deadline = Instant::now() + phase;
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for n in 0..self.clients {
+            let (b, done) = (self.clone(), done.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut i = n;
+                while Instant::now() < deadline {
+                    let child = b.children[i % b.children.len()];
+                    i += b.clients;
+                    b.raw_one(child).await;
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+    }
+
+    async fn raw_one(&self, child: i64) {
+        let key = uuid::Uuid::new_v4().to_string();
+        let now = chrono::Utc::now();
+        let d = adb::Draft {
+            key: &key,
+            child_id: child,
+            round_id: None,
+            kind: "team",
+            author_id: self.user.id,
+            questionnaire_id: &self.q.def.id,
+            questionnaire_version: self.q.def.version as i32,
+            questionnaire_hash: &self.q.hash,
+            scale_id: "boernelineal",
+            answers: self.answers_json.clone(),
+            observation: "",
+            supersedes_id: None,
+        };
+        let mut tx = self.db.begin().await.unwrap();
+        let id = adb::save(&mut tx, &d, Some((&self.outcome, "yellow")), now)
+            .await
+            .unwrap()
+            .unwrap();
+        let object = format!("assessment:{id}");
+        audit::record(
+            &mut tx,
+            &self.user,
+            Action::Change,
+            Some(child),
+            &object,
+            "scored",
+            now,
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        let mut tx = self.db.begin().await.unwrap();
+        adb::decide(&mut tx, id, 0, "green", "", now).await.unwrap();
+        audit::record(
+            &mut tx,
+            &self.user,
+            Action::Change,
+            Some(child),
+            &object,
+            "submitted",
+            now,
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+    }
+
+    /// The same submissions through the HTTP stack, one logged-in session per client;
+    /// submissions per second and the requests that failed.
+    async fn http(
+        self: Arc<Self>,
+        sessions: &Arc<Vec<(reqwest::Client, String)>>,
+        phase: Duration,
+    ) -> (f64, u64) {
+        let done = Arc::new(AtomicU64::new(0));
+        let errors = Arc::new(AtomicU64::new(0));
+        let deadline = Instant::now() + phase;
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for n in 0..self.clients {
+            let (b, sessions, done, errors) =
+                (self.clone(), sessions.clone(), done.clone(), errors.clone());
+            tasks.push(tokio::spawn(async move {
+                let (http, token) = &sessions[n];
+                let mut i = n;
+                while Instant::now() < deadline {
+                    let child = b.children[i % b.children.len()];
+                    i += b.clients;
+                    if b.http_one(http, token, child).await {
+                        done.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        (
+            done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64(),
+            errors.load(Ordering::Relaxed),
+        )
+    }
+
+    async fn http_one(&self, http: &reqwest::Client, token: &str, child: i64) -> bool {
+        let base = &self.base;
+        let mut form = vec![
+            (
+                "submission_key".to_string(),
+                uuid::Uuid::new_v4().to_string(),
+            ),
+            ("kind".into(), "team".into()),
+            ("action".into(), "score".into()),
+            ("csrf_token".into(), token.to_string()),
+        ];
+        form.extend(answers());
+        let res = http
+            .post(format!("{base}/children/{child}/assess"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        let Some(loc) = res
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .filter(|_| res.status().as_u16() == 303)
+        else {
+            return false;
+        };
+        let res = http
+            .post(format!("{base}{loc}/decide"))
+            .form(&[
+                ("level", "green"),
+                (
+                    "justification",
+                    "Benchmark: vi vælger grøn — ingen henvendelse.",
+                ),
+                ("csrf_token", token),
+            ])
+            .send()
+            .await
+            .unwrap();
+        res.status().as_u16() == 303
+    }
+
+    /// Two bare HTTP exchanges per "submission" on the same clients (no session, no
+    /// database): the floor the HTTP client and server alone put under the HTTP phase.
+    async fn floor(
+        self: Arc<Self>,
+        sessions: &Arc<Vec<(reqwest::Client, String)>>,
+        phase: Duration,
+    ) -> f64 {
+        let done = Arc::new(AtomicU64::new(0));
+        let deadline = Instant::now() + phase;
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for n in 0..self.clients {
+            let (base, sessions, done) = (self.base.clone(), sessions.clone(), done.clone());
+            tasks.push(tokio::spawn(async move {
+                let http = &sessions[n].0;
+                while Instant::now() < deadline {
+                    for _ in 0..2 {
+                        let res = http.get(format!("{base}/healthz")).send().await.unwrap();
+                        assert_eq!(res.status().as_u16(), 200);
+                        res.bytes().await.unwrap();
+                    }
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+    }
 }
