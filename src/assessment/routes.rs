@@ -461,6 +461,7 @@ pub struct ReasonView {
     pub level: LevelView,
 }
 
+/// The stored assessment's reasons, in words.
 pub fn reason_views(
     a: &Assessment,
     cat: &Catalogue,
@@ -472,6 +473,16 @@ pub fn reason_views(
         .into_iter()
         .filter_map(|v| reason_from_json(&v))
         .collect();
+    describe_reasons(reasons, cat, q, ctx)
+}
+
+/// The engine's reasons in words, each with the level it points to.
+fn describe_reasons(
+    reasons: Vec<Reason>,
+    cat: &Catalogue,
+    q: Option<&Questionnaire>,
+    ctx: &PageCtx,
+) -> Vec<ReasonView> {
     let domain_label = |id: &str| {
         q.and_then(|q| q.def.domains.iter().find(|d| d.id == id))
             .map(|d| d.label.get(ctx.lang).to_string())
