@@ -28,6 +28,7 @@ use crate::web::{FieldErrors, Lang, PageCtx, render, tkey};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/children/{id}/assess", get(form_page).post(submit))
+        .route("/questionnaires/{id}/suggestion", post(suggestion))
         .route("/assessments/{id}", get(assessment_page))
         .route("/assessments/{id}/decide", post(decide))
         .route("/assessments/{id}/correct", post(correct))
@@ -98,6 +99,7 @@ struct FormPage {
     ctx: PageCtx,
     child: Child,
     title: String,
+    questionnaire_id: String,
     round: Option<Round>,
     key: String,
     kind: String,
@@ -282,6 +284,7 @@ async fn form_page(
     let (domains, critical) = build_form(&q, &answers, a.ctx.lang);
     let page = FormPage {
         title: q.def.title.get(a.ctx.lang).to_string(),
+        questionnaire_id: q.def.id.clone(),
         key: draft
             .as_ref()
             .map(|d| d.submission_key.clone())
@@ -384,6 +387,7 @@ async fn submit(
         }
         let page = FormPage {
             title: q.def.title.get(a.ctx.lang).to_string(),
+            questionnaire_id: q.def.id.clone(),
             key,
             kind,
             supersedes,
@@ -452,6 +456,57 @@ async fn submit(
         return Ok(Redirect::to(&format!("/children/{id}/assess?saved=1")).into_response());
     }
     Ok(Redirect::to(&format!("/assessments/{assessment_id}")).into_response())
+}
+
+// ---- the live suggestion while the form is filled in ----
+
+#[derive(Template)]
+#[template(path = "_suggestion.html")]
+struct SuggestionFragment {
+    ctx: PageCtx,
+    /// None until every domain can be scored, unless a critical sign already decides.
+    level: Option<LevelView>,
+    reasons: Vec<ReasonView>,
+    complete: bool,
+}
+
+/// The engine's suggestion for the answers given so far, as a fragment for the form's status
+/// region (`assets/live.js`). Only the questionnaire and the answers come with the request:
+/// nothing about a child is read, stored or logged, and the answers go nowhere but the engine.
+async fn suggestion(
+    State(state): State<AppState>,
+    a: Auth,
+    Path(id): Path<String>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    if !scope::sees_assessments(&a.user) {
+        return Err(AppError::NotFound);
+    }
+    let cat = catalogue(&state)?;
+    let q = cat.by_id(&id).cloned().ok_or(AppError::NotFound)?;
+    let answers: AnswerMap = fields
+        .into_iter()
+        .filter(|(k, v)| k != crate::auth::csrf::FIELD && !v.is_empty())
+        .collect();
+    let parsed = crate::questionnaire::answers_from_map(&q, &answers)
+        .map_err(|_| AppError::BadRequest("answer not in the questionnaire"))?;
+    let outcome = scoring::score(&q.model, &parsed);
+    let complete = outcome.domains.iter().all(|d| d.score.is_some());
+    let critical = outcome
+        .reasons
+        .iter()
+        .any(|r| matches!(r, Reason::Critical { .. }));
+    let fragment = SuggestionFragment {
+        level: (complete || critical).then(|| LevelView::of(&cat.scale, outcome.level, a.ctx.lang)),
+        reasons: if complete || critical {
+            describe_reasons(outcome.reasons, &cat, Some(&q), &a.ctx)
+        } else {
+            Vec::new()
+        },
+        complete,
+        ctx: a.ctx,
+    };
+    Ok(render(fragment)?.into_response())
 }
 
 // ---- suggestion, decision, result ----

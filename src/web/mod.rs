@@ -109,11 +109,12 @@ pub fn not_blank(value: &str) -> Result<(), validator::ValidationError> {
 }
 
 const APP_CSS: &str = include_str!("../../assets/app.css");
+const LIVE_JS: &str = include_str!("../../assets/live.js");
 
 static ASSET_VERSION: LazyLock<String> = LazyLock::new(|| {
-    // FNV-1a of the stylesheet: changes whenever the file does, so it can be cached for ever.
+    // FNV-1a of the assets: changes whenever a file does, so they can be cached for ever.
     let mut h: u64 = 0xcbf29ce484222325;
-    for b in APP_CSS.bytes() {
+    for b in APP_CSS.bytes().chain(LIVE_JS.bytes()) {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x100000001b3);
     }
@@ -130,6 +131,19 @@ async fn app_css() -> impl IntoResponse {
     )
 }
 
+/// The assessment form's live suggestion (progressive enhancement; see the file).
+async fn live_js() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+        ],
+        LIVE_JS,
+    )
+}
+
 pub fn router() -> Router<AppState> {
-    Router::new().route("/assets/app.css", get(app_css))
+    Router::new()
+        .route("/assets/app.css", get(app_css))
+        .route("/assets/live.js", get(live_js))
 }

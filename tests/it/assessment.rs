@@ -584,3 +584,78 @@ async fn the_round_found_in_sql_is_the_round_the_rule_covers() {
     }
     assert!(found > 100, "the rounds cover days: {found}");
 }
+
+#[tokio::test]
+async fn the_form_shows_the_engines_suggestion_while_it_is_filled_in() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::create(&app).await;
+    let mut c = app.login(EDUCATOR).await;
+    let page = c.get(&format!("/children/{}/assess", f.child_a1)).await;
+    page.assert_contains("data-suggest=\"/questionnaires/trivsel-6-9/suggestion\"")
+        .assert_contains("id=\"live-suggestion\"")
+        .assert_contains("<script src=\"/assets/live.js?v=");
+    let script = c.get("/assets/live.js").await;
+    assert_eq!(script.status, StatusCode::OK);
+    script.assert_contains("live-suggestion");
+    let access_before = app.count("SELECT COUNT(*) FROM access_log").await;
+    let url = "/questionnaires/trivsel-6-9/suggestion";
+    let suggest = async |c: &mut Client, answers: &[(String, String)]| {
+        let fields: Vec<(&str, &str)> = answers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        c.post(url, &fields).await
+    };
+
+    // A few answers: no level yet, only the request to answer every area.
+    let res = suggest(&mut c, &answers("1", None)[..4]).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    res.assert_contains("Forslag indtil nu")
+        .assert_contains("Besvar spørgsmålene i alle områder")
+        .assert_lacks("class=\"level\"");
+    // Every area answered: the same level the submission will suggest (orange, as in the
+    // round test above), with its reasons.
+    let mut worrying = answers("1", None);
+    for (k, v) in worrying.iter_mut() {
+        if k == "security_2" || k == "social_2" {
+            *v = "2".into();
+        }
+    }
+    let res = suggest(&mut c, &worrying).await;
+    res.assert_contains("Bekymring")
+        .assert_lacks("Alvorlig bekymring")
+        .assert_lacks("Besvar spørgsmålene i alle områder");
+    // A critical sign decides at once, even before the rest is answered.
+    let mut early = answers("0", Some("neglect"));
+    early.retain(|(k, _)| k.starts_with("development") || k == "neglect");
+    suggest(&mut c, &early)
+        .await
+        .assert_contains("Alvorlig bekymring")
+        .assert_contains("Besvar spørgsmålene i alle områder");
+    // Nothing was stored or read about a child.
+    assert_eq!(app.count("SELECT COUNT(*) FROM assessments").await, 0);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM access_log").await,
+        access_before
+    );
+    // An answer the questionnaire does not have, an unknown questionnaire, a role without
+    // assessments, and a request without the CSRF token are refused.
+    let bad = [("development_1".to_string(), "7".to_string())];
+    assert_eq!(suggest(&mut c, &bad).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        c.post("/questionnaires/nope/suggestion", &[]).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        c.post_raw(url, &[("development_1", "1")], None)
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+    let mut admin = app.login(ADMIN).await;
+    admin.get("/").await;
+    assert_eq!(
+        admin.post(url, &[("development_1", "1")]).await.status,
+        StatusCode::NOT_FOUND
+    );
+}

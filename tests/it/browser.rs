@@ -506,6 +506,27 @@ async fn core_loop(lang: Lang) {
         b.click(&format!("input[name='{name}'][value='{value}']"))
             .await;
     }
+    // The engine's suggestion has followed the answers on the form (assets/live.js): the
+    // sign of neglect puts it at the top level before anything is submitted.
+    let top = match lang {
+        Lang::Da => "Alvorlig bekymring",
+        Lang::En => "Serious concern",
+    };
+    let mut live = String::new();
+    for _ in 0..100 {
+        live = b.text("#live-suggestion .level").await;
+        if live.contains(top) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(live.contains(top), "live suggestion: {live:?}");
+    assert!(
+        b.text("#live-suggestion")
+            .await
+            .contains(t("assess.live.title"))
+    );
+    b.check().await;
     b.fill("#observation", "Kommer ofte uden madpakke og virker træt.")
         .await;
     b.follow("button[name=action][value=score]").await;
