@@ -305,37 +305,30 @@ impl Bench {
             observation: "",
             supersedes_id: None,
         };
+        let log = async |tx: &mut trivsel::db::Tx, object: &str, detail: &str| {
+            audit::record(
+                tx,
+                &self.user,
+                Action::Change,
+                Some(child),
+                object,
+                detail,
+                now,
+            )
+            .await
+            .unwrap();
+        };
         let mut tx = self.db.begin().await.unwrap();
         let id = adb::save(&mut tx, &d, Some((&self.outcome, "yellow")), now)
             .await
             .unwrap()
             .unwrap();
         let object = format!("assessment:{id}");
-        audit::record(
-            &mut tx,
-            &self.user,
-            Action::Change,
-            Some(child),
-            &object,
-            "scored",
-            now,
-        )
-        .await
-        .unwrap();
+        log(&mut tx, &object, "scored").await;
         tx.commit().await.unwrap();
         let mut tx = self.db.begin().await.unwrap();
         adb::decide(&mut tx, id, 0, "green", "", now).await.unwrap();
-        audit::record(
-            &mut tx,
-            &self.user,
-            Action::Change,
-            Some(child),
-            &object,
-            "submitted",
-            now,
-        )
-        .await
-        .unwrap();
+        log(&mut tx, &object, "submitted").await;
         tx.commit().await.unwrap();
     }
 
