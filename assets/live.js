@@ -1,7 +1,8 @@
 // The engine's suggestion while the assessment form is being filled in. The form works
 // without this script; with it, every answer sends the answers given so far (nothing else)
 // to the server, which scores them with the same engine and returns a fragment for the
-// form's status region. Nothing is stored.
+// form's status region. Nothing is stored. The region is in the page from the start (empty
+// and without a frame), so screen readers announce its first content too.
 (function () {
   "use strict";
   var form = document.querySelector("form[data-suggest]");
@@ -37,7 +38,6 @@
         // Only the answer to the newest request, and never an error page.
         if (html !== null && mine === sent) {
           region.innerHTML = html;
-          region.hidden = false;
         }
       })
       .catch(function () {});

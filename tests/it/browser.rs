@@ -527,6 +527,14 @@ async fn core_loop(lang: Lang) {
             .contains(t("assess.live.title"))
     );
     b.check().await;
+    b.c.execute(
+        "document.getElementById('live-suggestion').scrollIntoView();",
+        vec![],
+    )
+    .await
+    .unwrap();
+    b.screenshot(&format!("form-live-suggestion-{}", lang.code()))
+        .await;
     b.fill("#observation", "Kommer ofte uden madpakke og virker træt.")
         .await;
     b.follow("button[name=action][value=score]").await;
