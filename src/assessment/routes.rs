@@ -498,8 +498,14 @@ async fn suggestion(
         .any(|r| matches!(r, Reason::Critical { .. }));
     let fragment = SuggestionFragment {
         level: (complete || critical).then(|| LevelView::of(&cat.scale, outcome.level, a.ctx.lang)),
+        // What is still unanswered is said once, not per domain.
         reasons: if complete || critical {
-            describe_reasons(outcome.reasons, &cat, Some(&q), &a.ctx)
+            let decisive = outcome
+                .reasons
+                .into_iter()
+                .filter(|r| !matches!(r, Reason::NotEnoughAnswers { .. }))
+                .collect();
+            describe_reasons(decisive, &cat, Some(&q), &a.ctx)
         } else {
             Vec::new()
         },

@@ -631,7 +631,9 @@ async fn the_form_shows_the_engines_suggestion_while_it_is_filled_in() {
     suggest(&mut c, &early)
         .await
         .assert_contains("Alvorlig bekymring")
-        .assert_contains("Besvar spørgsmålene i alle områder");
+        .assert_contains("Kritisk forhold besvaret ja")
+        .assert_contains("Besvar også de øvrige spørgsmål")
+        .assert_lacks("For få svar");
     // Nothing was stored or read about a child.
     assert_eq!(app.count("SELECT COUNT(*) FROM assessments").await, 0);
     assert_eq!(
