@@ -82,11 +82,7 @@ async fn demo_accounts_see_their_own_scope() {
 #[tokio::test]
 async fn generated_history_matches_an_independent_recount_on_the_overviews() {
     let mut app = TestApp::spawn().await;
-    let cat = trivsel::questionnaire::Catalogue::load(
-        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("questionnaires"),
-        "boernelineal",
-    )
-    .unwrap();
+    let cat = shipped_catalogue("boernelineal");
     let s = trivsel::demo::seed_with(
         &app.db,
         app.state.now(),
@@ -155,11 +151,7 @@ async fn generated_history_matches_an_independent_recount_on_the_overviews() {
 #[tokio::test]
 async fn serve_demo_has_earlier_rounds_of_positions_and_an_open_round_left_to_assess() {
     let app = TestApp::spawn().await;
-    let cat = trivsel::questionnaire::Catalogue::load(
-        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("questionnaires"),
-        "boernelineal",
-    )
-    .unwrap();
+    let cat = shipped_catalogue("boernelineal");
     let s = trivsel::demo::seed_with(
         &app.db,
         app.state.now(),

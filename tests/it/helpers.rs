@@ -143,6 +143,15 @@ impl TestApp {
     }
 }
 
+/// The shipped questionnaires with the scale `scale`.
+pub fn shipped_catalogue(scale: &str) -> trivsel::questionnaire::Catalogue {
+    trivsel::questionnaire::Catalogue::load(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("questionnaires"),
+        scale,
+    )
+    .expect("shipped questionnaires")
+}
+
 async fn start(
     db: Db,
     config: Config,
@@ -170,11 +179,7 @@ async fn start_with_clock(
         .await
         .expect("bind");
     let addr = listener.local_addr().unwrap();
-    let catalogue = trivsel::questionnaire::Catalogue::load(
-        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("questionnaires"),
-        &config.scale,
-    )
-    .expect("shipped questionnaires");
+    let catalogue = shipped_catalogue(&config.scale);
     trivsel::assessment::register_versions(&db, &catalogue, chrono::Utc::now())
         .await
         .expect("register versions");

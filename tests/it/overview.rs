@@ -32,6 +32,17 @@ async fn position(c: &mut Client, child: i64, value: &str, level: &str) {
     assert_eq!(res.status, StatusCode::SEE_OTHER);
 }
 
+/// The fixture with a round open five days and two team positions in it: one child at orange
+/// in 1.A, the protected child at green; the round's id.
+async fn orange_and_green_in_a_round(app: &TestApp) -> (Fixture, i64) {
+    let f = Fixture::create(app).await;
+    let r = round(app, "Efterår 2026", 5).await;
+    let mut educator = app.login(EDUCATOR).await;
+    position(&mut educator, f.child_a1, "2", "orange").await;
+    position(&mut educator, f.protected_child, "0", "green").await;
+    (f, r)
+}
+
 async fn round(app: &TestApp, name: &str, opens_days_ago: i64) -> i64 {
     let mut admin = app.login(ADMIN).await;
     let today = app.state.now().date_naive();
@@ -171,11 +182,7 @@ async fn the_leader_sees_each_group_with_counts_follow_up_and_movement() {
 #[tokio::test]
 async fn municipal_figures_are_aggregates_with_small_counts_suppressed() {
     let app = TestApp::spawn().await;
-    let f = Fixture::create(&app).await;
-    let r = round(&app, "Efterår 2026", 5).await;
-    let mut educator = app.login(EDUCATOR).await;
-    position(&mut educator, f.child_a1, "2", "orange").await;
-    position(&mut educator, f.protected_child, "0", "green").await;
+    let (f, r) = orange_and_green_in_a_round(&app).await;
 
     let mut admin = app.login(ADMIN).await;
     // The admin corrects a birth date; the figures' copy follows.
@@ -436,11 +443,7 @@ async fn municipal_figures_are_reused_for_a_minute_then_counted_again() {
         ..Default::default()
     };
     let app = TestApp::spawn_with(config).await;
-    let f = Fixture::create(&app).await;
-    let r = round(&app, "Efterår 2026", 5).await;
-    let mut educator = app.login(EDUCATOR).await;
-    position(&mut educator, f.child_a1, "2", "orange").await;
-    position(&mut educator, f.protected_child, "0", "green").await;
+    let (f, r) = orange_and_green_in_a_round(&app).await;
     let mut admin = app.login(ADMIN).await;
     let url = format!("/overview/municipality?round={r}");
     let total_row = |n: i64| format!("<td class=\"num\">{n}</td></tr>\n</tbody>");
