@@ -94,13 +94,8 @@ pub async fn current(
          ORDER BY created_at, id",
         crate::db::placeholders(1, assessment_ids.len())
     );
-    let rows: Vec<(i64, String, NaiveDate)> = dispatch!(c, c => {
-        let mut q = sqlx::query_as(&sql);
-        for id in assessment_ids {
-            q = q.bind(*id);
-        }
-        q.fetch_all(&mut *c).await
-    })?;
+    let rows: Vec<(i64, String, NaiveDate)> =
+        crate::db::fetch_all_with_ids(c, &sql, assessment_ids).await?;
     // Oldest first, so the newest of each position wins.
     Ok(rows
         .into_iter()

@@ -232,6 +232,28 @@ impl Db {
     }
 }
 
+/// The rows of `sql` with `ids` bound in order as `$1, $2, …` (a query over an `IN (…)`
+/// list of ids, [`placeholders`]).
+pub async fn fetch_all_with_ids<T>(
+    c: &mut impl Conn,
+    sql: &str,
+    ids: &[i64],
+) -> anyhow::Result<Vec<T>>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+        + Send
+        + Unpin,
+{
+    Ok(crate::dispatch!(c, c => {
+        let mut q = sqlx::query_as(sql);
+        for id in ids {
+            q = q.bind(*id);
+        }
+        q.fetch_all(&mut *c).await
+    })?)
+}
+
 /// `$from, $from+1, …` for `n` bound parameters (an `IN (…)` list); both engines number
 /// parameters the same way.
 pub fn placeholders(from: usize, n: usize) -> String {

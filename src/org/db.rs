@@ -416,13 +416,7 @@ pub async fn children_in_groups(
          ORDER BY c.first_name, c.last_name, c.id",
         crate::db::placeholders(1, group_ids.len())
     );
-    let rows: Vec<Row> = dispatch!(c, c => {
-        let mut q = sqlx::query_as(&sql);
-        for g in group_ids {
-            q = q.bind(*g);
-        }
-        q.fetch_all(&mut *c).await
-    })?;
+    let rows: Vec<Row> = crate::db::fetch_all_with_ids(c, &sql, group_ids).await?;
     for r in rows {
         out.entry(r.group_id).or_default().push(r.child);
     }

@@ -9,7 +9,7 @@ pub mod trend;
 
 use std::collections::HashMap;
 
-use crate::db::{Conn, placeholders};
+use crate::db::{Conn, fetch_all_with_ids, placeholders};
 use crate::dispatch;
 
 /// A child's team position in a round (the newest, corrections applied).
@@ -98,13 +98,8 @@ where
         + Send
         + Unpin,
 {
-    Ok(dispatch!(c, c => {
-        let mut q = sqlx::query_as(sql);
-        for id in group_ids.iter().chain(round_ids) {
-            q = q.bind(*id);
-        }
-        q.fetch_all(&mut *c).await
-    })?)
+    let ids: Vec<i64> = group_ids.iter().chain(round_ids).copied().collect();
+    fetch_all_with_ids(c, sql, &ids).await
 }
 
 /// The status of each open alert about a child currently enrolled in `group_ids`.
@@ -122,13 +117,7 @@ pub async fn open_alerts(
          AND a.status <> 'closed'",
         placeholders(1, group_ids.len())
     );
-    let rows: Vec<(i64, String)> = dispatch!(c, c => {
-        let mut q = sqlx::query_as(&sql);
-        for g in group_ids {
-            q = q.bind(*g);
-        }
-        q.fetch_all(&mut *c).await
-    })?;
+    let rows: Vec<(i64, String)> = fetch_all_with_ids(c, &sql, group_ids).await?;
     Ok(rows.into_iter().collect())
 }
 
