@@ -121,29 +121,26 @@ static ASSET_VERSION: LazyLock<String> = LazyLock::new(|| {
     format!("{h:016x}")
 });
 
-async fn app_css() -> impl IntoResponse {
+/// A file built into the binary, cached for ever (its URL carries the asset version).
+fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {
     (
         [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CONTENT_TYPE, content_type),
             (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
         ],
-        APP_CSS,
-    )
-}
-
-/// The assessment form's live suggestion (progressive enhancement; see the file).
-async fn live_js() -> impl IntoResponse {
-    (
-        [
-            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
-        ],
-        LIVE_JS,
+        body,
     )
 }
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/assets/app.css", get(app_css))
-        .route("/assets/live.js", get(live_js))
+        .route(
+            "/assets/app.css",
+            get(|| async { asset("text/css; charset=utf-8", APP_CSS) }),
+        )
+        // The assessment form's live suggestion (progressive enhancement; see the file).
+        .route(
+            "/assets/live.js",
+            get(|| async { asset("text/javascript; charset=utf-8", LIVE_JS) }),
+        )
 }
