@@ -16,7 +16,7 @@ use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
-use crate::auth::session_store::DbSessionStore;
+use crate::auth::session_store::{DbSessionStore, SessionCache};
 use crate::config::Config;
 use crate::db::Db;
 
@@ -61,6 +61,8 @@ pub struct Inner {
     municipality: RwLock<String>,
     /// Recently counted municipal figures (see `aggregate_cache_seconds`).
     pub aggregates: crate::overview::AggregateCache,
+    /// Recently read sessions and their accounts (see `session_cache_seconds`).
+    pub sessions: SessionCache,
 }
 
 impl std::ops::Deref for AppState {
@@ -75,6 +77,7 @@ impl AppState {
         AppState {
             inner: Arc::new(Inner {
                 db,
+                sessions: SessionCache::new(config.session_cache_seconds),
                 config,
                 catalogue: None,
                 clock: Clock::default(),
@@ -131,7 +134,12 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
 /// The whole application: feature routers merged, then the cross-cutting layers.
 pub fn router(state: AppState) -> Router {
     let config = &state.config;
-    let session_layer = SessionManagerLayer::new(DbSessionStore::new(state.db.clone()))
+    let store = DbSessionStore::new(
+        state.db.clone(),
+        state.sessions.clone(),
+        state.clock.clone(),
+    );
+    let session_layer = SessionManagerLayer::new(store)
         .with_name("trivsel_session")
         .with_http_only(true)
         .with_same_site(SameSite::Lax)

@@ -49,6 +49,9 @@ pub struct Config {
     pub public_url: Option<String>,
     /// Minutes of inactivity after which a session ends.
     pub session_idle_minutes: i64,
+    /// How long an instance reuses a session and its account once read, in seconds (0: read
+    /// on every request). Changes made through the same instance bite at once regardless.
+    pub session_cache_seconds: u64,
     /// Failed logins for one account within the window before further attempts are refused.
     pub login_max_failures: i64,
     /// Length of the login throttling window, in minutes.
@@ -91,6 +94,7 @@ impl Default for Config {
             max_connections: 16,
             public_url: None,
             session_idle_minutes: 30,
+            session_cache_seconds: 2,
             login_max_failures: 5,
             login_window_minutes: 15,
             body_limit_bytes: 4 * 1024 * 1024,

@@ -156,6 +156,7 @@ async fn set_lang(
 ) -> AppResult<Redirect> {
     let mut c = state.db.writer().await?;
     users::set_lang(&mut c, a.user.id, Lang::from_code(&form.lang)).await?;
+    state.sessions.forget_user(a.user.id);
     // Only local paths, so the switch cannot be used as an open redirect.
     // (A backslash counts as a slash in browsers: "/\\host" would leave the site too.)
     let back = if form.back.starts_with('/')
@@ -526,6 +527,8 @@ async fn save_user(
     };
     users::set_assignments(&mut tx, user_id, role, &form.assign).await?;
     tx.commit().await?;
+    // Its sessions read the account afresh on their next request.
+    state.sessions.forget_user(user_id);
     tracing::info!(
         user_id = a.user.id,
         account = user_id,

@@ -5,9 +5,16 @@
 //! is saved), and loading a session reads that account in the same statement if it is still
 //! active, handing it to the request under [`ACCOUNT_KEY`]: every request learns who is
 //! logged in, and that the account has not been deactivated since, in one round trip. The
-//! account is read fresh on every request and never written back (saving drops the key).
+//! account is never written back (saving drops the key).
+//!
+//! Each instance keeps the sessions it has read, with their accounts, for at most
+//! `session_cache_seconds` ([`SessionCache`]): a busy user's requests then need no read at
+//! all. Whatever this instance changes (a save, a logout, an account edited by the admin, a
+//! language chosen) drops the copies at once; a change made elsewhere (another instance, SQL
+//! by hand) bites once the copy is that old. Expiry is still checked on every request.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use tower_sessions::session::{Id, Record};
@@ -15,6 +22,7 @@ use tower_sessions::session_store::{self, SessionStore};
 
 use super::USER_KEY;
 use super::users::UserRow;
+use crate::app::Clock;
 use crate::db::Db;
 use crate::dispatch;
 
@@ -25,11 +33,107 @@ pub const ACCOUNT_KEY: &str = "account";
 #[derive(Debug, Clone)]
 pub struct DbSessionStore {
     db: Db,
+    cache: SessionCache,
+    clock: Clock,
 }
 
 impl DbSessionStore {
-    pub fn new(db: Db) -> Self {
-        DbSessionStore { db }
+    pub fn new(db: Db, cache: SessionCache, clock: Clock) -> Self {
+        DbSessionStore { db, cache, clock }
+    }
+}
+
+/// Sessions read recently by this instance, with their accounts; shared by the store and
+/// the features that change accounts, which drop a user's copies with [`Self::forget_user`].
+#[derive(Debug, Clone, Default)]
+pub struct SessionCache {
+    inner: Arc<Mutex<CacheInner>>,
+    ttl: chrono::Duration,
+}
+
+#[derive(Debug, Default)]
+struct CacheInner {
+    entries: HashMap<Id, Cached>,
+    /// Counts the changes; a read that began before one is not kept (it may predate it).
+    generation: u64,
+}
+
+#[derive(Debug)]
+struct Cached {
+    record: Record,
+    user_id: Option<i64>,
+    read_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Past this many copies, the stale ones are swept out on the next insert.
+const CACHE_SWEEP_AT: usize = 10_000;
+
+impl SessionCache {
+    /// Copies live `seconds`; 0 turns the cache off (every request reads the database).
+    pub fn new(seconds: u64) -> Self {
+        SessionCache {
+            inner: Default::default(),
+            ttl: chrono::Duration::seconds(i64::try_from(seconds).unwrap_or(i64::MAX / 1000)),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, CacheInner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn fresh(ttl: chrono::Duration, c: &Cached, now: chrono::DateTime<chrono::Utc>) -> bool {
+        c.read_at <= now && now - c.read_at < ttl
+    }
+
+    /// A fresh copy of session `id`, or else the generation to hand to [`Self::put`].
+    fn get(&self, id: &Id, now: chrono::DateTime<chrono::Utc>) -> Result<Record, u64> {
+        let inner = self.lock();
+        match inner.entries.get(id) {
+            Some(c)
+                if Self::fresh(self.ttl, c, now)
+                    && c.record.expiry_date > time::OffsetDateTime::now_utc() =>
+            {
+                Ok(c.record.clone())
+            }
+            _ => Err(inner.generation),
+        }
+    }
+
+    /// Keeps `record`, read at `now`, unless something changed since `generation`.
+    fn put(&self, record: &Record, now: chrono::DateTime<chrono::Utc>, generation: u64) {
+        if self.ttl <= chrono::Duration::zero() {
+            return;
+        }
+        let mut inner = self.lock();
+        if inner.generation != generation {
+            return;
+        }
+        if inner.entries.len() >= CACHE_SWEEP_AT {
+            let ttl = self.ttl;
+            inner.entries.retain(|_, c| Self::fresh(ttl, c, now));
+        }
+        let user_id = record.data.get(USER_KEY).and_then(|v| v.as_i64());
+        inner.entries.insert(
+            record.id,
+            Cached {
+                record: record.clone(),
+                user_id,
+                read_at: now,
+            },
+        );
+    }
+
+    fn forget(&self, id: &Id) {
+        let mut inner = self.lock();
+        inner.generation += 1;
+        inner.entries.remove(id);
+    }
+
+    /// Drops every copy of `user_id`'s sessions: their account changed on this instance.
+    pub fn forget_user(&self, user_id: i64) {
+        let mut inner = self.lock();
+        inner.generation += 1;
+        inner.entries.retain(|_, c| c.user_id != Some(user_id));
     }
 }
 
@@ -81,6 +185,7 @@ impl SessionStore for DbSessionStore {
             .map(|r| r.rows_affected()))
             .map_err(backend)?;
             if inserted == 1 {
+                self.cache.forget(&record.id);
                 return Ok(());
             }
             record.id = Id::default();
@@ -90,7 +195,8 @@ impl SessionStore for DbSessionStore {
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         let (data, user_id) = encode(record)?;
         let mut c = self.db.writer().await.map_err(backend)?;
-        dispatch!(&mut c, c => sqlx::query(
+        // The copy goes after the write: a read that began before it may have seen the old row.
+        let saved = dispatch!(&mut c, c => sqlx::query(
             "INSERT INTO sessions (id, data, expires_at, user_id) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at, \
              user_id = excluded.user_id",
@@ -102,10 +208,17 @@ impl SessionStore for DbSessionStore {
         .execute(&mut *c)
         .await
         .map(|_| ()))
-        .map_err(backend)
+        .map_err(backend);
+        self.cache.forget(&record.id);
+        saved
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        let read_at = self.clock.now();
+        let generation = match self.cache.get(id, read_at) {
+            Ok(record) => return Ok(Some(record)),
+            Err(generation) => generation,
+        };
         let mut c = self.db.conn().await.map_err(backend)?;
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let row: Option<Loaded> = dispatch!(&mut c, c => sqlx::query_as(
@@ -140,22 +253,26 @@ impl SessionStore for DbSessionStore {
                 serde_json::to_value(account).map_err(|e| decode(&e))?,
             );
         }
-        Ok(Some(Record {
+        let record = Record {
             id: *id,
             data,
             expiry_date: time::OffsetDateTime::from_unix_timestamp(row.expires_at)
                 .map_err(|e| decode(&e))?,
-        }))
+        };
+        self.cache.put(&record, read_at, generation);
+        Ok(Some(record))
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
         let mut c = self.db.writer().await.map_err(backend)?;
-        dispatch!(&mut c, c => sqlx::query("DELETE FROM sessions WHERE id = $1")
+        let deleted = dispatch!(&mut c, c => sqlx::query("DELETE FROM sessions WHERE id = $1")
             .bind(id.to_string())
             .execute(&mut *c)
             .await
             .map(|_| ()))
-        .map_err(backend)
+        .map_err(backend);
+        self.cache.forget(id);
+        deleted
     }
 }
 

@@ -63,6 +63,35 @@ async fn logout_ends_the_session() {
 }
 
 #[tokio::test]
+async fn a_session_ended_here_is_refused_at_once_even_when_its_cookie_is_replayed() {
+    let app = TestApp::spawn().await;
+    Fixture::create(&app).await;
+    let mut c = app.login(EDUCATOR).await;
+    let cookie = c.cookie_header();
+    assert!(cookie.contains("trivsel_session="), "{cookie}");
+    let replay = |cookie: String| {
+        let url = format!("{}/", app.base);
+        async move {
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap()
+                .get(url)
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // Read once, so that this instance holds a copy of the session.
+    assert_eq!(replay(cookie.clone()).await.status(), StatusCode::OK);
+    assert_eq!(c.post("/logout", &[]).await.status, StatusCode::SEE_OTHER);
+    let res = replay(cookie).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()["location"], "/login");
+}
+
+#[tokio::test]
 async fn sessions_survive_a_restart() {
     let mut app = TestApp::spawn().await;
     Fixture::create(&app).await;
@@ -260,8 +289,13 @@ async fn deactivated_accounts_lose_their_session() {
     Fixture::create(&app).await;
     let mut c = app.login(EDUCATOR).await;
     assert_eq!(c.get("/").await.status, StatusCode::OK);
+    // Deactivated outside this instance (by hand, or on another instance): the instance's
+    // copy of the session is used up to session_cache_seconds, and not a moment longer.
     app.exec("UPDATE users SET active = FALSE WHERE email = 'educator@test.dk'")
         .await;
+    let cached = app.state.config.session_cache_seconds as i64;
+    assert!(cached > 0, "the suite runs with the session cache on");
+    app.state.clock.advance(chrono::Duration::seconds(cached));
     assert_eq!(c.get("/").await.location.as_deref(), Some("/login"));
     assert_eq!(
         app.client().login(EDUCATOR, PASSWORD).await.status,

@@ -239,6 +239,7 @@ impl Res {
 pub struct Client {
     pub base: String,
     http: reqwest::Client,
+    jar: std::sync::Arc<reqwest::cookie::Jar>,
     pub csrf: Option<String>,
 }
 
@@ -250,16 +251,27 @@ pub fn csrf_in(body: &str) -> Option<String> {
 
 impl Client {
     pub fn new(base: &str) -> Client {
+        let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
         let http = reqwest::Client::builder()
-            .cookie_store(true)
+            .cookie_provider(jar.clone())
             .redirect(Policy::none())
             .build()
             .unwrap();
         Client {
             base: base.to_string(),
             http,
+            jar,
             csrf: None,
         }
+    }
+
+    /// The `Cookie` header this client sends now (to replay it after the client let go).
+    pub fn cookie_header(&self) -> String {
+        use reqwest::cookie::CookieStore;
+        self.jar
+            .cookies(&self.base.parse().unwrap())
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default()
     }
 
     async fn read(&mut self, res: reqwest::Response) -> Res {
