@@ -23,6 +23,7 @@ use trivsel::audit::{self, Action};
 use trivsel::auth::{CurrentUser, Role};
 use trivsel::config::Config;
 use trivsel::db::Db;
+use trivsel::questionnaire::Catalogue;
 
 fn arg(name: &str, default: &str) -> String {
     let args: Vec<String> = std::env::args().collect();
@@ -32,24 +33,53 @@ fn arg(name: &str, default: &str) -> String {
         .unwrap_or_else(|| default.to_string())
 }
 
-fn answers() -> Vec<(String, String)> {
-    let mut v = Vec::new();
-    for d in [
-        "development",
-        "social",
-        "participation",
-        "security",
-        "self_esteem",
-        "health",
-    ] {
-        for i in 1..=3 {
-            v.push((format!("{d}_{i}"), ((i + d.len()) % 3).to_string()));
-        }
+/// One filled-in form per questionnaire: every item answered (a spread of values), every
+/// critical sign "no"; the same on both sides of the bench.
+struct Filled {
+    q: Arc<trivsel::questionnaire::Questionnaire>,
+    fields: Vec<(String, String)>,
+    json: String,
+    outcome: trivsel::scoring::Outcome,
+    level: String,
+}
+
+fn fill(q: &Arc<trivsel::questionnaire::Questionnaire>, cat: &Catalogue) -> Filled {
+    let mut fields: Vec<(String, String)> = q
+        .model
+        .items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            (
+                item.id.clone(),
+                item.values[(i * 7 + 1) % item.values.len()].clone(),
+            )
+        })
+        .collect();
+    fields.extend(
+        q.model
+            .critical
+            .iter()
+            .map(|c| (c.clone(), "no".to_string())),
+    );
+    let map: std::collections::BTreeMap<_, _> = fields.iter().cloned().collect();
+    let parsed = trivsel::questionnaire::answers_from_map(q, &map).expect("answers fit");
+    let outcome = trivsel::scoring::score(&q.model, &parsed);
+    Filled {
+        q: q.clone(),
+        json: serde_json::to_string(&map).expect("answers as JSON"),
+        level: cat.scale.level(outcome.level).id.clone(),
+        outcome,
+        fields,
     }
-    for c in ["violence", "sexual_abuse", "neglect"] {
-        v.push((c.into(), "no".into()));
-    }
-    v
+}
+
+/// A child to submit for: its open round and the form of its age band.
+#[derive(Clone, Copy)]
+struct Target {
+    id: i64,
+    round: Option<i64>,
+    form: usize,
 }
 
 #[tokio::main]
@@ -100,6 +130,32 @@ async fn main() -> anyhow::Result<()> {
             children.push(ch.id);
         }
     }
+    // Each child's open round and questionnaire, so that the raw side writes the same rows
+    // (the child's position in the round, its age band's questionnaire) as the service does.
+    let today = chrono::Utc::now().date_naive();
+    let forms: Vec<Filled> = catalogue
+        .questionnaires
+        .iter()
+        .map(|q| fill(q, &catalogue))
+        .collect();
+    let mut targets = Vec::new();
+    for id in children {
+        let Some(found) = adb::form_context_where(&mut c, id, educator, "$2 = $2", today).await?
+        else {
+            continue;
+        };
+        let age = trivsel::org::age_on(found.child.birth_date, today);
+        let Some(q) = catalogue.for_age(age) else {
+            continue;
+        };
+        let form = forms
+            .iter()
+            .position(|f| f.q.def.id == q.def.id)
+            .expect("a form");
+        let round = found.round().map(|r| r.id);
+        targets.push(Target { id, round, form });
+    }
+    let mut children = targets;
     drop(c);
     // Mixed across groups (the same order in every phase), as a round's work arrives.
     {
@@ -107,7 +163,6 @@ async fn main() -> anyhow::Result<()> {
         use rand::seq::SliceRandom;
         children.shuffle(&mut rand::rngs::StdRng::seed_from_u64(7));
     }
-    let q = catalogue.for_age(4).expect("3–5 questionnaire").clone();
     let state = AppState::new(db.clone(), config.clone(), String::new()).with_catalogue(catalogue);
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let base = format!("http://{}", listener.local_addr()?);
@@ -120,19 +175,10 @@ async fn main() -> anyhow::Result<()> {
         role: Role::Educator,
         lang: Default::default(),
     };
-    let answers_json = serde_json::to_string(
-        &answers()
-            .into_iter()
-            .collect::<std::collections::BTreeMap<_, _>>(),
-    )?;
-    let parsed = trivsel::questionnaire::answers_from_map(&q, &answers().into_iter().collect())
-        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let bench = Arc::new(Bench {
-        outcome: trivsel::scoring::score(&q.model, &parsed),
         db: db.clone(),
         user,
-        q,
-        answers_json,
+        forms,
         children,
         base: base.clone(),
         clients,
@@ -220,10 +266,8 @@ impl Cpu {
 struct Bench {
     db: Db,
     user: CurrentUser,
-    q: Arc<trivsel::questionnaire::Questionnaire>,
-    outcome: trivsel::scoring::Outcome,
-    answers_json: String,
-    children: Vec<i64>,
+    forms: Vec<Filled>,
+    children: Vec<Target>,
     base: String,
     clients: usize,
 }
@@ -288,20 +332,21 @@ impl Bench {
         done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
     }
 
-    async fn raw_one(&self, child: i64) {
+    async fn raw_one(&self, target: Target) {
+        let (child, form) = (target.id, &self.forms[target.form]);
         let key = uuid::Uuid::new_v4().to_string();
         let now = chrono::Utc::now();
         let d = adb::Draft {
             key: &key,
             child_id: child,
-            round_id: None,
+            round_id: target.round,
             kind: "team",
             author_id: self.user.id,
-            questionnaire_id: &self.q.def.id,
-            questionnaire_version: self.q.def.version as i32,
-            questionnaire_hash: &self.q.hash,
+            questionnaire_id: &form.q.def.id,
+            questionnaire_version: form.q.def.version as i32,
+            questionnaire_hash: &form.q.hash,
             scale_id: "boernelineal",
-            answers: self.answers_json.clone(),
+            answers: form.json.clone(),
             observation: "",
             supersedes_id: None,
         };
@@ -319,7 +364,7 @@ impl Bench {
             .unwrap();
         };
         let mut tx = self.db.begin().await.unwrap();
-        let id = adb::save(&mut tx, &d, Some((&self.outcome, "yellow")), now)
+        let id = adb::save(&mut tx, &d, Some((&form.outcome, &form.level)), None, now)
             .await
             .unwrap()
             .unwrap();
@@ -327,7 +372,17 @@ impl Bench {
         log(&mut tx, &object, "scored").await;
         tx.commit().await.unwrap();
         let mut tx = self.db.begin().await.unwrap();
-        adb::decide(&mut tx, id, 0, "green", "", now).await.unwrap();
+        let decision = adb::Decision {
+            rank: 0,
+            level: "green",
+            justification: "",
+            justified: true,
+        };
+        // No scope condition: the raw side does the writes only.
+        adb::decide(&mut tx, id, self.user.id, "$2 = $2", &decision, now)
+            .await
+            .unwrap()
+            .expect("decided");
         log(&mut tx, &object, "submitted").await;
         tx.commit().await.unwrap();
     }
@@ -370,7 +425,8 @@ impl Bench {
         )
     }
 
-    async fn http_one(&self, http: &reqwest::Client, token: &str, child: i64) -> bool {
+    async fn http_one(&self, http: &reqwest::Client, token: &str, target: Target) -> bool {
+        let (child, filled) = (target.id, &self.forms[target.form]);
         let base = &self.base;
         let mut form = vec![
             (
@@ -379,9 +435,10 @@ impl Bench {
             ),
             ("kind".into(), "team".into()),
             ("action".into(), "score".into()),
+            ("questionnaire".into(), filled.q.def.id.clone()),
             ("csrf_token".into(), token.to_string()),
         ];
-        form.extend(answers());
+        form.extend(filled.fields.iter().cloned());
         let res = http
             .post(format!("{base}/children/{child}/assess"))
             .form(&form)

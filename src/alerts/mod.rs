@@ -19,7 +19,7 @@ pub mod routes;
 use chrono::{DateTime, Duration, Utc};
 
 use crate::app::AppState;
-use crate::assessment::db::Assessment;
+use crate::assessment::db::Decided;
 use crate::auth::CurrentUser;
 use crate::consent::{self, Purpose};
 use crate::db::{Conn, Db};
@@ -154,7 +154,7 @@ pub async fn on_team_position(
     c: &mut impl Conn,
     state: &AppState,
     user: &CurrentUser,
-    a: &Assessment,
+    a: &Decided,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Option<i64>> {
     let Some(cat) = state.catalogue.clone() else {

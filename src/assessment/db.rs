@@ -277,15 +277,29 @@ pub struct Draft<'a> {
     pub supersedes_id: Option<i64>,
 }
 
+/// Where a save may land when the service has not read the child first: the child only if
+/// `condition` (SQL over `c`, the scope rule from [`crate::auth::scope`], with `$2` bound to
+/// the author) holds and it was born in (`born_after`, `born_until`] (the questionnaire's
+/// age band), in the round open for its institution on `day`; all in the inserting statement.
+pub struct Within<'a> {
+    pub condition: &'a str,
+    pub day: NaiveDate,
+    pub born_after: NaiveDate,
+    pub born_until: NaiveDate,
+}
+
 /// Saves a draft, or a scored assessment awaiting the decision, under its submission key.
 /// A second submission with the same key updates the same row (double clicks, reloads and
 /// retries store one assessment); a row already submitted, or another author's or child's
-/// row under the same key, is left as it is and `None` comes back.
+/// row under the same key, is left as it is and `None` comes back. With `within`, the round
+/// is found in the statement (`d.round_id` is not used) and `None` also means the child is
+/// not one `within` admits.
 #[tracing::instrument(skip_all)]
 pub async fn save(
     c: &mut impl Conn,
     d: &Draft<'_>,
     scored: Option<(&Outcome, &str)>,
+    within: Option<&Within<'_>>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Option<i64>> {
     let (status, domains, reasons, total, rank, level) = match scored {
@@ -306,69 +320,115 @@ pub async fn save(
             None,
         ),
     };
-    Ok(dispatch!(c, c => sqlx::query_scalar(
-        "INSERT INTO assessments (child_id, round_id, kind, status, author_id, questionnaire_id, questionnaire_version, \
+    const VALUES: &str =
+        "$2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18";
+    let source = match within {
+        None => format!("VALUES ($1, {VALUES}, $19)"),
+        Some(w) => format!(
+            "SELECT c.id, {VALUES}, {} FROM children c \
+             LEFT JOIN enrolments e ON e.child_id = c.id AND e.to_date IS NULL \
+             LEFT JOIN groups g ON g.id = e.group_id \
+             LEFT JOIN institutions i ON i.id = g.institution_id \
+             WHERE c.id = $1 AND {} AND c.birth_date > $20 AND c.birth_date <= $21",
+            open_round_sql("i.kind", "$19"),
+            w.condition
+        ),
+    };
+    let sql = format!(
+        "INSERT INTO assessments (child_id, author_id, kind, status, questionnaire_id, questionnaire_version, \
          questionnaire_hash, scale_id, answers, domain_scores, reasons, total, suggested_rank, suggested_level, \
-         observation, supersedes_id, submission_key, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19) \
+         observation, supersedes_id, submission_key, created_at, updated_at, round_id) {source} \
          ON CONFLICT (submission_key) DO UPDATE SET kind = excluded.kind, status = excluded.status, \
          answers = excluded.answers, domain_scores = excluded.domain_scores, reasons = excluded.reasons, \
          total = excluded.total, suggested_rank = excluded.suggested_rank, suggested_level = excluded.suggested_level, \
          observation = excluded.observation, updated_at = excluded.updated_at \
          WHERE assessments.status <> 'submitted' AND assessments.child_id = excluded.child_id \
          AND assessments.author_id = excluded.author_id \
-         RETURNING id",
-    )
-    .bind(d.child_id)
-    .bind(d.round_id)
-    .bind(d.kind)
-    .bind(status)
-    .bind(d.author_id)
-    .bind(d.questionnaire_id)
-    .bind(d.questionnaire_version)
-    .bind(d.questionnaire_hash)
-    .bind(d.scale_id)
-    .bind(&d.answers)
-    .bind(&domains)
-    .bind(&reasons)
-    .bind(total)
-    .bind(rank)
-    .bind(level)
-    .bind(d.observation)
-    .bind(d.supersedes_id)
-    .bind(d.key)
-    .bind(now)
-    .fetch_optional(&mut *c)
-    .await)?)
+         RETURNING id"
+    );
+    Ok(dispatch!(c, c => {
+        let q = sqlx::query_scalar(&sql)
+            .bind(d.child_id)
+            .bind(d.author_id)
+            .bind(d.kind)
+            .bind(status)
+            .bind(d.questionnaire_id)
+            .bind(d.questionnaire_version)
+            .bind(d.questionnaire_hash)
+            .bind(d.scale_id)
+            .bind(&d.answers)
+            .bind(&domains)
+            .bind(&reasons)
+            .bind(total)
+            .bind(rank)
+            .bind(level)
+            .bind(d.observation)
+            .bind(d.supersedes_id)
+            .bind(d.key)
+            .bind(now);
+        let q = match within {
+            None => q.bind(d.round_id),
+            Some(w) => q.bind(w.day).bind(w.born_after).bind(w.born_until),
+        };
+        q.fetch_optional(&mut *c).await
+    })?)
 }
 
-/// Records the professional's decision. Returns false when the assessment was not awaiting
-/// one (already submitted: a repeated click changes nothing).
+/// The professional's decision on a scored assessment.
+pub struct Decision<'a> {
+    pub rank: i32,
+    pub level: &'a str,
+    pub justification: &'a str,
+    /// Whether the justification is long enough to choose a level other than the suggestion.
+    pub justified: bool,
+}
+
+/// A decision just recorded: what the alert rules need of it.
+#[derive(Debug, sqlx::FromRow)]
+pub struct Decided {
+    pub id: i64,
+    pub child_id: i64,
+    pub kind: String,
+    pub supersedes_id: Option<i64>,
+    pub reasons: String,
+    pub decided_rank: Option<i32>,
+}
+
+/// Records the decision on assessment `id` in one statement, and only if it holds: the
+/// assessment awaits `author_id`'s decision, the level is the suggested one or the decision is
+/// justified, and `condition` (SQL over `assessments`, with `$2` bound to the author; the
+/// scope rule from [`crate::auth::scope`]) is true. `None` when nothing was recorded (a
+/// repeated click, out of scope, a justification missing): the caller reads why. A team
+/// position in a round becomes the child's position in that round in the same transaction.
 #[tracing::instrument(skip_all)]
 pub async fn decide(
     c: &mut impl Conn,
     id: i64,
-    rank: i32,
-    level: &str,
-    justification: &str,
+    author_id: i64,
+    condition: &str,
+    d: &Decision<'_>,
     now: DateTime<Utc>,
-) -> anyhow::Result<bool> {
-    let n = dispatch!(c, c => sqlx::query(
-        "UPDATE assessments SET status = 'submitted', decided_rank = $1, decided_level = $2, justification = $3, \
-         submitted_at = $4, updated_at = $4 WHERE id = $5 AND status = 'scored'",
-    )
-    .bind(rank)
-    .bind(level)
-    .bind(justification)
-    .bind(now)
-    .bind(id)
-    .execute(&mut *c)
-    .await
-    .map(|r| r.rows_affected()))?;
-    if n == 1 {
+) -> anyhow::Result<Option<Decided>> {
+    let sql = format!(
+        "UPDATE assessments SET status = 'submitted', decided_rank = $3, decided_level = $4, justification = $5, \
+         submitted_at = $6, updated_at = $6 \
+         WHERE id = $1 AND author_id = $2 AND status = 'scored' AND (suggested_rank = $3 OR $7) AND {condition} \
+         RETURNING id, child_id, kind, supersedes_id, reasons, decided_rank"
+    );
+    let decided: Option<Decided> = dispatch!(c, c => sqlx::query_as(&sql)
+        .bind(id)
+        .bind(author_id)
+        .bind(d.rank)
+        .bind(d.level)
+        .bind(d.justification)
+        .bind(now)
+        .bind(d.justified)
+        .fetch_optional(&mut *c)
+        .await)?;
+    if decided.is_some() {
         record_round_position(c, id).await?;
     }
-    Ok(n == 1)
+    Ok(decided)
 }
 
 /// Makes the submitted assessment `id`, if it is a team position in a round, the child's

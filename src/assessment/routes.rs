@@ -313,6 +313,90 @@ async fn form_page(
     Ok(render(page)?.into_response())
 }
 
+/// The assessment form as submitted.
+struct Submission {
+    key: String,
+    kind: String,
+    action: String,
+    observation: String,
+    supersedes: Option<i64>,
+    /// The questionnaire the form was drawn from.
+    questionnaire: Option<String>,
+    answers: AnswerMap,
+}
+
+impl Submission {
+    fn parse(fields: Vec<(String, String)>) -> AppResult<Submission> {
+        let mut form = Submission {
+            key: String::new(),
+            kind: String::new(),
+            action: String::new(),
+            observation: String::new(),
+            supersedes: None,
+            questionnaire: None,
+            answers: AnswerMap::new(),
+        };
+        for (k, v) in fields {
+            match k.as_str() {
+                "submission_key" => form.key = v,
+                "kind" => form.kind = v,
+                "action" => form.action = v,
+                "observation" => form.observation = v,
+                "supersedes" => form.supersedes = v.parse::<i64>().ok(),
+                "questionnaire" => form.questionnaire = Some(v),
+                "csrf_token" => {}
+                _ => {
+                    if !v.is_empty() {
+                        form.answers.insert(k, v);
+                    }
+                }
+            }
+        }
+        if uuid::Uuid::parse_str(&form.key).is_err()
+            || !matches!(form.kind.as_str(), TEAM | INDIVIDUAL)
+            || !matches!(form.action.as_str(), "draft" | "score")
+        {
+            return Err(AppError::BadRequest("malformed assessment form"));
+        }
+        Ok(form)
+    }
+
+    fn scored(&self) -> bool {
+        self.action == "score"
+    }
+}
+
+/// A submission scored with questionnaire `q`, and what is wrong with it.
+struct Checked {
+    outcome: scoring::Outcome,
+    errors: FieldErrors,
+    domain_errors: Vec<(usize, &'static str)>,
+}
+
+fn check(q: &Questionnaire, form: &Submission) -> AppResult<Checked> {
+    let mut errors = FieldErrors::default();
+    if form.observation.chars().count() > 4000 {
+        errors.add("observation", tkey("err.too_long"));
+    }
+    let parsed = crate::questionnaire::answers_from_map(q, &form.answers)
+        .map_err(|_| AppError::BadRequest("answer not in the questionnaire"))?;
+    let outcome = scoring::score(&q.model, &parsed);
+    let mut domain_errors = Vec::new();
+    if form.scored() {
+        for (i, d) in outcome.domains.iter().enumerate() {
+            if d.score.is_none() {
+                domain_errors.push((i, tkey("assess.err.domain_answers")));
+                errors.add("domains", tkey("assess.err.answers"));
+            }
+        }
+    }
+    Ok(Checked {
+        outcome,
+        errors,
+        domain_errors,
+    })
+}
+
 async fn submit(
     State(state): State<AppState>,
     a: Auth,
@@ -321,58 +405,49 @@ async fn submit(
 ) -> AppResult<Response> {
     let cat = catalogue(&state)?;
     let now = state.now();
-    let mut c = state.db.conn().await?;
-    let (child, round, q) = context(&mut c, &cat, &a.user, id, now.date_naive()).await?;
-    drop(c);
+    let today = now.date_naive();
+    let form = Submission::parse(fields)?;
 
-    let mut answers = AnswerMap::new();
-    let (mut key, mut kind, mut action, mut observation, mut supersedes) = (
-        String::new(),
-        String::new(),
-        String::new(),
-        String::new(),
-        None,
-    );
-    for (k, v) in fields {
-        match k.as_str() {
-            "submission_key" => key = v,
-            "kind" => kind = v,
-            "action" => action = v,
-            "observation" => observation = v,
-            "supersedes" => supersedes = v.parse::<i64>().ok(),
-            "csrf_token" => {}
-            _ => {
-                if !v.is_empty() {
-                    answers.insert(k, v);
-                }
-            }
-        }
-    }
-    if uuid::Uuid::parse_str(&key).is_err()
-        || !matches!(kind.as_str(), TEAM | INDIVIDUAL)
-        || !matches!(action.as_str(), "draft" | "score")
+    // The common case without reading the child first: the form names the questionnaire it
+    // was drawn from, and the statement that saves the assessment admits the child only
+    // within the user's scope and the questionnaire's age band, and finds its round. When it
+    // admits nothing, or the form needs to be shown again, the child is read below.
+    if form.supersedes.is_none()
+        && let Some(q) = form.questionnaire.as_deref().and_then(|q| cat.by_id(q))
     {
-        return Err(AppError::BadRequest("malformed assessment form"));
-    }
-    let mut errors = FieldErrors::default();
-    if observation.chars().count() > 4000 {
-        errors.add("observation", tkey("err.too_long"));
-    }
-    let parsed = match crate::questionnaire::answers_from_map(&q, &answers) {
-        Ok(p) => p,
-        Err(_) => return Err(AppError::BadRequest("answer not in the questionnaire")),
-    };
-    let outcome = scoring::score(&q.model, &parsed);
-    let mut domain_errors = Vec::new();
-    if action == "score" {
-        for (i, d) in outcome.domains.iter().enumerate() {
-            if d.score.is_none() {
-                domain_errors.push((i, tkey("assess.err.domain_answers")));
-                errors.add("domains", tkey("assess.err.answers"));
+        let checked = check(q, &form)?;
+        if checked.errors.is_empty() {
+            let visible = scope::assessable_where(&a.user, "c.id")?;
+            let (born_after, born_until) =
+                crate::org::born_between_ages(q.def.age_from, q.def.age_to, today);
+            let within = adb::Within {
+                condition: &visible,
+                day: today,
+                born_after,
+                born_until,
+            };
+            let saved = store(
+                &state,
+                &a,
+                id,
+                (&cat, q),
+                &form,
+                &checked,
+                None,
+                Some(&within),
+            );
+            let saved = saved.await?;
+            if let Some(response) = saved {
+                return Ok(response);
             }
         }
     }
-    if let Some(s) = supersedes {
+
+    let mut c = state.db.conn().await?;
+    let (child, round, q) = context(&mut c, &cat, &a.user, id, today).await?;
+    drop(c);
+    let checked = check(&q, &form)?;
+    if let Some(s) = form.supersedes {
         // A correction must correct this child's submitted assessment.
         let mut c = state.db.conn().await?;
         let old = adb::get(&mut c, s).await?;
@@ -380,21 +455,21 @@ async fn submit(
             return Err(AppError::BadRequest("correction of an unknown assessment"));
         }
     }
-    if !errors.is_empty() {
-        let (mut domains, critical) = build_form(&q, &answers, a.ctx.lang);
-        for (i, e) in domain_errors {
+    if !checked.errors.is_empty() {
+        let (mut domains, critical) = build_form(&q, &form.answers, a.ctx.lang);
+        for (i, e) in checked.domain_errors {
             domains[i].error = Some(e);
         }
         let page = FormPage {
             title: q.def.title.get(a.ctx.lang).to_string(),
             questionnaire_id: q.def.id.clone(),
-            key,
-            kind,
-            supersedes,
-            observation,
+            key: form.key,
+            kind: form.kind,
+            supersedes: form.supersedes,
+            observation: form.observation,
             individual: Vec::new(),
             saved_draft: false,
-            errors,
+            errors: checked.errors,
             domains,
             critical,
             round,
@@ -403,33 +478,50 @@ async fn submit(
         };
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(page)?).into_response());
     }
+    let round_id = round.as_ref().map(|r| r.id);
+    store(&state, &a, id, (&cat, &q), &form, &checked, round_id, None)
+        .await?
+        .ok_or(AppError::BadRequest("submission key in use"))
+}
 
+/// Saves a checked submission with its access-log entry: in round `round_id` when the child
+/// was read already, or `within` the bounds the saving statement checks. `None` when nothing
+/// was stored and the key holds no earlier submission of this child by this author.
+#[allow(clippy::too_many_arguments)]
+async fn store(
+    state: &AppState,
+    a: &Auth,
+    id: i64,
+    (cat, q): (&Catalogue, &Questionnaire),
+    form: &Submission,
+    checked: &Checked,
+    round_id: Option<i64>,
+    within: Option<&adb::Within<'_>>,
+) -> AppResult<Option<Response>> {
+    let now = state.now();
     let draft = adb::Draft {
-        key: &key,
+        key: &form.key,
         child_id: id,
-        round_id: round.as_ref().map(|r| r.id),
-        kind: &kind,
+        round_id,
+        kind: &form.kind,
         author_id: a.user.id,
         questionnaire_id: &q.def.id,
         questionnaire_version: q.def.version as i32,
         questionnaire_hash: &q.hash,
         scale_id: &cat.scale.def.id,
-        answers: serde_json::to_string(&answers).map_err(anyhow::Error::from)?,
-        observation: observation.trim(),
-        supersedes_id: supersedes,
+        answers: serde_json::to_string(&form.answers).map_err(anyhow::Error::from)?,
+        observation: form.observation.trim(),
+        supersedes_id: form.supersedes,
     };
-    let level_id = cat.scale.level(outcome.level).id.clone();
+    let level_id = cat.scale.level(checked.outcome.level).id.clone();
+    let scored = form
+        .scored()
+        .then_some((&checked.outcome, level_id.as_str()));
     let mut tx = state.db.begin().await?;
-    let saved = adb::save(
-        &mut tx,
-        &draft,
-        (action == "score").then_some((&outcome, level_id.as_str())),
-        now,
-    )
-    .await?;
+    let saved = adb::save(&mut tx, &draft, scored, within, now).await?;
     let assessment_id = match saved {
         Some(aid) => {
-            let verb = if action == "score" { "scored" } else { "draft" };
+            let verb = if form.scored() { "scored" } else { "draft" };
             audit::record(
                 &mut tx,
                 &a.user,
@@ -443,19 +535,23 @@ async fn submit(
             aid
         }
         // Already submitted under this key (a repeated click): show what was stored.
-        None => {
-            adb::by_key(&mut tx, &key)
-                .await?
-                .filter(|x| x.child_id == id && x.author_id == a.user.id)
-                .ok_or(AppError::BadRequest("submission key in use"))?
-                .id
-        }
+        None => match adb::by_key(&mut tx, &form.key)
+            .await?
+            .filter(|x| x.child_id == id && x.author_id == a.user.id)
+        {
+            Some(x) => x.id,
+            None => return Ok(None),
+        },
     };
     tx.commit().await?;
-    if action == "draft" && saved.is_some() {
-        return Ok(Redirect::to(&format!("/children/{id}/assess?saved=1")).into_response());
+    if !form.scored() && saved.is_some() {
+        return Ok(Some(
+            Redirect::to(&format!("/children/{id}/assess?saved=1")).into_response(),
+        ));
     }
-    Ok(Redirect::to(&format!("/assessments/{assessment_id}")).into_response())
+    Ok(Some(
+        Redirect::to(&format!("/assessments/{assessment_id}")).into_response(),
+    ))
 }
 
 // ---- the live suggestion while the form is filled in ----
@@ -927,6 +1023,43 @@ async fn decide(
     Form(form): Form<DecideForm>,
 ) -> AppResult<Response> {
     let cat = catalogue(&state)?;
+    let rank = cat.scale.index_of(&form.level);
+    let justification = form.justification.trim().to_string();
+    let length = justification.chars().count();
+    if let Some(rank) = rank.filter(|_| length <= 2000) {
+        // The common case in one statement: the decision is recorded only if the assessment
+        // awaits this user's decision within their scope, and a level other than the
+        // suggestion comes with a justification. Otherwise nothing is written, and the
+        // assessment is read below to answer why.
+        let visible = scope::assessable_where(&a.user, "assessments.child_id")?;
+        let now = state.now();
+        let decision = adb::Decision {
+            rank: rank as i32,
+            level: &cat.scale.level(rank).id,
+            justification: &justification,
+            justified: length >= 10,
+        };
+        let mut tx = state.db.begin().await?;
+        if let Some(decided) = adb::decide(&mut tx, id, a.user.id, &visible, &decision, now).await?
+        {
+            audit::record(
+                &mut tx,
+                &a.user,
+                Action::Change,
+                Some(decided.child_id),
+                &format!("assessment:{id}"),
+                "submitted",
+                now,
+            )
+            .await?;
+            // The team's position may raise an alert: in the same transaction, with its email.
+            if decided.kind == TEAM {
+                crate::alerts::on_team_position(&mut tx, &state, &a.user, &decided, now).await?;
+            }
+            tx.commit().await?;
+            return Ok(Redirect::to(&format!("/assessments/{id}")).into_response());
+        }
+    }
     // The assessment and the scope check in one read; the child is read only to show the
     // form again.
     let assessment = {
@@ -941,76 +1074,34 @@ async fn decide(
         return Err(AppError::NotFound);
     }
     let mut errors = FieldErrors::default();
-    let rank = cat.scale.index_of(&form.level);
-    let justification = form.justification.trim().to_string();
     match rank {
         None => errors.add("level", tkey("err.choose")),
-        Some(r)
-            if Some(r as i32) != assessment.suggested_rank
-                && justification.chars().count() < 10 =>
-        {
+        Some(r) if Some(r as i32) != assessment.suggested_rank && length < 10 => {
             errors.add("justification", tkey("assess.err.justification"))
         }
         Some(_) => {}
     }
-    if justification.chars().count() > 2000 {
+    if length > 2000 {
         errors.add("justification", tkey("err.too_long"));
     }
-    let Some(rank) = rank.filter(|_| errors.is_empty()) else {
-        let chosen = rank;
-        let child = {
-            let mut c = state.db.conn().await?;
-            scope::assessable_child(&mut c, &a.user, assessment.child_id).await?
-        };
-        let page = assessment_page_for(
-            &cat,
-            &a,
-            assessment,
-            child,
-            chosen,
-            form.justification,
-            errors,
-        );
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(page)?).into_response());
-    };
-    let now = state.now();
-    let mut tx = state.db.begin().await?;
-    if adb::decide(
-        &mut tx,
-        id,
-        rank as i32,
-        &cat.scale.level(rank).id,
-        &justification,
-        now,
-    )
-    .await?
-    {
-        audit::record(
-            &mut tx,
-            &a.user,
-            Action::Change,
-            Some(assessment.child_id),
-            &format!("assessment:{id}"),
-            "submitted",
-            now,
-        )
-        .await?;
-        // The team's position may raise an alert: in the same transaction, with its email.
-        if assessment.is_team() {
-            let level = cat.scale.level(rank).id.clone();
-            let submitted = Assessment {
-                status: "submitted".into(),
-                decided_rank: Some(rank as i32),
-                decided_level: Some(level),
-                justification,
-                submitted_at: Some(now),
-                ..assessment
-            };
-            crate::alerts::on_team_position(&mut tx, &state, &a.user, &submitted, now).await?;
-        }
+    if errors.is_empty() {
+        // Decided meanwhile (a second tab): show what is stored now.
+        return Ok(Redirect::to(&format!("/assessments/{id}")).into_response());
     }
-    tx.commit().await?;
-    Ok(Redirect::to(&format!("/assessments/{id}")).into_response())
+    let child = {
+        let mut c = state.db.conn().await?;
+        scope::assessable_child(&mut c, &a.user, assessment.child_id).await?
+    };
+    let page = assessment_page_for(
+        &cat,
+        &a,
+        assessment,
+        child,
+        rank,
+        form.justification,
+        errors,
+    );
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, render(page)?).into_response())
 }
 
 /// Starts a correction: a new draft with the old answers that will supersede the old one.
@@ -1045,7 +1136,7 @@ async fn correct(
         supersedes_id: Some(old.id),
     };
     let mut tx = state.db.begin().await?;
-    if let Some(aid) = adb::save(&mut tx, &draft, None, now).await? {
+    if let Some(aid) = adb::save(&mut tx, &draft, None, None, now).await? {
         audit::record(
             &mut tx,
             &a.user,

@@ -151,9 +151,51 @@ pub fn age_on(birth: NaiveDate, on: NaiveDate) -> i32 {
     age
 }
 
+/// The birth dates whose age on `on` lies in `from..=to` whole years, as (after, until]: for
+/// a query that must find a child of an age band without reading its birth date first.
+pub fn born_between_ages(from: u32, to: u32, on: NaiveDate) -> (NaiveDate, NaiveDate) {
+    // The latest birth date with `age_on(_, on) >= years`: the same day `years` earlier, or
+    // 28 February when `on` is a 29 February and that year has none.
+    let latest_aged = |years: u32| {
+        let year = on.year() - i32::try_from(years).unwrap_or(i32::MAX / 2);
+        on.with_year(year)
+            .or_else(|| NaiveDate::from_ymd_opt(year, 2, 28))
+            .unwrap_or(NaiveDate::MIN)
+    };
+    (latest_aged(to.saturating_add(1)), latest_aged(from))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn birth_date_bounds_agree_with_age_on() {
+        let d = |s| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        for on in [
+            "2026-12-01",
+            "2024-02-29",
+            "2025-02-28",
+            "2025-03-01",
+            "2026-01-01",
+        ] {
+            let on = d(on);
+            for (from, to) in [(0, 2), (3, 5), (6, 9), (10, 13), (14, 17)] {
+                let (after, until) = born_between_ages(from, to, on);
+                let mut birth = d("2005-01-01");
+                while birth <= on {
+                    let age = age_on(birth, on);
+                    let in_band = age >= from as i32 && age <= to as i32;
+                    assert_eq!(
+                        in_band,
+                        birth > after && birth <= until,
+                        "born {birth}, on {on}, band {from}-{to}"
+                    );
+                    birth = birth.succ_opt().unwrap();
+                }
+            }
+        }
+    }
 
     #[test]
     fn school_years() {

@@ -22,9 +22,11 @@ fn mail_config(port: u16) -> Config {
 
 /// The educator records a team position for `child` with `answers`, deciding `level`.
 async fn position(c: &mut Client, child: i64, answers: &[(String, String)], level: &str) -> String {
-    let key = key_in(&c.get(&format!("/children/{child}/assess")).await.body);
+    let page = c.get(&format!("/children/{child}/assess")).await.body;
+    let (key, questionnaire) = (key_in(&page), hidden_in(&page, "questionnaire"));
     let mut f: Vec<(&str, &str)> = vec![
         ("submission_key", &key),
+        ("questionnaire", &questionnaire),
         ("kind", "team"),
         ("action", "score"),
         ("observation", "Alma virker ked af det."),

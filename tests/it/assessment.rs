@@ -40,6 +40,118 @@ async fn open_round(app: &TestApp) {
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
 }
 
+/// The form names the questionnaire it was drawn from, so the submission is saved in one
+/// statement that checks the scope, the child's age band and the round itself; the decision
+/// likewise checks the author and the scope as it is recorded.
+#[tokio::test]
+async fn the_saving_statements_check_scope_age_band_and_author() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::create(&app).await;
+    open_round(&app).await;
+    let mut c = app.login(EDUCATOR).await;
+    let page = c.get(&format!("/children/{}/assess", f.child_a1)).await;
+    let questionnaire = hidden_in(&page.body, "questionnaire");
+    assert_eq!(questionnaire, "trivsel-6-9");
+    let answers = answers("1", None);
+    let post = |key: String, q: &'static str| {
+        let mut fields = form_owned(&key, "team", &answers);
+        fields.push(("questionnaire".into(), q.into()));
+        fields
+    };
+    let assess = format!("/children/{}/assess", f.child_a1);
+
+    // Out of scope: another class's educator names the right questionnaire; nothing is stored.
+    let mut b = app.login(EDUCATOR_B).await;
+    let fields = post(uuid::Uuid::new_v4().to_string(), "trivsel-6-9");
+    let res = b.post(&assess, &pairs(&fields)).await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.count("SELECT COUNT(*) FROM assessments").await, 0);
+
+    // The questionnaire of another age band is not used for this child: the child's own is.
+    let fields = post(uuid::Uuid::new_v4().to_string(), "trivsel-3-5");
+    let res = c.post(&assess, &pairs(&fields)).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM assessments WHERE questionnaire_id = 'trivsel-3-5'")
+            .await,
+        0
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM assessments WHERE questionnaire_id = 'trivsel-6-9'")
+            .await,
+        1
+    );
+
+    // The form as drawn: stored in the open round, logged, and stored once on a repeat.
+    let key = key_in(&page.body);
+    let fields = post(key.clone(), "trivsel-6-9");
+    let res = c.post(&assess, &pairs(&fields)).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let url = res.location.unwrap();
+    let again = c.post(&assess, &pairs(&fields)).await;
+    assert_eq!(again.location.as_deref(), Some(url.as_str()));
+    let id: i64 = url.rsplit('/').next().unwrap().parse().unwrap();
+    let round: i64 = app.count("SELECT id FROM rounds").await;
+    assert_eq!(app.count(&format!("SELECT COUNT(*) FROM assessments WHERE id = {id} AND round_id = {round} AND submission_key = '{key}' AND status = 'scored'")).await, 1);
+    // Each write of the row is logged: the first and the repeat that updated it.
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM access_log WHERE object = 'assessment:{id}' AND detail = 'scored'"
+        ))
+        .await,
+        2
+    );
+
+    // Only the author decides: another educator and the leader get nothing, nothing changes.
+    let decide = format!("{url}/decide");
+    let level = [("level", "orange"), ("justification", "")];
+    assert_eq!(b.post(&decide, &level).await.status, StatusCode::NOT_FOUND);
+    let mut leader = app.login(LEADER).await;
+    assert_eq!(
+        leader.post(&decide, &level).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM assessments WHERE status = 'submitted'")
+            .await,
+        0
+    );
+    // Another level than the suggestion (orange) needs a justification, kept with the form.
+    let res = c
+        .post(&decide, &[("level", "green"), ("justification", "kort")])
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    res.assert_contains("kort");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM assessments WHERE status = 'submitted'")
+            .await,
+        0
+    );
+    assert_eq!(c.post(&decide, &level).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM round_positions WHERE assessment_id = {id}"
+        ))
+        .await,
+        1
+    );
+    assert_eq!(app.count(&format!("SELECT COUNT(*) FROM access_log WHERE object = 'assessment:{id}' AND detail = 'submitted'")).await, 1);
+}
+
+fn form_owned(key: &str, kind: &str, answers: &[(String, String)]) -> Vec<(String, String)> {
+    form(key, kind, "score", answers)
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn pairs(fields: &[(String, String)]) -> Vec<(&str, &str)> {
+    fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect()
+}
+
 #[tokio::test]
 async fn an_educator_records_the_teams_position_in_a_round() {
     let app = TestApp::spawn().await;

@@ -574,8 +574,13 @@ pub fn answers(value: &str, critical_yes: Option<&str>) -> Vec<(String, String)>
 
 /// The submission key of an assessment form.
 pub fn key_in(body: &str) -> String {
-    let m = "name=\"submission_key\" value=\"";
-    let i = body.find(m).expect("an assessment form") + m.len();
+    hidden_in(body, "submission_key")
+}
+
+/// The value of the hidden field `name` of an assessment form.
+pub fn hidden_in(body: &str, name: &str) -> String {
+    let m = format!("name=\"{name}\" value=\"");
+    let i = body.find(&m).expect("an assessment form") + m.len();
     body[i..].split('"').next().unwrap().to_string()
 }
 

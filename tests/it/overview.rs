@@ -7,10 +7,12 @@ use reqwest::StatusCode;
 use crate::helpers::*;
 
 async fn position(c: &mut Client, child: i64, value: &str, level: &str) {
-    let key = key_in(&c.get(&format!("/children/{child}/assess")).await.body);
+    let page = c.get(&format!("/children/{child}/assess")).await.body;
+    let (key, questionnaire) = (key_in(&page), hidden_in(&page, "questionnaire"));
     let a = answers(value, None);
     let mut f: Vec<(&str, &str)> = vec![
         ("submission_key", &key),
+        ("questionnaire", &questionnaire),
         ("kind", "team"),
         ("action", "score"),
     ];
