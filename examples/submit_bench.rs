@@ -2,7 +2,8 @@
 //! validation, scoring, the assessment write and the access-log writes) against the raw
 //! database limit for the same writes done directly with sqlx, in the same run, at 16
 //! concurrent clients. Loopback only; bounded in time. The team decides green, so no alert
-//! (with its extra writes) is raised and both sides write the same rows.
+//! (with its extra writes) is raised, and both sides use each child's own questionnaire and
+//! open round, so they write the same rows (the child's round position included).
 //!
 //! The phases alternate (raw, HTTP, raw, HTTP, …; `--repeats`, default 3) after a short
 //! warm-up, so that a drifting machine or a growing table weighs on both alike; each pair
