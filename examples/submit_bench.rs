@@ -83,6 +83,10 @@ struct Target {
     form: usize,
 }
 
+// The allocator of the `trivsel` binary, so that the server in this process runs as it does.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     trivsel::telemetry::init(trivsel::config::LogFormat::Text);
