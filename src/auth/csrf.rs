@@ -55,9 +55,11 @@ async fn check(state: &AppState, req: Request) -> Result<Request, AppError> {
         .to_string();
 
     let sent = if content_type.starts_with("application/x-www-form-urlencoded") {
-        serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
-            .ok()
-            .and_then(|fields| fields.into_iter().find(|(k, _)| k == FIELD).map(|(_, v)| v))
+        // Only the token is wanted: the pairs are decoded one by one, without copying the
+        // rest of the form (the handler parses it).
+        form_urlencoded::parse(&bytes)
+            .find(|(k, _)| k == FIELD)
+            .map(|(_, v)| v.into_owned())
     } else if content_type.starts_with("multipart/form-data") {
         multipart_token(&parts.headers, bytes.clone()).await
     } else {
