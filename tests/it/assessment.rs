@@ -53,23 +53,23 @@ async fn the_saving_statements_check_scope_age_band_and_author() {
     let questionnaire = hidden_in(&page.body, "questionnaire");
     assert_eq!(questionnaire, "trivsel-6-9");
     let answers = answers("1", None);
-    let post = |key: String, q: &'static str| {
-        let mut fields = form_owned(&key, "team", &answers);
-        fields.push(("questionnaire".into(), q.into()));
+    let post = |key, q| {
+        let mut fields = form(key, "team", "score", &answers);
+        fields.push(("questionnaire", q));
         fields
     };
     let assess = format!("/children/{}/assess", f.child_a1);
 
     // Out of scope: another class's educator names the right questionnaire; nothing is stored.
     let mut b = app.login(EDUCATOR_B).await;
-    let fields = post(uuid::Uuid::new_v4().to_string(), "trivsel-6-9");
-    let res = b.post(&assess, &pairs(&fields)).await;
+    let other_key = uuid::Uuid::new_v4().to_string();
+    let res = b.post(&assess, &post(&other_key, "trivsel-6-9")).await;
     assert_eq!(res.status, StatusCode::NOT_FOUND);
     assert_eq!(app.count("SELECT COUNT(*) FROM assessments").await, 0);
 
     // The questionnaire of another age band is not used for this child: the child's own is.
-    let fields = post(uuid::Uuid::new_v4().to_string(), "trivsel-3-5");
-    let res = c.post(&assess, &pairs(&fields)).await;
+    let other_key = uuid::Uuid::new_v4().to_string();
+    let res = c.post(&assess, &post(&other_key, "trivsel-3-5")).await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
     assert_eq!(
         app.count("SELECT COUNT(*) FROM assessments WHERE questionnaire_id = 'trivsel-3-5'")
@@ -84,11 +84,11 @@ async fn the_saving_statements_check_scope_age_band_and_author() {
 
     // The form as drawn: stored in the open round, logged, and stored once on a repeat.
     let key = key_in(&page.body);
-    let fields = post(key.clone(), "trivsel-6-9");
-    let res = c.post(&assess, &pairs(&fields)).await;
+    let fields = post(&key, "trivsel-6-9");
+    let res = c.post(&assess, &fields).await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
     let url = res.location.unwrap();
-    let again = c.post(&assess, &pairs(&fields)).await;
+    let again = c.post(&assess, &fields).await;
     assert_eq!(again.location.as_deref(), Some(url.as_str()));
     let id: i64 = url.rsplit('/').next().unwrap().parse().unwrap();
     let round: i64 = app.count("SELECT id FROM rounds").await;
@@ -136,20 +136,6 @@ async fn the_saving_statements_check_scope_age_band_and_author() {
         1
     );
     assert_eq!(app.count(&format!("SELECT COUNT(*) FROM access_log WHERE object = 'assessment:{id}' AND detail = 'submitted'")).await, 1);
-}
-
-fn form_owned(key: &str, kind: &str, answers: &[(String, String)]) -> Vec<(String, String)> {
-    form(key, kind, "score", answers)
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
-fn pairs(fields: &[(String, String)]) -> Vec<(&str, &str)> {
-    fields
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect()
 }
 
 #[tokio::test]
