@@ -5,13 +5,17 @@
 //! native `chrono` types. sqlx's `Any` driver is avoided on purpose: it cannot carry them.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{PgConnection, Postgres, Sqlite, SqliteConnection, Transaction};
+use sqlx::{
+    Connection, PgConnection, Postgres, Sqlite, SqliteConnection, Transaction, TransactionManager,
+};
+use tokio::sync::{Mutex, OwnedMappedMutexGuard, OwnedMutexGuard};
 
 /// Expands one query body for both backends.
 ///
@@ -37,18 +41,31 @@ pub enum Backend {
 ///
 /// SQLite allows one writer at a time; when several connections race for the lock, the losers
 /// sleep in SQLite's busy handler (up to 100 ms a turn), which shows as long latency tails. So
-/// SQLite gets a read-only pool for [`Db::conn`] and a single-connection pool for
-/// [`Db::writer`] and [`Db::begin`]: writers queue in-process, fairly, without sleeping, and a
-/// write issued on a read connection fails loudly instead of slipping past the queue.
-/// PostgreSQL uses one pool for both.
+/// SQLite gets a read-only pool for [`Db::conn`] and one writer connection for [`Db::writer`]
+/// and [`Db::begin`]: writers queue in-process, fairly, without sleeping, and a write issued
+/// on a read connection fails loudly instead of slipping past the queue. PostgreSQL uses one
+/// pool for both.
+///
+/// The writer is a connection behind a fair async mutex rather than a pool of one: a pool
+/// hands a returned connection back through a spawned task that first pings it (a round trip
+/// to SQLite's worker thread), and all writes queue behind that hand-over. Behind the mutex
+/// the next writer gets the connection as the last one lets go; a transaction left unfinished
+/// (an error, a dropped request) is rolled back before the next command runs, as sqlx does.
 #[derive(Debug, Clone)]
 pub enum Db {
     Sqlite {
         read: sqlx::SqlitePool,
-        write: sqlx::SqlitePool,
+        /// `None` once [`Db::close`] has closed it.
+        write: Arc<Mutex<Option<SqliteConnection>>>,
     },
     Postgres(sqlx::PgPool),
 }
+
+/// How long a write waits for SQLite's one writer before it gives up.
+const SQLITE_WRITER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// SQLite's writer connection, held.
+type Writer = OwnedMappedMutexGuard<Option<SqliteConnection>, SqliteConnection>;
 
 /// A raw connection of either backend, borrowed for one query.
 pub enum Raw<'a> {
@@ -67,9 +84,10 @@ impl<T: Conn + ?Sized> Conn for &mut T {
     }
 }
 
-/// A connection checked out of the pool.
+/// A connection checked out of the pool (on SQLite, for writing, the one writer).
 pub enum PoolConn {
     Sqlite(PoolConnection<Sqlite>),
+    SqliteWriter(Writer),
     Postgres(PoolConnection<Postgres>),
 }
 
@@ -77,6 +95,7 @@ impl Conn for PoolConn {
     fn raw(&mut self) -> Raw<'_> {
         match self {
             PoolConn::Sqlite(c) => Raw::Sqlite(c),
+            PoolConn::SqliteWriter(c) => Raw::Sqlite(c),
             PoolConn::Postgres(c) => Raw::Postgres(c),
         }
     }
@@ -84,14 +103,29 @@ impl Conn for PoolConn {
 
 /// An open transaction. Dropped without [`Tx::commit`], it rolls back.
 pub enum Tx {
-    Sqlite(Transaction<'static, Sqlite>),
+    Sqlite(SqliteTx),
     Postgres(Transaction<'static, Postgres>),
+}
+
+/// A transaction on SQLite's writer connection, holding the writer until it ends.
+pub struct SqliteTx {
+    conn: Writer,
+    open: bool,
+}
+
+impl Drop for SqliteTx {
+    fn drop(&mut self) {
+        if self.open {
+            // Queued on the connection's worker ahead of whatever the next holder sends.
+            <Sqlite as sqlx::Database>::TransactionManager::start_rollback(&mut self.conn);
+        }
+    }
 }
 
 impl Conn for Tx {
     fn raw(&mut self) -> Raw<'_> {
         match self {
-            Tx::Sqlite(t) => Raw::Sqlite(t),
+            Tx::Sqlite(t) => Raw::Sqlite(&mut t.conn),
             Tx::Postgres(t) => Raw::Postgres(t),
         }
     }
@@ -100,8 +134,12 @@ impl Conn for Tx {
 impl Tx {
     pub async fn commit(self) -> anyhow::Result<()> {
         match self {
-            Tx::Sqlite(t) => t.commit().await,
-            Tx::Postgres(t) => t.commit().await,
+            Tx::Sqlite(mut t) => {
+                <Sqlite as sqlx::Database>::TransactionManager::commit(&mut t.conn).await?;
+                t.open = false;
+                Ok(())
+            }
+            Tx::Postgres(t) => t.commit().await.map_err(anyhow::Error::from),
         }
         .context("commit transaction")
     }
@@ -145,14 +183,11 @@ impl Db {
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10));
             // The writer first: it creates the file and switches it to WAL. A connection to
-            // a local file cannot go stale, so neither pool pings before handing one out.
-            let write = SqlitePoolOptions::new()
-                .max_connections(1)
-                .acquire_timeout(Duration::from_secs(30))
-                .test_before_acquire(false)
-                .connect_with(opts.clone())
+            // a local file cannot go stale, so the pool does not ping before handing one out.
+            let write = SqliteConnection::connect_with(&opts)
                 .await
                 .context("open SQLite database")?;
+            let write = Arc::new(Mutex::new(Some(write)));
             let read = SqlitePoolOptions::new()
                 .max_connections(max_connections)
                 .acquire_timeout(Duration::from_secs(10))
@@ -176,7 +211,12 @@ impl Db {
     /// Applies the embedded migrations of this backend.
     pub async fn migrate(&self) -> anyhow::Result<()> {
         match self {
-            Db::Sqlite { write, .. } => SQLITE_MIGRATIONS.run(write).await,
+            Db::Sqlite { .. } => {
+                let PoolConn::SqliteWriter(mut w) = self.writer().await? else {
+                    unreachable!("the SQLite writer")
+                };
+                SQLITE_MIGRATIONS.run(&mut *w).await
+            }
             Db::Postgres(p) => POSTGRES_MIGRATIONS.run(p).await,
         }
         .context("apply database migrations")
@@ -198,7 +238,13 @@ impl Db {
     pub async fn writer(&self) -> anyhow::Result<PoolConn> {
         Ok(match self {
             Db::Sqlite { write, .. } => {
-                PoolConn::Sqlite(write.acquire().await.context("acquire writer")?)
+                let held = tokio::time::timeout(SQLITE_WRITER_TIMEOUT, write.clone().lock_owned())
+                    .await
+                    .context("acquire writer: timed out")?;
+                PoolConn::SqliteWriter(
+                    OwnedMutexGuard::try_map(held, Option::as_mut)
+                        .map_err(|_| anyhow::anyhow!("acquire writer: the database is closed"))?,
+                )
             }
             Db::Postgres(p) => PoolConn::Postgres(p.acquire().await.context("acquire connection")?),
         })
@@ -207,8 +253,14 @@ impl Db {
     /// A transaction (on SQLite, on the one writer connection).
     pub async fn begin(&self) -> anyhow::Result<Tx> {
         Ok(match self {
-            Db::Sqlite { write, .. } => {
-                Tx::Sqlite(write.begin().await.context("begin transaction")?)
+            Db::Sqlite { .. } => {
+                let PoolConn::SqliteWriter(mut conn) = self.writer().await? else {
+                    unreachable!("the SQLite writer")
+                };
+                <Sqlite as sqlx::Database>::TransactionManager::begin(&mut conn, None)
+                    .await
+                    .context("begin transaction")?;
+                Tx::Sqlite(SqliteTx { conn, open: true })
             }
             Db::Postgres(p) => Tx::Postgres(p.begin().await.context("begin transaction")?),
         })
@@ -225,7 +277,12 @@ impl Db {
         match self {
             Db::Sqlite { read, write } => {
                 read.close().await;
-                write.close().await;
+                // After the write in progress, if any; later writes fail.
+                if let Some(w) = write.lock().await.take()
+                    && let Err(e) = w.close().await
+                {
+                    tracing::warn!(error = %e, "closing the SQLite writer");
+                }
             }
             Db::Postgres(p) => p.close().await,
         }

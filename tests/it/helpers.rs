@@ -589,7 +589,9 @@ impl TestApp {
     pub async fn exec(&self, sql: &str) {
         match &self.db {
             Db::Sqlite { write, .. } => {
-                sqlx::query(sql).execute(write).await.unwrap();
+                let mut w = write.lock().await;
+                let w = w.as_mut().expect("the writer is open");
+                sqlx::query(sql).execute(w).await.unwrap();
             }
             Db::Postgres(p) => {
                 sqlx::query(sql).execute(p).await.unwrap();

@@ -99,3 +99,44 @@ async fn unknown_pages_are_404_in_danish() {
     assert_eq!(res.status, StatusCode::NOT_FOUND);
     res.assert_contains("Siden findes ikke");
 }
+
+/// A transaction dropped before its commit (an error, a request cut off mid-write) leaves
+/// nothing behind and does not hold up the writes after it; once the database is closed,
+/// writes are refused.
+#[tokio::test]
+async fn unfinished_transactions_roll_back_and_free_the_writer() {
+    let app = TestApp::spawn().await;
+    let insert = async |tx: &mut trivsel::db::Tx, key: &str| {
+        trivsel::dispatch!(tx, c => sqlx::query(
+            "INSERT INTO districts (name, name_key, created_at) VALUES ('Test', $1, $2)",
+        )
+        .bind(key)
+        .bind(chrono::Utc::now())
+        .execute(&mut *c)
+        .await
+        .map(|_| ()))
+    };
+    let mut tx = app.db.begin().await.unwrap();
+    insert(&mut tx, "dropped").await.unwrap();
+    drop(tx);
+    let mut tx = app.db.begin().await.unwrap();
+    // Polled once, then abandoned, most often with the statement in flight.
+    tokio::select! {
+        biased;
+        _ = insert(&mut tx, "cut") => {}
+        _ = std::future::ready(()) => {}
+    }
+    drop(tx);
+    let mut tx = app.db.begin().await.unwrap();
+    insert(&mut tx, "kept").await.unwrap();
+    tx.commit().await.unwrap();
+    let sql = "SELECT COUNT(*) FROM districts WHERE name_key IN ('dropped', 'cut', 'kept')";
+    assert_eq!(app.count(sql).await, 1);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM districts WHERE name_key = 'kept'")
+            .await,
+        1
+    );
+    app.db.close().await;
+    assert!(app.db.begin().await.is_err());
+}
