@@ -314,6 +314,7 @@ async fn form_page(
 }
 
 /// The assessment form as submitted.
+#[derive(Default)]
 struct Submission {
     key: String,
     kind: String,
@@ -327,15 +328,7 @@ struct Submission {
 
 impl Submission {
     fn parse(fields: Vec<(String, String)>) -> AppResult<Submission> {
-        let mut form = Submission {
-            key: String::new(),
-            kind: String::new(),
-            action: String::new(),
-            observation: String::new(),
-            supersedes: None,
-            questionnaire: None,
-            answers: AnswerMap::new(),
-        };
+        let mut form = Submission::default();
         for (k, v) in fields {
             match k.as_str() {
                 "submission_key" => form.key = v,
@@ -344,7 +337,7 @@ impl Submission {
                 "observation" => form.observation = v,
                 "supersedes" => form.supersedes = v.parse::<i64>().ok(),
                 "questionnaire" => form.questionnaire = Some(v),
-                "csrf_token" => {}
+                crate::auth::csrf::FIELD => {}
                 _ => {
                     if !v.is_empty() {
                         form.answers.insert(k, v);
@@ -436,8 +429,7 @@ async fn submit(
                 None,
                 Some(&within),
             );
-            let saved = saved.await?;
-            if let Some(response) = saved {
+            if let Some(response) = saved.await? {
                 return Ok(response);
             }
         }
@@ -1008,6 +1000,11 @@ async fn record_follow_up(
     Ok(Redirect::to(&format!("/assessments/{id}#follow-up")).into_response())
 }
 
+/// A level other than the suggestion needs a justification of at least this many
+/// characters; no justification may be longer than the maximum.
+const JUSTIFICATION_MIN: usize = 10;
+const JUSTIFICATION_MAX: usize = 2000;
+
 #[derive(Deserialize)]
 struct DecideForm {
     #[serde(default)]
@@ -1026,7 +1023,7 @@ async fn decide(
     let rank = cat.scale.index_of(&form.level);
     let justification = form.justification.trim().to_string();
     let length = justification.chars().count();
-    if let Some(rank) = rank.filter(|_| length <= 2000) {
+    if let Some(rank) = rank.filter(|_| length <= JUSTIFICATION_MAX) {
         // The common case in one statement: the decision is recorded only if the assessment
         // awaits this user's decision within their scope, and a level other than the
         // suggestion comes with a justification. Otherwise nothing is written, and the
@@ -1037,7 +1034,7 @@ async fn decide(
             rank: rank as i32,
             level: &cat.scale.level(rank).id,
             justification: &justification,
-            justified: length >= 10,
+            justified: length >= JUSTIFICATION_MIN,
         };
         let mut tx = state.db.begin().await?;
         if let Some(decided) = adb::decide(&mut tx, id, a.user.id, &visible, &decision, now).await?
@@ -1076,12 +1073,12 @@ async fn decide(
     let mut errors = FieldErrors::default();
     match rank {
         None => errors.add("level", tkey("err.choose")),
-        Some(r) if Some(r as i32) != assessment.suggested_rank && length < 10 => {
+        Some(r) if Some(r as i32) != assessment.suggested_rank && length < JUSTIFICATION_MIN => {
             errors.add("justification", tkey("assess.err.justification"))
         }
         Some(_) => {}
     }
-    if length > 2000 {
+    if length > JUSTIFICATION_MAX {
         errors.add("justification", tkey("err.too_long"));
     }
     if errors.is_empty() {

@@ -183,7 +183,8 @@ impl Db {
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10));
             // The writer first: it creates the file and switches it to WAL. A connection to
-            // a local file cannot go stale, so the pool does not ping before handing one out.
+            // a local file cannot go stale, so the read pool does not ping before handing one
+            // out.
             let write = SqliteConnection::connect_with(&opts)
                 .await
                 .context("open SQLite database")?;
@@ -211,11 +212,10 @@ impl Db {
     /// Applies the embedded migrations of this backend.
     pub async fn migrate(&self) -> anyhow::Result<()> {
         match self {
-            Db::Sqlite { .. } => {
-                let PoolConn::SqliteWriter(mut w) = self.writer().await? else {
-                    unreachable!("the SQLite writer")
-                };
-                SQLITE_MIGRATIONS.run(&mut *w).await
+            Db::Sqlite { write, .. } => {
+                SQLITE_MIGRATIONS
+                    .run(&mut *sqlite_writer(write).await?)
+                    .await
             }
             Db::Postgres(p) => POSTGRES_MIGRATIONS.run(p).await,
         }
@@ -237,15 +237,7 @@ impl Db {
     /// briefly: on SQLite it is the one writer.
     pub async fn writer(&self) -> anyhow::Result<PoolConn> {
         Ok(match self {
-            Db::Sqlite { write, .. } => {
-                let held = tokio::time::timeout(SQLITE_WRITER_TIMEOUT, write.clone().lock_owned())
-                    .await
-                    .context("acquire writer: timed out")?;
-                PoolConn::SqliteWriter(
-                    OwnedMutexGuard::try_map(held, Option::as_mut)
-                        .map_err(|_| anyhow::anyhow!("acquire writer: the database is closed"))?,
-                )
-            }
+            Db::Sqlite { write, .. } => PoolConn::SqliteWriter(sqlite_writer(write).await?),
             Db::Postgres(p) => PoolConn::Postgres(p.acquire().await.context("acquire connection")?),
         })
     }
@@ -253,10 +245,8 @@ impl Db {
     /// A transaction (on SQLite, on the one writer connection).
     pub async fn begin(&self) -> anyhow::Result<Tx> {
         Ok(match self {
-            Db::Sqlite { .. } => {
-                let PoolConn::SqliteWriter(mut conn) = self.writer().await? else {
-                    unreachable!("the SQLite writer")
-                };
+            Db::Sqlite { write, .. } => {
+                let mut conn = sqlite_writer(write).await?;
                 <Sqlite as sqlx::Database>::TransactionManager::begin(&mut conn, None)
                     .await
                     .context("begin transaction")?;
@@ -287,6 +277,15 @@ impl Db {
             Db::Postgres(p) => p.close().await,
         }
     }
+}
+
+/// SQLite's writer, once the writes queued before this one are done.
+async fn sqlite_writer(write: &Arc<Mutex<Option<SqliteConnection>>>) -> anyhow::Result<Writer> {
+    let held = tokio::time::timeout(SQLITE_WRITER_TIMEOUT, write.clone().lock_owned())
+        .await
+        .context("acquire writer: timed out")?;
+    OwnedMutexGuard::try_map(held, Option::as_mut)
+        .map_err(|_| anyhow::anyhow!("acquire writer: the database is closed"))
 }
 
 /// The rows of `sql` with `ids` bound in order as `$1, $2, …` (a query over an `IN (…)`
