@@ -587,16 +587,9 @@ pub fn hidden_in(body: &str, name: &str) -> String {
 impl TestApp {
     /// Runs a statement directly on the database (to set up what no page does).
     pub async fn exec(&self, sql: &str) {
-        match &self.db {
-            Db::Sqlite { write, .. } => {
-                let mut w = write.lock().await;
-                let w = w.as_mut().expect("the writer is open");
-                sqlx::query(sql).execute(w).await.unwrap();
-            }
-            Db::Postgres(p) => {
-                sqlx::query(sql).execute(p).await.unwrap();
-            }
-        }
+        let mut c = self.db.writer().await.unwrap();
+        trivsel::dispatch!(&mut c, c => sqlx::query(sql).execute(&mut *c).await.map(|_| ()))
+            .unwrap();
     }
 }
 
