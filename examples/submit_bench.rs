@@ -452,20 +452,23 @@ impl Bench {
             .await
             .unwrap();
         };
-        // What the service adds to the same writes (see `assessment::routes::submit`).
-        let child_visible = scope::assessable_where(&self.user, "c.id").unwrap();
-        let today = now.date_naive();
-        let (born_after, born_until) =
-            trivsel::org::born_between_ages(form.q.def.age_from, form.q.def.age_to, today);
-        let within = adb::Within {
-            condition: &child_visible,
-            day: today,
-            born_after,
-            born_until,
-        };
+        // Scoped, what the service adds to the same writes, computed per submission as the
+        // service does (see `assessment::routes::submit`); unscoped, nothing.
+        let child_visible = scoped.then(|| scope::assessable_where(&self.user, "c.id").unwrap());
+        let within = child_visible.as_deref().map(|condition| {
+            let today = now.date_naive();
+            let (born_after, born_until) =
+                trivsel::org::born_between_ages(form.q.def.age_from, form.q.def.age_to, today);
+            adb::Within {
+                condition,
+                day: today,
+                born_after,
+                born_until,
+            }
+        });
         let mut tx = self.db.begin().await.unwrap();
         let scored = Some((&form.outcome, form.level.as_str()));
-        let id = adb::save(&mut tx, &d, scored, scoped.then_some(&within), now)
+        let id = adb::save(&mut tx, &d, scored, within.as_ref(), now)
             .await
             .unwrap()
             .unwrap();
@@ -479,14 +482,9 @@ impl Bench {
             justification: "",
             justified: true,
         };
-        // Unscoped, the raw side does the writes only.
         let assessment_visible =
-            scope::assessable_where(&self.user, "assessments.child_id").unwrap();
-        let condition = if scoped {
-            &assessment_visible
-        } else {
-            "$2 = $2"
-        };
+            scoped.then(|| scope::assessable_where(&self.user, "assessments.child_id").unwrap());
+        let condition = assessment_visible.as_deref().unwrap_or("$2 = $2");
         adb::decide(&mut tx, id, self.user.id, condition, &decision, now)
             .await
             .unwrap()
