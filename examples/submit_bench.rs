@@ -454,7 +454,9 @@ impl Bench {
         };
         // Scoped, what the service adds to the same writes, computed per submission as the
         // service does (see `assessment::routes::submit`); unscoped, nothing.
-        let child_visible = scoped.then(|| scope::assessable_where(&self.user, "c.id").unwrap());
+        let child_visible = scoped.then(|| {
+            scope::assessable_enrolled_where(&self.user, "e.group_id", "g.institution_id").unwrap()
+        });
         let within = child_visible.as_deref().map(|condition| {
             let today = now.date_naive();
             let (born_after, born_until) =

@@ -278,8 +278,9 @@ pub struct Draft<'a> {
 }
 
 /// Where a save may land when the service has not read the child first: the child only if
-/// `condition` (SQL over `c`, the scope rule from [`crate::auth::scope`], with `$2` bound to
-/// the author) holds and it was born in (`born_after`, `born_until`] (the questionnaire's
+/// `condition` (SQL over `e.group_id` and `g.institution_id`, the child's current group and
+/// its institution: [`crate::auth::scope::assessable_enrolled_where`], with `$2` bound to the
+/// author) holds and it was born in (`born_after`, `born_until`] (the questionnaire's
 /// age band), in the round open for its institution on `day`; all in the inserting statement.
 pub struct Within<'a> {
     pub condition: &'a str,

@@ -410,7 +410,8 @@ async fn submit(
     {
         let checked = check(q, &form)?;
         if checked.errors.is_empty() {
-            let visible = scope::assessable_where(&a.user, "c.id")?;
+            let visible =
+                scope::assessable_enrolled_where(&a.user, "e.group_id", "g.institution_id")?;
             let (born_after, born_until) =
                 crate::org::born_between_ages(q.def.age_from, q.def.age_to, today);
             let within = adb::Within {

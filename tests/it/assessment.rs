@@ -136,6 +136,22 @@ async fn the_saving_statements_check_scope_age_band_and_author() {
         1
     );
     assert_eq!(app.count(&format!("SELECT COUNT(*) FROM access_log WHERE object = 'assessment:{id}' AND detail = 'submitted'")).await, 1);
+
+    // The leader's scope in the same statement: a child of their school, not of another.
+    let before = app.count("SELECT COUNT(*) FROM assessments").await;
+    let mine = uuid::Uuid::new_v4().to_string();
+    let res = leader.post(&assess, &post(&mine, "trivsel-6-9")).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let theirs = uuid::Uuid::new_v4().to_string();
+    let other_school = format!("/children/{}/assess", f.child_b1);
+    let res = leader
+        .post(&other_school, &post(&theirs, "trivsel-6-9"))
+        .await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM assessments").await,
+        before + 1
+    );
 }
 
 #[tokio::test]
