@@ -1038,22 +1038,7 @@ async fn decide(
             justified: length >= JUSTIFICATION_MIN,
         };
         let mut tx = state.db.begin().await?;
-        if let Some(decided) = adb::decide(&mut tx, id, a.user.id, &visible, &decision, now).await?
-        {
-            audit::record(
-                &mut tx,
-                &a.user,
-                Action::Change,
-                Some(decided.child_id),
-                &format!("assessment:{id}"),
-                "submitted",
-                now,
-            )
-            .await?;
-            // The team's position may raise an alert: in the same transaction, with its email.
-            if decided.kind == TEAM {
-                crate::alerts::on_team_position(&mut tx, &state, &a.user, &decided, now).await?;
-            }
+        if record_decision(&mut tx, &state, &a, id, &visible, &decision, now).await? {
             tx.commit().await?;
             return Ok(Redirect::to(&format!("/assessments/{id}")).into_response());
         }
@@ -1100,6 +1085,38 @@ async fn decide(
         errors,
     );
     Ok((StatusCode::UNPROCESSABLE_ENTITY, render(page)?).into_response())
+}
+
+/// Records the decision on assessment `id` under `condition` ([`adb::decide`]) with its
+/// access-log entry and, for a team position, the alert it may raise, in transaction `tx`;
+/// false when nothing was decided.
+async fn record_decision(
+    tx: &mut crate::db::Tx,
+    state: &AppState,
+    a: &Auth,
+    id: i64,
+    condition: &str,
+    decision: &adb::Decision<'_>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> AppResult<bool> {
+    let Some(decided) = adb::decide(tx, id, a.user.id, condition, decision, now).await? else {
+        return Ok(false);
+    };
+    audit::record(
+        tx,
+        &a.user,
+        Action::Change,
+        Some(decided.child_id),
+        &format!("assessment:{id}"),
+        "submitted",
+        now,
+    )
+    .await?;
+    // The team's position may raise an alert: in the same transaction, with its email.
+    if decided.kind == TEAM {
+        crate::alerts::on_team_position(tx, state, &a.user, &decided, now).await?;
+    }
+    Ok(true)
 }
 
 /// Starts a correction: a new draft with the old answers that will supersede the old one.
