@@ -323,6 +323,8 @@ struct Submission {
     supersedes: Option<i64>,
     /// The questionnaire the form was drawn from.
     questionnaire: Option<String>,
+    /// With `action=confirm`: the level of the live suggestion the professional confirmed.
+    confirm: Option<String>,
     answers: AnswerMap,
 }
 
@@ -337,6 +339,7 @@ impl Submission {
                 "observation" => form.observation = v,
                 "supersedes" => form.supersedes = v.parse::<i64>().ok(),
                 "questionnaire" => form.questionnaire = Some(v),
+                "confirm" => form.confirm = Some(v),
                 crate::auth::csrf::FIELD => {}
                 _ => {
                     if !v.is_empty() {
@@ -347,7 +350,7 @@ impl Submission {
         }
         if uuid::Uuid::parse_str(&form.key).is_err()
             || !matches!(form.kind.as_str(), TEAM | INDIVIDUAL)
-            || !matches!(form.action.as_str(), "draft" | "score")
+            || !matches!(form.action.as_str(), "draft" | "score" | "confirm")
         {
             return Err(AppError::BadRequest("malformed assessment form"));
         }
@@ -355,7 +358,13 @@ impl Submission {
     }
 
     fn scored(&self) -> bool {
-        self.action == "score"
+        matches!(self.action.as_str(), "score" | "confirm")
+    }
+
+    /// Whether the professional confirmed `level`, the engine's suggestion for these answers,
+    /// as they submitted (the live suggestion they saw on the form).
+    fn confirms(&self, level: &str) -> bool {
+        self.action == "confirm" && self.confirm.as_deref() == Some(level)
     }
 }
 
@@ -525,6 +534,16 @@ async fn store(
                 now,
             )
             .await?;
+            if form.confirms(&level_id) {
+                // The save admitted the child within the user's scope in this transaction.
+                let decision = adb::Decision {
+                    rank: checked.outcome.level as i32,
+                    level: &level_id,
+                    justification: "",
+                    justified: false,
+                };
+                record_decision(&mut tx, state, a, aid, "$2 = $2", &decision, now).await?;
+            }
             aid
         }
         // Already submitted under this key (a repeated click): show what was stored.

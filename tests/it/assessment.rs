@@ -699,6 +699,104 @@ async fn the_round_found_in_sql_is_the_round_the_rule_covers() {
     assert!(found > 100, "the rounds cover days: {found}");
 }
 
+/// The common case in one step: the team agrees with the live suggestion and confirms it as
+/// it submits; the suggestion and the decision are both stored, in one transaction with the
+/// access log, the round position and the alert. A confirmation of a level the engine does
+/// not suggest for these answers decides nothing: the suggestion page asks as usual.
+#[tokio::test]
+async fn confirming_the_live_suggestion_submits_in_one_step() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::create(&app).await;
+    open_round(&app).await;
+    let mut c = app.login(EDUCATOR).await;
+    let assess = format!("/children/{}/assess", f.child_a1);
+    let page = c.get(&assess).await;
+    let key = key_in(&page.body);
+    // Orange, as in the live-suggestion test below.
+    let mut worrying = answers("1", None);
+    for (k, v) in worrying.iter_mut() {
+        if k == "security_2" || k == "social_2" {
+            *v = "2".into();
+        }
+    }
+    let confirm = |key, level| {
+        let mut fields = form(key, "team", "confirm", &worrying);
+        fields.extend([("questionnaire", "trivsel-6-9"), ("confirm", level)]);
+        fields
+    };
+
+    // Confirmed as shown: submitted with the suggestion as the decision, once on a repeat.
+    let fields = confirm(&key, "orange");
+    let res = c.post(&assess, &fields).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let url = res.location.unwrap();
+    let again = c.post(&assess, &fields).await;
+    assert_eq!(again.location.as_deref(), Some(url.as_str()));
+    let id: i64 = url.rsplit('/').next().unwrap().parse().unwrap();
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM assessments WHERE id = {id} AND status = 'submitted' \
+             AND suggested_level = 'orange' AND decided_level = 'orange' AND justification = ''"
+        ))
+        .await,
+        1
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM assessments").await, 1);
+    for detail in ["scored", "submitted"] {
+        assert_eq!(
+            app.count(&format!(
+                "SELECT COUNT(*) FROM access_log WHERE object = 'assessment:{id}' AND detail = '{detail}'"
+            ))
+            .await,
+            1,
+            "{detail}"
+        );
+    }
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM round_positions WHERE assessment_id = {id}"
+        ))
+        .await,
+        1
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM alerts WHERE assessment_id = {id}"
+        ))
+        .await,
+        1
+    );
+    let shown = c.get(&url).await;
+    shown
+        .assert_lacks("name=\"justification\"")
+        .assert_contains("Bekymring");
+
+    // The answers changed after the suggestion was shown: stored and scored, not decided;
+    // the suggestion page asks for the decision.
+    let other = uuid::Uuid::new_v4().to_string();
+    let res = c.post(&assess, &confirm(&other, "green")).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let url = res.location.unwrap();
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM assessments WHERE submission_key = '{other}' AND status = 'scored' \
+             AND decided_level IS NULL"
+        ))
+        .await,
+        1
+    );
+    c.get(&url).await.assert_contains("name=\"justification\"");
+
+    // Out of scope, a confirmation stores and decides nothing.
+    let mut b = app.login(EDUCATOR_B).await;
+    let third = uuid::Uuid::new_v4().to_string();
+    assert_eq!(
+        b.post(&assess, &confirm(&third, "orange")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM assessments").await, 2);
+}
+
 #[tokio::test]
 async fn the_form_shows_the_engines_suggestion_while_it_is_filled_in() {
     let app = TestApp::spawn().await;
@@ -738,7 +836,10 @@ async fn the_form_shows_the_engines_suggestion_while_it_is_filled_in() {
     let res = suggest(&mut c, &worrying).await;
     res.assert_contains("Bekymring")
         .assert_lacks("Alvorlig bekymring")
-        .assert_lacks("Besvar spørgsmålene i alle områder");
+        .assert_lacks("Besvar spørgsmålene i alle områder")
+        // Complete: the professional may confirm this level as they submit.
+        .assert_contains("name=\"confirm\" value=\"orange\"")
+        .assert_contains("name=\"action\" value=\"confirm\"");
     // A critical sign decides at once, even before the rest is answered.
     let mut early = answers("0", Some("neglect"));
     early.retain(|(k, _)| k.starts_with("development") || k == "neglect");
@@ -747,7 +848,8 @@ async fn the_form_shows_the_engines_suggestion_while_it_is_filled_in() {
         .assert_contains("Alvorlig bekymring")
         .assert_contains("Kritisk forhold besvaret ja")
         .assert_contains("Besvar også de øvrige spørgsmål")
-        .assert_lacks("For få svar");
+        .assert_lacks("For få svar")
+        .assert_lacks("value=\"confirm\"");
     // Nothing was stored or read about a child.
     assert_eq!(app.count("SELECT COUNT(*) FROM assessments").await, 0);
     assert_eq!(
