@@ -1,9 +1,15 @@
 //! Issue 3's speed check: assessments submitted end to end over HTTP (session, CSRF,
 //! validation, scoring, the assessment write and the access-log writes) against the raw
 //! database limit for the same writes done directly with sqlx, in the same run, at 16
-//! concurrent clients. Loopback only; bounded in time. The team decides green, so no alert
-//! (with its extra writes) is raised, and both sides use each child's own questionnaire and
-//! open round, so they write the same rows (the child's round position included).
+//! concurrent clients. Loopback only; bounded in time. The answers are ones the engine
+//! places at the first level and the team confirms the suggestion, so no alert (with its
+//! extra writes) is raised, and both sides use each child's own questionnaire and open
+//! round, so they write the same rows (the child's round position included).
+//!
+//! `--flow confirm` (the default) confirms the live suggestion as the form is submitted: one
+//! request, the writes in one transaction. `--flow decide` submits and then decides on the
+//! suggestion page, as without JavaScript: two requests, two transactions. The raw side
+//! writes the same rows in the same transactions.
 //!
 //! The phases alternate (raw, HTTP, raw, HTTP, …; `--repeats`, default 9, of `--seconds`,
 //! default 2) after a short warm-up, so that a drifting machine or a growing table weighs on
@@ -12,12 +18,13 @@
 //! ones). Two more phases in each repeat explain the gap rather than count towards it:
 //! "scoped raw" does the raw writes with the statements the service sends (the scope, age
 //! band and round checks inside the saving and deciding statements), so HTTP against it is
-//! the cost of the HTTP stack alone; "floor" does two bare HTTP exchanges per submission
-//! (`GET /healthz`, no session, no database) on the same connections: what the HTTP client
-//! and server alone cost on this machine.
+//! the cost of the HTTP stack alone; "floor" does bare HTTP exchanges, as many per
+//! submission as the flow sends (`GET /healthz`, no session, no database), on the same
+//! connections: what the HTTP client and server alone cost on this machine.
 //!
 //! cargo run --release --example submit_bench -- --database-url sqlite:///tmp/b.db
 //! cargo run --release --example submit_bench -- --database-url postgres://postgres@127.0.0.1/bench
+//! cargo run --release --example submit_bench -- --database-url sqlite:///tmp/b.db --flow decide
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -39,8 +46,9 @@ fn arg(name: &str, default: &str) -> String {
         .unwrap_or_else(|| default.to_string())
 }
 
-/// One filled-in form per questionnaire: every item answered (a spread of values), every
-/// critical sign "no"; the same on both sides of the bench.
+/// One filled-in form per questionnaire: every item answered (a spread of values, eased
+/// until the suggestion is the first level), every critical sign "no"; the same on both
+/// sides of the bench.
 struct Filled {
     q: Arc<trivsel::questionnaire::Questionnaire>,
     fields: Vec<(String, String)>,
@@ -68,9 +76,30 @@ fn fill(q: &Arc<trivsel::questionnaire::Questionnaire>, cat: &Catalogue) -> Fill
             .iter()
             .map(|c| (c.clone(), "no".to_string())),
     );
-    let map: std::collections::BTreeMap<_, _> = fields.iter().cloned().collect();
-    let parsed = trivsel::questionnaire::answers_from_map(q, &map).expect("answers fit");
-    let outcome = trivsel::scoring::score(&q.model, &parsed);
+    let score = |fields: &[(String, String)]| {
+        let map: std::collections::BTreeMap<_, _> = fields.iter().cloned().collect();
+        let parsed = trivsel::questionnaire::answers_from_map(q, &map).expect("answers fit");
+        (map, trivsel::scoring::score(&q.model, &parsed))
+    };
+    // As most children's: the spread is eased, item by item, until the engine suggests the
+    // first level (no alert, the team confirms the suggestion).
+    for (i, item) in q.model.items.iter().enumerate() {
+        if score(&fields).1.level == 0 {
+            break;
+        }
+        let best = item
+            .values
+            .iter()
+            .min_by_key(|v| {
+                let mut f = fields.clone();
+                f[i].1 = (*v).clone();
+                let o = score(&f).1;
+                (o.level, o.total)
+            })
+            .expect("options");
+        fields[i].1 = best.clone();
+    }
+    let (map, outcome) = score(&fields);
     Filled {
         q: q.clone(),
         json: serde_json::to_string(&map).expect("answers as JSON"),
@@ -99,6 +128,11 @@ async fn main() -> anyhow::Result<()> {
     let seconds: u64 = arg("--seconds", "2").parse()?;
     let clients: usize = arg("--clients", "16").parse()?;
     let repeats: usize = arg("--repeats", "9").parse()?;
+    let flow = match arg("--flow", "confirm").as_str() {
+        "confirm" => Flow::Confirm,
+        "decide" => Flow::Decide,
+        other => anyhow::bail!("--flow is confirm or decide, not {other}"),
+    };
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("questionnaires");
     let config = Config {
         listen: "127.0.0.1:0".parse()?,
@@ -192,6 +226,7 @@ async fn main() -> anyhow::Result<()> {
         children,
         base: base.clone(),
         clients,
+        flow,
     });
     let mut sessions = Vec::new();
     for _ in 0..clients {
@@ -199,6 +234,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let sessions = Arc::new(sessions);
 
+    let scored_before = scored(&db).await?;
     // Warm-up (connections, statement caches), not counted.
     bench.clone().raw(Duration::from_secs(1), false).await;
     bench.clone().http(&sessions, Duration::from_secs(1)).await;
@@ -216,10 +252,10 @@ async fn main() -> anyhow::Result<()> {
         let scoped_cpu = cpu.per(scoped * phase.as_secs_f64());
         let floor = bench.clone().floor(&sessions, phase).await;
         println!(
-            "repeat={n} backend={:?} clients={clients} raw_submissions_per_s={raw:.0} \
+            "repeat={n} backend={:?} flow={flow:?} clients={clients} raw_submissions_per_s={raw:.0} \
              http_submissions_per_s={http:.0} ratio={:.2} http_errors={errors} \
              scoped_raw_submissions_per_s={scoped:.0} http_to_scoped_raw={:.2} \
-             floor_bare_http_pairs_per_s={floor:.0} \
+             floor_bare_http_per_s={floor:.0} \
              cpu_us_per_submission: raw {raw_cpu} http {http_cpu} scoped_raw {scoped_cpu}",
             db.backend(),
             http / raw,
@@ -227,19 +263,33 @@ async fn main() -> anyhow::Result<()> {
         );
         ratios.push((http / raw, http / scoped));
     }
+    // Every HTTP submission was decided, as every raw one (a confirmation the service did
+    // not take would have left it scored, with fewer writes).
+    let undecided = scored(&db).await? - scored_before;
+    anyhow::ensure!(undecided == 0, "{undecided} submissions were not decided");
     let median = |pick: fn(&(f64, f64)) -> f64| {
         let mut v: Vec<f64> = ratios.iter().map(pick).collect();
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
     println!(
-        "backend={:?} clients={clients} median_ratio={:.2} median_http_to_scoped_raw={:.2} \
+        "backend={:?} flow={flow:?} clients={clients} median_ratio={:.2} median_http_to_scoped_raw={:.2} \
          (of {repeats} pairs of {seconds} s)",
         db.backend(),
         median(|r| r.0),
         median(|r| r.1),
     );
     Ok(())
+}
+
+/// Assessments scored and awaiting the decision.
+async fn scored(db: &Db) -> anyhow::Result<i64> {
+    let mut c = db.conn().await?;
+    Ok(trivsel::dispatch!(&mut c, c => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM assessments WHERE status = 'scored'",
+    )
+    .fetch_one(&mut *c)
+    .await)?)
 }
 
 /// CPU time used so far by this process (HTTP client, server and, on SQLite, the database)
@@ -284,6 +334,14 @@ impl Cpu {
     }
 }
 
+/// How the professional decides: confirming the live suggestion as the form is submitted
+/// (one request, one transaction), or on the suggestion page after submitting (two of each).
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Flow {
+    Confirm,
+    Decide,
+}
+
 /// What every phase shares.
 struct Bench {
     db: Db,
@@ -292,6 +350,7 @@ struct Bench {
     children: Vec<Target>,
     base: String,
     clients: usize,
+    flow: Flow,
 }
 
 /// A logged-in client of the HTTP phases. It is a bare hyper client sending the session's
@@ -476,16 +535,22 @@ impl Bench {
             .unwrap();
         let object = format!("assessment:{id}");
         log(&mut tx, &object, "scored").await;
-        tx.commit().await.unwrap();
-        let mut tx = self.db.begin().await.unwrap();
+        // Confirmed as submitted, the decision shares the saving transaction and its scope
+        // check; decided on the suggestion page, it is a transaction of its own that checks
+        // the scope again.
+        let assessment_visible = (scoped && self.flow == Flow::Decide)
+            .then(|| scope::assessable_where(&self.user, "assessments.child_id").unwrap());
+        if self.flow == Flow::Decide {
+            tx.commit().await.unwrap();
+            tx = self.db.begin().await.unwrap();
+        }
+        // The suggestion, confirmed.
         let decision = adb::Decision {
-            rank: 0,
-            level: "green",
+            rank: form.outcome.level as i32,
+            level: &form.level,
             justification: "",
-            justified: true,
+            justified: false,
         };
-        let assessment_visible =
-            scoped.then(|| scope::assessable_where(&self.user, "assessments.child_id").unwrap());
         let condition = assessment_visible.as_deref().unwrap_or("$2 = $2");
         adb::decide(&mut tx, id, self.user.id, condition, &decision, now)
             .await
@@ -536,7 +601,14 @@ impl Bench {
         let mut form: Vec<(&str, &str)> = vec![
             ("submission_key", &key),
             ("kind", "team"),
-            ("action", "score"),
+            (
+                "action",
+                match self.flow {
+                    Flow::Confirm => "confirm",
+                    Flow::Decide => "score",
+                },
+            ),
+            ("confirm", &filled.level),
             ("questionnaire", &filled.q.def.id),
             ("csrf_token", &session.token),
         ];
@@ -549,12 +621,11 @@ impl Bench {
         let Some(loc) = loc.filter(|_| status == 303) else {
             return false;
         };
+        if self.flow == Flow::Confirm {
+            return true;
+        }
         let body = encode([
-            ("level", "green"),
-            (
-                "justification",
-                "Benchmark: vi vælger grøn — ingen henvendelse.",
-            ),
+            ("level", filled.level.as_str()),
             ("csrf_token", &session.token),
         ]);
         let uri = format!("{base}{loc}/decide");
@@ -564,8 +635,9 @@ impl Bench {
         status == 303
     }
 
-    /// Two bare HTTP exchanges per "submission" on the same clients (no session, no
-    /// database): the floor the HTTP client and server alone put under the HTTP phase.
+    /// Bare HTTP exchanges, as many per "submission" as the flow sends (no session, no
+    /// database), on the same clients: the floor the HTTP client and server alone put under
+    /// the HTTP phase.
     async fn floor(self: Arc<Self>, sessions: &Arc<Vec<Session>>, phase: Duration) -> f64 {
         let done = Arc::new(AtomicU64::new(0));
         let deadline = Instant::now() + phase;
@@ -573,11 +645,15 @@ impl Bench {
         let mut tasks = Vec::new();
         for n in 0..self.clients {
             let (base, sessions, done) = (self.base.clone(), sessions.clone(), done.clone());
+            let requests = match self.flow {
+                Flow::Confirm => 1,
+                Flow::Decide => 2,
+            };
             tasks.push(tokio::spawn(async move {
                 let session = &sessions[n];
                 let uri = format!("{base}/healthz");
                 while Instant::now() < deadline {
-                    for _ in 0..2 {
+                    for _ in 0..requests {
                         let (status, _) = session.send(axum::http::Method::GET, &uri, None).await;
                         assert_eq!(status, 200);
                     }
