@@ -603,6 +603,65 @@ async fn core_loop(lang: Lang) {
             .contains(t("follow_up.action_plan")),
         "the follow-up state is on the overview"
     );
+    b.logout().await;
+
+    // The next child, in one step: the team agrees with the live suggestion and confirms it
+    // as it submits.
+    b.login("laerer@demo.trivsel.dk").await;
+    b.follow(&format!("a[href='/groups/{class}']")).await;
+    let next: String =
+        b.c.execute(
+            "return document.querySelectorAll(\"a[href$='/assess']\")[1].getAttribute('href');",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_string();
+    b.open(&next).await;
+    let names: Vec<String> = b
+        .c
+        .execute(
+            "return [...new Set([...document.querySelectorAll('form.assess fieldset.item input[type=radio]')].map(i => i.name))];",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    for name in &names {
+        let value = match name.as_str() {
+            "neglect" | "violence" | "sexual_abuse" => "no",
+            _ => "1",
+        };
+        b.click(&format!("input[name='{name}'][value='{value}']"))
+            .await;
+    }
+    let confirm = "#live-suggestion button[name=action][value=confirm]";
+    let mut shown = false;
+    for _ in 0..100 {
+        if b.c.find(Locator::Css(confirm)).await.is_ok() {
+            shown = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        shown,
+        "the confirm button follows a complete set of answers"
+    );
+    let suggested = b.text("#live-suggestion .level").await;
+    b.check().await;
+    b.follow(confirm).await;
+    assert_eq!(b.text("h1").await, t("assess.team_position"));
+    assert!(
+        b.text("main").await.contains(suggested.trim()),
+        "the confirmed level is the position: {suggested:?}"
+    );
     b.close().await;
 }
 
