@@ -21,6 +21,30 @@ fn form<'a>(
     f
 }
 
+/// Answers the engine places at orange for the 6–9 questionnaire: every item at "1", two
+/// negative items at "2".
+fn worrying_answers() -> Vec<(String, String)> {
+    let mut worrying = answers("1", None);
+    for (k, v) in worrying.iter_mut() {
+        if k == "security_2" || k == "social_2" {
+            *v = "2".into();
+        }
+    }
+    worrying
+}
+
+/// Posts `fields` to `path` twice, as a double click does: both land on the same stored
+/// assessment; its page and id.
+async fn submit_twice(c: &mut Client, path: &str, fields: &[(&str, &str)]) -> (String, i64) {
+    let res = c.post(path, fields).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let url = res.location.unwrap();
+    let again = c.post(path, fields).await;
+    assert_eq!(again.location.as_deref(), Some(url.as_str()));
+    let id: i64 = url.rsplit('/').next().unwrap().parse().unwrap();
+    (url, id)
+}
+
 async fn open_round(app: &TestApp) {
     let mut admin = app.login(ADMIN).await;
     let today = chrono::Utc::now().date_naive();
@@ -84,13 +108,7 @@ async fn the_saving_statements_check_scope_age_band_and_author() {
 
     // The form as drawn: stored in the open round, logged, and stored once on a repeat.
     let key = key_in(&page.body);
-    let fields = post(&key, "trivsel-6-9");
-    let res = c.post(&assess, &fields).await;
-    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
-    let url = res.location.unwrap();
-    let again = c.post(&assess, &fields).await;
-    assert_eq!(again.location.as_deref(), Some(url.as_str()));
-    let id: i64 = url.rsplit('/').next().unwrap().parse().unwrap();
+    let (url, id) = submit_twice(&mut c, &assess, &post(&key, "trivsel-6-9")).await;
     let round: i64 = app.count("SELECT id FROM rounds").await;
     assert_eq!(app.count(&format!("SELECT COUNT(*) FROM assessments WHERE id = {id} AND round_id = {round} AND submission_key = '{key}' AND status = 'scored'")).await, 1);
     // Each write of the row is logged: the first and the repeat that updated it.
@@ -175,12 +193,7 @@ async fn an_educator_records_the_teams_position_in_a_round() {
     let key = key_in(&page.body);
 
     // Worrying answers on the negative items, so the suggestion is not green.
-    let mut answers = answers("1", None);
-    for (k, v) in answers.iter_mut() {
-        if k == "security_2" || k == "social_2" {
-            *v = "2".into();
-        }
-    }
+    let answers = worrying_answers();
     let res = c
         .post(
             &format!("/children/{}/assess", f.child_a1),
@@ -712,13 +725,7 @@ async fn confirming_the_live_suggestion_submits_in_one_step() {
     let assess = format!("/children/{}/assess", f.child_a1);
     let page = c.get(&assess).await;
     let key = key_in(&page.body);
-    // Orange, as in the live-suggestion test below.
-    let mut worrying = answers("1", None);
-    for (k, v) in worrying.iter_mut() {
-        if k == "security_2" || k == "social_2" {
-            *v = "2".into();
-        }
-    }
+    let worrying = worrying_answers();
     let confirm = |key, level| {
         let mut fields = form(key, "team", "confirm", &worrying);
         fields.extend([("questionnaire", "trivsel-6-9"), ("confirm", level)]);
@@ -726,13 +733,7 @@ async fn confirming_the_live_suggestion_submits_in_one_step() {
     };
 
     // Confirmed as shown: submitted with the suggestion as the decision, once on a repeat.
-    let fields = confirm(&key, "orange");
-    let res = c.post(&assess, &fields).await;
-    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
-    let url = res.location.unwrap();
-    let again = c.post(&assess, &fields).await;
-    assert_eq!(again.location.as_deref(), Some(url.as_str()));
-    let id: i64 = url.rsplit('/').next().unwrap().parse().unwrap();
+    let (url, id) = submit_twice(&mut c, &assess, &confirm(&key, "orange")).await;
     assert_eq!(
         app.count(&format!(
             "SELECT COUNT(*) FROM assessments WHERE id = {id} AND status = 'submitted' \
@@ -827,13 +828,7 @@ async fn the_form_shows_the_engines_suggestion_while_it_is_filled_in() {
         .assert_lacks("class=\"level\"");
     // Every area answered: the same level the submission will suggest (orange, as in the
     // round test above), with its reasons.
-    let mut worrying = answers("1", None);
-    for (k, v) in worrying.iter_mut() {
-        if k == "security_2" || k == "social_2" {
-            *v = "2".into();
-        }
-    }
-    let res = suggest(&mut c, &worrying).await;
+    let res = suggest(&mut c, &worrying_answers()).await;
     res.assert_contains("Bekymring")
         .assert_lacks("Alvorlig bekymring")
         .assert_lacks("Besvar spørgsmålene i alle områder")

@@ -217,6 +217,28 @@ impl Browser {
             .unwrap_or_else(|e| panic!("click {css}: {e}"));
     }
 
+    /// Answers every item of the assessment form on the page with `value(item)`; the items.
+    async fn answer_every_item(&self, value: fn(&str) -> &'static str) -> Vec<String> {
+        let items: Vec<String> = self
+            .c
+            .execute(
+                "return [...new Set([...document.querySelectorAll('form.assess fieldset.item input[type=radio]')].map(i => i.name))];",
+                vec![],
+            )
+            .await
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect();
+        for name in &items {
+            self.click(&format!("input[name='{name}'][value='{}']", value(name)))
+                .await;
+        }
+        items
+    }
+
     async fn fill(&self, css: &str, text: &str) {
         let e = self.c.find(Locator::Css(css)).await.unwrap();
         e.clear().await.unwrap();
@@ -483,29 +505,14 @@ async fn core_loop(lang: Lang) {
     );
     b.follow("a[href$='/assess']").await;
     // Every question answered, and a sign of neglect.
-    let items: Vec<String> = b
-        .c
-        .execute(
-            "return [...new Set([...document.querySelectorAll('form.assess fieldset.item input[type=radio]')].map(i => i.name))];",
-            vec![],
-        )
-        .await
-        .unwrap()
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap().to_string())
-        .collect();
-    assert!(items.len() > 10, "{items:?}");
-    for name in &items {
-        let value = match name.as_str() {
+    let items = b
+        .answer_every_item(|name| match name {
             "neglect" => "yes",
             "violence" | "sexual_abuse" => "no",
             _ => "1",
-        };
-        b.click(&format!("input[name='{name}'][value='{value}']"))
-            .await;
-    }
+        })
+        .await;
+    assert!(items.len() > 10, "{items:?}");
     // The engine's suggestion has followed the answers on the form (assets/live.js): the
     // sign of neglect puts it at the top level before anything is submitted.
     let top = match lang {
@@ -620,27 +627,11 @@ async fn core_loop(lang: Lang) {
         .unwrap()
         .to_string();
     b.open(&next).await;
-    let names: Vec<String> = b
-        .c
-        .execute(
-            "return [...new Set([...document.querySelectorAll('form.assess fieldset.item input[type=radio]')].map(i => i.name))];",
-            vec![],
-        )
-        .await
-        .unwrap()
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap().to_string())
-        .collect();
-    for name in &names {
-        let value = match name.as_str() {
-            "neglect" | "violence" | "sexual_abuse" => "no",
-            _ => "1",
-        };
-        b.click(&format!("input[name='{name}'][value='{value}']"))
-            .await;
-    }
+    b.answer_every_item(|name| match name {
+        "neglect" | "violence" | "sexual_abuse" => "no",
+        _ => "1",
+    })
+    .await;
     let confirm = "#live-suggestion button[name=action][value=confirm]";
     let mut shown = false;
     for _ in 0..100 {
