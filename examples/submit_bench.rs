@@ -11,16 +11,22 @@
 //! suggestion page, as without JavaScript: two requests, two transactions. The raw side
 //! writes the same rows in the same transactions.
 //!
-//! The phases alternate (raw, HTTP, raw, HTTP, …; `--repeats`, default 9, of `--seconds`,
-//! default 2) after a short warm-up, so that a drifting machine or a growing table weighs on
-//! both alike; each pair gives a ratio and the median is reported (on a shared two-core VM
-//! single pairs swing by ±15 %, so many short pairs give a steadier median than a few long
-//! ones). Two more phases in each repeat explain the gap rather than count towards it:
-//! "scoped raw" does the raw writes with the statements the service sends (the scope, age
-//! band and round checks inside the saving and deciding statements), so HTTP against it is
-//! the cost of the HTTP stack alone; "floor" does bare HTTP exchanges, as many per
-//! submission as the flow sends (`GET /healthz`, no session, no database), on the same
-//! connections: what the HTTP client and server alone cost on this machine.
+//! The phases alternate after a short warm-up (`--repeats`, default 9, of `--seconds`,
+//! default 2), so that a drifting machine or a growing table weighs on both alike; each pair
+//! gives a ratio and the median is reported (on a shared two-core VM single pairs swing by
+//! ±15 %, so many short pairs give a steadier median than a few long ones). One more phase
+//! in each repeat explains the gap rather than counts towards it: "scoped raw" does the raw
+//! writes with the statements the service sends (the scope, age band and round checks
+//! inside the saving and deciding statements), so HTTP against it is the cost of the HTTP
+//! stack alone. The order is counterbalanced (raw, HTTP, scoped raw; then the reverse), as
+//! the phase after a pause in the writes can run faster on this machine. The "floor", bare
+//! HTTP exchanges as many per submission as the flow sends (`GET /healthz`, no session, no
+//! database) on the same connections, runs once before the warm-up: what the HTTP client
+//! and server alone cost here. Each repeat also prints the CPU time and the context
+//! switches per submission of this process and of PostgreSQL's processes.
+//!
+//! `bash bench/submit.sh` runs it on SQLite and on PostgreSQL, with PostgreSQL sharing both
+//! cores and on a core of its own (docs/benchmarks.md says why both).
 //!
 //! cargo run --release --example submit_bench -- --database-url sqlite:///tmp/b.db
 //! cargo run --release --example submit_bench -- --database-url postgres://postgres@127.0.0.1/bench
@@ -235,27 +241,44 @@ async fn main() -> anyhow::Result<()> {
     let sessions = Arc::new(sessions);
 
     let scored_before = scored(&db).await?;
+    let phase = Duration::from_secs(seconds);
+    // The floor once, before the warm-up: it writes nothing, and a phase right after a pause
+    // in the writes can run faster.
+    let floor = bench.clone().floor(&sessions, phase).await;
     // Warm-up (connections, statement caches), not counted.
     bench.clone().raw(Duration::from_secs(1), false).await;
     bench.clone().http(&sessions, Duration::from_secs(1)).await;
-    let phase = Duration::from_secs(seconds);
     let mut ratios = Vec::new();
     for n in 1..=repeats {
-        let cpu = Cpu::now();
-        let raw = bench.clone().raw(phase, false).await;
-        let raw_cpu = cpu.per(raw * phase.as_secs_f64());
-        let cpu = Cpu::now();
-        let (http, errors) = bench.clone().http(&sessions, phase).await;
-        let http_cpu = cpu.per(http * phase.as_secs_f64());
-        let cpu = Cpu::now();
-        let scoped = bench.clone().raw(phase, true).await;
-        let scoped_cpu = cpu.per(scoped * phase.as_secs_f64());
-        let floor = bench.clone().floor(&sessions, phase).await;
+        // Counterbalanced: odd repeats run raw, HTTP, scoped raw; even ones the reverse, so
+        // that raw and HTTP each follow either kind of phase alike.
+        let mut order = [Phase::Raw, Phase::Http, Phase::ScopedRaw];
+        if n % 2 == 0 {
+            order.reverse();
+        }
+        let (mut raw, mut http, mut errors, mut scoped) = (0.0, 0.0, 0, 0.0);
+        let (mut raw_cpu, mut http_cpu, mut scoped_cpu) = Default::default();
+        for p in order {
+            let cpu = Cpu::now();
+            match p {
+                Phase::Raw => {
+                    raw = bench.clone().raw(phase, false).await;
+                    raw_cpu = cpu.per(raw * phase.as_secs_f64());
+                }
+                Phase::Http => {
+                    (http, errors) = bench.clone().http(&sessions, phase).await;
+                    http_cpu = cpu.per(http * phase.as_secs_f64());
+                }
+                Phase::ScopedRaw => {
+                    scoped = bench.clone().raw(phase, true).await;
+                    scoped_cpu = cpu.per(scoped * phase.as_secs_f64());
+                }
+            }
+        }
         println!(
             "repeat={n} backend={:?} flow={flow:?} clients={clients} raw_submissions_per_s={raw:.0} \
              http_submissions_per_s={http:.0} ratio={:.2} http_errors={errors} \
              scoped_raw_submissions_per_s={scoped:.0} http_to_scoped_raw={:.2} \
-             floor_bare_http_per_s={floor:.0} \
              cpu_us_per_submission: raw {raw_cpu} http {http_cpu} scoped_raw {scoped_cpu}",
             db.backend(),
             http / raw,
@@ -274,7 +297,7 @@ async fn main() -> anyhow::Result<()> {
     };
     println!(
         "backend={:?} flow={flow:?} clients={clients} median_ratio={:.2} median_http_to_scoped_raw={:.2} \
-         (of {repeats} pairs of {seconds} s)",
+         floor_bare_http_per_s={floor:.0} (of {repeats} pairs of {seconds} s)",
         db.backend(),
         median(|r| r.0),
         median(|r| r.1),
@@ -298,6 +321,10 @@ async fn scored(db: &Db) -> anyhow::Result<i64> {
 struct Cpu {
     app: u64,
     postgres: u64,
+    /// Context switches (voluntary + involuntary) of this process's threads and of
+    /// PostgreSQL's processes.
+    app_switches: u64,
+    postgres_switches: u64,
 }
 
 impl Cpu {
@@ -309,16 +336,39 @@ impl Cpu {
             f.get(11).and_then(|u| u.parse::<u64>().ok()).unwrap_or(0)
                 + f.get(12).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0)
         };
+        let switches = |status: &str| -> u64 {
+            status
+                .lines()
+                .filter(|l| l.contains("ctxt_switches:"))
+                .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+                .sum()
+        };
         let app = ticks(&std::fs::read_to_string("/proc/self/stat").unwrap_or_default());
-        let mut postgres = 0;
+        let app_switches = std::fs::read_dir("/proc/self/task")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|t| {
+                switches(&std::fs::read_to_string(t.path().join("status")).unwrap_or_default())
+            })
+            .sum();
+        let (mut postgres, mut postgres_switches) = (0, 0);
         for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
             let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
             if comm.trim() == "postgres" {
                 postgres +=
                     ticks(&std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default());
+                postgres_switches += switches(
+                    &std::fs::read_to_string(entry.path().join("status")).unwrap_or_default(),
+                );
             }
         }
-        Cpu { app, postgres }
+        Cpu {
+            app,
+            postgres,
+            app_switches,
+            postgres_switches,
+        }
     }
 
     /// Microseconds of CPU per submission since `self`, split into this process and
@@ -326,12 +376,23 @@ impl Cpu {
     fn per(&self, submissions: f64) -> String {
         let now = Cpu::now();
         let us = |ticks: u64| ticks as f64 * 10_000.0 / submissions.max(1.0);
+        let per = |n: u64| n as f64 / submissions.max(1.0);
         format!(
-            "(app {:.0} + postgres {:.0})",
+            "(app {:.0} + postgres {:.0}; switches app {:.1} + postgres {:.1})",
             us(now.app - self.app),
-            us(now.postgres - self.postgres)
+            us(now.postgres - self.postgres),
+            per(now.app_switches - self.app_switches),
+            per(now.postgres_switches - self.postgres_switches),
         )
     }
+}
+
+/// The phases of one repeat.
+#[derive(Clone, Copy)]
+enum Phase {
+    Raw,
+    Http,
+    ScopedRaw,
 }
 
 /// How the professional decides: confirming the live suggestion as the form is submitted
