@@ -37,14 +37,17 @@ pin_postgres() {
   # (A backend may end between the listing and the call.)
   for p in $(pgrep -x postgres); do taskset -cp "$1" "$p" >/dev/null 2>&1 || true; done
 }
+drop_pg() {
+  psql "$PG_ADMIN" -qc "DROP DATABASE IF EXISTS trivsel_submit_bench" >/dev/null
+}
 restore() {
-  pin_postgres "0-$((CORES - 1))" || true
-  psql "$PG_ADMIN" -qc "DROP DATABASE IF EXISTS trivsel_submit_bench" >/dev/null 2>&1 || true
+  pin_postgres "0-$((CORES - 1))"
+  drop_pg 2>/dev/null || true
 }
 trap restore EXIT
 
 fresh_pg() {
-  psql "$PG_ADMIN" -qc "DROP DATABASE IF EXISTS trivsel_submit_bench" >/dev/null
+  drop_pg
   psql "$PG_ADMIN" -qc "CREATE DATABASE trivsel_submit_bench" >/dev/null
 }
 
