@@ -2,9 +2,11 @@
 //! validation, scoring, the assessment write and the access-log writes) against the raw
 //! database limit for the same writes done directly with sqlx, in the same run, at 16
 //! concurrent clients. Loopback only; bounded in time. The answers are ones the engine
-//! places at the first level and the team confirms the suggestion, so no alert (with its
-//! extra writes) is raised, and both sides use each child's own questionnaire and open
-//! round, so they write the same rows (the child's round position included).
+//! places at the first level and the professional confirms the suggestion, so no alert (with
+//! its extra writes) is raised, and both sides use each child's own questionnaire and open
+//! round, so they write the same rows. The submissions are individual views: a child has one
+//! team position per round (a database constraint), while a bench submits for each child
+//! many times.
 //!
 //! `--flow confirm` (the default) confirms the live suggestion as the form is submitted: one
 //! request, the writes in one transaction. `--flow decide` submits and then decides on the
@@ -549,7 +551,7 @@ impl Bench {
             key: &key,
             child_id: child,
             round_id: target.round,
-            kind: "team",
+            kind: "individual",
             author_id: self.user.id,
             questionnaire_id: &form.q.def.id,
             questionnaire_version: form.q.def.version as i32,
@@ -613,10 +615,10 @@ impl Bench {
             justified: false,
         };
         let condition = assessment_visible.as_deref().unwrap_or("$2 = $2");
-        adb::decide(&mut tx, id, self.user.id, condition, &decision, now)
+        let decided = adb::decide(&mut tx, id, self.user.id, condition, &decision, now)
             .await
-            .unwrap()
-            .expect("decided");
+            .unwrap();
+        assert!(matches!(decided, adb::Decide::Recorded(_)), "{decided:?}");
         log(&mut tx, &object, "submitted").await;
         tx.commit().await.unwrap();
     }
@@ -661,7 +663,7 @@ impl Bench {
         let key = uuid::Uuid::new_v4().to_string();
         let mut form: Vec<(&str, &str)> = vec![
             ("submission_key", &key),
-            ("kind", "team"),
+            ("kind", "individual"),
             (
                 "action",
                 match self.flow {

@@ -158,8 +158,12 @@ pub async fn open(config: &Config) -> anyhow::Result<Db> {
     Ok(db)
 }
 
-async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
+async fn serve(mut config: Config, demo: bool) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
+    // The demo shows the screening sheet's quick placement unless configured otherwise.
+    if demo {
+        config.quick_placement.get_or_insert(true);
+    }
     // Refuse to start on an invalid questionnaire or scale file, before touching anything.
     let catalogue = config.catalogue()?;
     let db = open(&config).await?;

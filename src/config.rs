@@ -83,6 +83,9 @@ pub struct Config {
     /// How long the municipal figures of a round are reused before they are counted again,
     /// in seconds (0: count on every request).
     pub aggregate_cache_seconds: u64,
+    /// Whether the group page offers the quick placement "Trives" (the team's judgement that a
+    /// child is thriving, without the questionnaire). Unset: off, except with `serve --demo`.
+    pub quick_placement: Option<bool>,
 }
 
 impl Default for Config {
@@ -112,6 +115,7 @@ impl Default for Config {
             suppression_threshold: 5,
             reminder_days_before_close: 7,
             aggregate_cache_seconds: 60,
+            quick_placement: None,
         }
     }
 }

@@ -181,12 +181,22 @@ pub async fn on_team_position(
     };
     let critical = a.reasons.contains("\"kind\":\"critical\"");
     let rules = evaluate(&cat.alerting, rank, &previous, critical);
-    if rules.is_empty() {
+    // At most one alert per child and round: a correction of the round's position updates
+    // the alert its earlier version raised.
+    let raised = match (a.supersedes_id, a.round_id) {
+        (Some(_), Some(round)) => round_alert(c, a.child_id, round).await?,
+        _ => None,
+    };
+    if rules.is_empty() && raised.is_none() {
         return Ok(None);
     }
     let duty = critical || cat.scale.level(rank).handleguide.notify;
     let events = consent::db::as_events(&consent::db::events(c, a.child_id).await?);
     let kind = kind_for(&events, now.date_naive(), duty);
+    if let Some(raised) = raised {
+        corrected(c, state, user, a, &raised, (rank, kind, &rules), now).await?;
+        return Ok(Some(raised.id));
+    }
     let d = &cat.alerting.deadlines;
     let deadline = now
         + match kind {
@@ -243,6 +253,141 @@ pub async fn on_team_position(
     )
     .await?;
     Ok(Some(id))
+}
+
+/// The alert a child's position in a round raised, as a correction finds it.
+#[derive(Debug, sqlx::FromRow)]
+struct RoundAlert {
+    id: i64,
+    kind: String,
+    status: String,
+    level_rank: i32,
+    district_id: Option<i64>,
+}
+
+/// The alert raised by the child's team positions in `round_id`, if any (the newest).
+async fn round_alert(
+    c: &mut impl Conn,
+    child_id: i64,
+    round_id: i64,
+) -> anyhow::Result<Option<RoundAlert>> {
+    Ok(dispatch!(c, c => sqlx::query_as(
+        "SELECT al.id, al.kind, al.status, al.level_rank, al.district_id FROM alerts al \
+         JOIN assessments s ON s.id = al.assessment_id \
+         WHERE al.child_id = $1 AND s.round_id = $2 ORDER BY al.id DESC LIMIT 1",
+    )
+    .bind(child_id)
+    .bind(round_id)
+    .fetch_optional(&mut *c)
+    .await)?)
+}
+
+/// A correction of a position that raised `alert`: the alert now refers to the corrected
+/// position, and its history says so. A lower level is recorded for the social worker and
+/// changes nothing else (the worker decides whether to close). A level that still hits a rule
+/// keeps the alert; if the duty to notify now applies the alert becomes a notification with
+/// its 24-hour deadline, and a closed alert is opened again; the workers are told by email
+/// (without personal data) whenever the alert asks more of them than before. The kind never
+/// steps down: an identity once disclosed lawfully stays disclosed to the worker.
+async fn corrected(
+    c: &mut impl Conn,
+    state: &AppState,
+    user: &CurrentUser,
+    a: &Decided,
+    alert: &RoundAlert,
+    (rank, kind, rules): (usize, &'static str, &[&'static str]),
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let Some(cat) = state.catalogue.clone() else {
+        return Ok(());
+    };
+    let order = |k: &str| {
+        [ANONYMOUS, NAMED, NOTIFICATION]
+            .iter()
+            .position(|x| *x == k)
+    };
+    let kind = if order(kind) > order(&alert.kind) {
+        kind
+    } else {
+        alert.kind.as_str()
+    };
+    let upgraded = kind != alert.kind;
+    let reopened = alert.status == "closed" && !rules.is_empty();
+    let d = &cat.alerting.deadlines;
+    let deadline = (upgraded || reopened).then(|| {
+        now + match kind {
+            NOTIFICATION => Duration::hours(i64::from(d.notification_hours)),
+            NAMED => Duration::days(i64::from(d.named_days)),
+            _ => Duration::days(i64::from(d.anonymous_days)),
+        }
+    });
+    dispatch!(c, c => sqlx::query(
+        "UPDATE alerts SET assessment_id = $1, level_rank = $2, level_id = $3, kind = $4, \
+         rules = CASE WHEN $5 = '' THEN rules ELSE $5 END, \
+         status = CASE WHEN $6 THEN 'new' ELSE status END, \
+         taken_by = CASE WHEN $6 THEN NULL ELSE taken_by END, outcome = CASE WHEN $6 THEN NULL ELSE outcome END, \
+         deadline = COALESCE($7, deadline), escalated_at = CASE WHEN $7 IS NULL THEN escalated_at ELSE NULL END, \
+         updated_at = $8 WHERE id = $9",
+    )
+    .bind(a.id)
+    .bind(rank as i32)
+    .bind(cat.scale.level(rank).id.as_str())
+    .bind(kind)
+    .bind(rules.join(","))
+    .bind(reopened)
+    .bind(deadline)
+    .bind(now)
+    .bind(alert.id)
+    .execute(&mut *c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    let what = match (rank as i32).cmp(&alert.level_rank) {
+        std::cmp::Ordering::Less => "lowered",
+        std::cmp::Ordering::Equal => "corrected",
+        std::cmp::Ordering::Greater => "raised",
+    };
+    event(
+        c,
+        alert.id,
+        Some(user.id),
+        what,
+        &format!(
+            "level {} -> {}; rules {}",
+            alert.level_rank,
+            rank,
+            if rules.is_empty() {
+                "none".to_string()
+            } else {
+                rules.join(",")
+            }
+        ),
+        now,
+    )
+    .await?;
+    if reopened {
+        event(c, alert.id, Some(user.id), "reopened", "", now).await?;
+    }
+    if upgraded || reopened || what == "raised" {
+        let (subject, body) = announce(state, alert.id, false);
+        let mut recipients = worker_emails(c, alert.district_id).await?;
+        if recipients.is_empty() {
+            recipients = worker_emails(c, None).await?;
+        }
+        for r in &recipients {
+            crate::notify::enqueue(c, r, &subject, &body, now).await?;
+        }
+    }
+    crate::audit::record(
+        c,
+        user,
+        crate::audit::Action::Change,
+        Some(a.child_id),
+        &format!("alert:{}", alert.id),
+        what,
+        now,
+    )
+    .await?;
+    Ok(())
 }
 
 /// Consent to share with the social worker was recorded: open anonymous consultations of the

@@ -286,6 +286,10 @@ fn event_key(event: &str) -> &'static str {
         "identity_shared" => tkey("alert.event.identity_shared"),
         "rerouted" => tkey("alert.event.rerouted"),
         "details" => tkey("alert.event.details"),
+        "corrected" => tkey("alert.event.corrected"),
+        "lowered" => tkey("alert.event.lowered"),
+        "raised" => tkey("alert.event.raised"),
+        "reopened" => tkey("alert.event.reopened"),
         _ => tkey("alert.event.other"),
     }
 }

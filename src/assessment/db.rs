@@ -68,6 +68,10 @@ pub struct FormContext {
     round_opens_on: Option<NaiveDate>,
     round_closes_on: Option<NaiveDate>,
     round_kinds: Option<String>,
+    /// The child's current group.
+    pub group_id: Option<i64>,
+    /// The assessment that is the child's team position in the open round, if any.
+    pub position_id: Option<i64>,
 }
 
 impl FormContext {
@@ -95,7 +99,8 @@ pub async fn form_context_where(
 ) -> anyhow::Result<Option<FormContext>> {
     let sql = format!(
         "SELECT {}, r.id AS round_id, r.name AS round_name, \
-         r.opens_on AS round_opens_on, r.closes_on AS round_closes_on, r.institution_kinds AS round_kinds \
+         r.opens_on AS round_opens_on, r.closes_on AS round_closes_on, r.institution_kinds AS round_kinds, \
+         e.group_id, (SELECT rp.assessment_id FROM round_positions rp WHERE rp.child_id = c.id AND rp.round_id = r.id) AS position_id \
          FROM children c \
          LEFT JOIN enrolments e ON e.child_id = c.id AND e.to_date IS NULL \
          LEFT JOIN groups g ON g.id = e.group_id \
@@ -133,6 +138,8 @@ pub struct Assessment {
     pub round_name: Option<String>,
     pub kind: String,
     pub status: String,
+    /// `questionnaire` or `judgement` (see migration 0010).
+    pub mode: String,
     pub author_id: i64,
     pub author_name: String,
     pub questionnaire_id: String,
@@ -188,7 +195,7 @@ struct StoredDomain {
     items: usize,
 }
 
-const SELECT: &str = "SELECT a.id, a.child_id, a.round_id, r.name AS round_name, a.kind, a.status, a.author_id, \
+const SELECT: &str = "SELECT a.id, a.child_id, a.round_id, r.name AS round_name, a.kind, a.status, a.mode, a.author_id, \
      u.name AS author_name, a.questionnaire_id, a.questionnaire_version, a.questionnaire_hash, a.scale_id, \
      a.answers, a.domain_scores, a.reasons, a.total, a.suggested_rank, a.suggested_level, a.decided_rank, \
      a.decided_level, a.justification, a.observation, a.supersedes_id, \
@@ -375,6 +382,70 @@ pub async fn save(
     })?)
 }
 
+/// Records the quick placement "Trives": the team's position at the scale's lowest level
+/// (rank 0, `level`) as a professional judgement, with no item answers and the questionnaire
+/// of `d` recorded, in the round open for the child's institution. One statement admits the
+/// child only `within` its bounds (scope, age band, open round) and only if it has no position
+/// in that round, no alert that is not closed, and a newest team position (if any) at the
+/// lowest level; then it becomes the round's position. `None` when refused; a repeat under
+/// the same key returns the stored row's id.
+#[tracing::instrument(skip_all)]
+pub async fn quick_placement(
+    c: &mut impl Conn,
+    d: &Draft<'_>,
+    within: &Within<'_>,
+    level: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Option<Decide>> {
+    let sql = format!(
+        "INSERT INTO assessments (child_id, author_id, kind, status, mode, questionnaire_id, questionnaire_version, \
+         questionnaire_hash, scale_id, answers, decided_rank, decided_level, submission_key, created_at, updated_at, \
+         submitted_at, round_id) \
+         SELECT c.id, $2, 'team', 'submitted', 'judgement', $3, $4, $5, $6, '{{}}', 0, $7, $8, $9, $9, $9, r.id \
+         FROM children c \
+         LEFT JOIN enrolments e ON e.child_id = c.id AND e.to_date IS NULL \
+         LEFT JOIN groups g ON g.id = e.group_id \
+         LEFT JOIN institutions i ON i.id = g.institution_id \
+         JOIN rounds r ON r.id = {} \
+         WHERE c.id = $1 AND {} AND c.birth_date > $11 AND c.birth_date <= $12 \
+         AND NOT EXISTS (SELECT 1 FROM round_positions rp WHERE rp.child_id = c.id AND rp.round_id = r.id) \
+         AND NOT EXISTS (SELECT 1 FROM alerts al WHERE al.child_id = c.id AND al.status <> 'closed') \
+         AND COALESCE((SELECT p.decided_rank FROM assessments p WHERE p.child_id = c.id AND p.kind = 'team' \
+           AND p.status = 'submitted' ORDER BY p.submitted_at DESC, p.id DESC LIMIT 1), 0) = 0 \
+         ON CONFLICT (submission_key) DO NOTHING \
+         RETURNING id, child_id, round_id, kind, supersedes_id, reasons, decided_rank",
+        open_round_sql("i.kind", "$10"),
+        within.condition
+    );
+    let placed: Option<Decided> = dispatch!(c, c => sqlx::query_as(&sql)
+        .bind(d.child_id)
+        .bind(d.author_id)
+        .bind(d.questionnaire_id)
+        .bind(d.questionnaire_version)
+        .bind(d.questionnaire_hash)
+        .bind(d.scale_id)
+        .bind(level)
+        .bind(d.key)
+        .bind(now)
+        .bind(within.day)
+        .bind(within.born_after)
+        .bind(within.born_until)
+        .fetch_optional(&mut *c)
+        .await)?;
+    let Some(placed) = placed else {
+        return Ok(None);
+    };
+    if let Some(round) = placed.round_id
+        && !record_round_position(c, placed.id, None).await?
+    {
+        let taken = round_position(c, placed.child_id, round)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("round position neither recorded nor present"))?;
+        return Ok(Some(Decide::PositionTaken(taken)));
+    }
+    Ok(Some(Decide::Recorded(placed)))
+}
+
 /// The professional's decision on a scored assessment.
 pub struct Decision<'a> {
     pub rank: i32,
@@ -389,18 +460,32 @@ pub struct Decision<'a> {
 pub struct Decided {
     pub id: i64,
     pub child_id: i64,
+    pub round_id: Option<i64>,
     pub kind: String,
     pub supersedes_id: Option<i64>,
     pub reasons: String,
     pub decided_rank: Option<i32>,
 }
 
+/// What [`decide`] did.
+#[derive(Debug)]
+pub enum Decide {
+    Recorded(Decided),
+    /// Nothing was recorded (a repeated click, out of scope, a justification missing): the
+    /// caller reads why.
+    NotRecorded,
+    /// A team position for a child and round that already have one (assessment `.0`), and
+    /// this is not a correction of it. The assessment was marked submitted in the
+    /// transaction: the caller must roll it back.
+    PositionTaken(i64),
+}
+
 /// Records the decision on assessment `id` in one statement, and only if it holds: the
 /// assessment awaits `author_id`'s decision, the level is the suggested one or the decision is
 /// justified, and `condition` (SQL over `assessments`, with `$2` bound to the author; the
-/// scope rule from [`crate::auth::scope`]) is true. `None` when nothing was recorded (a
-/// repeated click, out of scope, a justification missing): the caller reads why. A team
-/// position in a round becomes the child's position in that round in the same transaction.
+/// scope rule from [`crate::auth::scope`]) is true. A team position in a round becomes the
+/// child's position in that round in the same transaction — the one position per child and
+/// round (see [`record_round_position`]).
 #[tracing::instrument(skip_all)]
 pub async fn decide(
     c: &mut impl Conn,
@@ -409,12 +494,12 @@ pub async fn decide(
     condition: &str,
     d: &Decision<'_>,
     now: DateTime<Utc>,
-) -> anyhow::Result<Option<Decided>> {
+) -> anyhow::Result<Decide> {
     let sql = format!(
         "UPDATE assessments SET status = 'submitted', decided_rank = $3, decided_level = $4, justification = $5, \
          submitted_at = $6, updated_at = $6 \
          WHERE id = $1 AND author_id = $2 AND status = 'scored' AND (suggested_rank = $3 OR $7) AND {condition} \
-         RETURNING id, child_id, kind, supersedes_id, reasons, decided_rank"
+         RETURNING id, child_id, round_id, kind, supersedes_id, reasons, decided_rank"
     );
     let decided: Option<Decided> = dispatch!(c, c => sqlx::query_as(&sql)
         .bind(id)
@@ -426,17 +511,49 @@ pub async fn decide(
         .bind(d.justified)
         .fetch_optional(&mut *c)
         .await)?;
-    if decided.is_some() {
-        record_round_position(c, id).await?;
+    let Some(decided) = decided else {
+        return Ok(Decide::NotRecorded);
+    };
+    if let (super::TEAM, Some(round)) = (decided.kind.as_str(), decided.round_id)
+        && !record_round_position(c, id, decided.supersedes_id).await?
+    {
+        let taken = round_position(c, decided.child_id, round)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("round position neither recorded nor present"))?;
+        return Ok(Decide::PositionTaken(taken));
     }
-    Ok(decided)
+    Ok(Decide::Recorded(decided))
 }
 
-/// Makes the submitted assessment `id`, if it is a team position in a round, the child's
-/// position in that round (`round_positions`) unless a newer one is already recorded, with
-/// the child's group (and its district and institution type) now and its gender and birth
-/// date.
-async fn record_round_position(c: &mut impl Conn, id: i64) -> anyhow::Result<()> {
+/// The assessment that is the child's team position in the round, if any.
+#[tracing::instrument(skip_all)]
+pub async fn round_position(
+    c: &mut impl Conn,
+    child_id: i64,
+    round_id: i64,
+) -> anyhow::Result<Option<i64>> {
+    Ok(dispatch!(c, c => sqlx::query_scalar(
+        "SELECT assessment_id FROM round_positions WHERE child_id = $1 AND round_id = $2",
+    )
+    .bind(child_id)
+    .bind(round_id)
+    .fetch_optional(&mut *c)
+    .await)?)
+}
+
+/// Makes the submitted team assessment `id` the child's position in its round
+/// (`round_positions`), with the child's group (and its district and institution type) now
+/// and its gender and birth date. This is where "one position per child and round" holds, in
+/// the database: the table's key is (child, round), and an existing position is replaced only
+/// by the correction that `supersedes` it. Under concurrency the loser of two inserts, or of
+/// two corrections of one position, finds the row changed and records nothing (PostgreSQL
+/// re-checks the `WHERE` against the committed row; SQLite has one writer). False when
+/// nothing was recorded.
+async fn record_round_position(
+    c: &mut impl Conn,
+    id: i64,
+    supersedes: Option<i64>,
+) -> anyhow::Result<bool> {
     let sql = format!(
         "INSERT INTO round_positions ({POSITION_COLUMNS}) {POSITION_SELECT} WHERE a.id = $1 \
          AND a.kind = 'team' AND a.status = 'submitted' AND a.round_id IS NOT NULL \
@@ -444,15 +561,15 @@ async fn record_round_position(c: &mut impl Conn, id: i64) -> anyhow::Result<()>
          decided_rank = excluded.decided_rank, submitted_at = excluded.submitted_at, \
          group_id = excluded.group_id, district_id = excluded.district_id, \
          institution_kind = excluded.institution_kind, gender = excluded.gender, birth_date = excluded.birth_date \
-         WHERE excluded.submitted_at > round_positions.submitted_at \
-         OR (excluded.submitted_at = round_positions.submitted_at AND excluded.assessment_id > round_positions.assessment_id)"
+         WHERE round_positions.assessment_id = $2"
     );
-    dispatch!(c, c => sqlx::query(&sql)
+    let n = dispatch!(c, c => sqlx::query(&sql)
         .bind(id)
+        .bind(supersedes)
         .execute(&mut *c)
         .await
         .map(|r| r.rows_affected()))?;
-    Ok(())
+    Ok(n == 1)
 }
 
 const POSITION_COLUMNS: &str = "child_id, round_id, assessment_id, decided_rank, submitted_at, \
@@ -545,4 +662,116 @@ pub async fn progress_for(
         out.insert(g.id, (r.name.clone(), done));
     }
     Ok(out)
+}
+
+/// The children of group `group_id` now, in the group page's order, each with whether it has
+/// a team position in round `round_id`: the screening sheet's progress and its "next child".
+#[tracing::instrument(skip_all)]
+pub async fn group_round(
+    c: &mut impl Conn,
+    group_id: i64,
+    round_id: i64,
+) -> anyhow::Result<Vec<(i64, bool)>> {
+    Ok(dispatch!(c, c => sqlx::query_as(
+        "SELECT e.child_id, rp.child_id IS NOT NULL FROM enrolments e JOIN children c ON c.id = e.child_id \
+         LEFT JOIN round_positions rp ON rp.child_id = e.child_id AND rp.round_id = $2 \
+         WHERE e.group_id = $1 AND e.to_date IS NULL ORDER BY c.first_name, c.last_name, c.id",
+    )
+    .bind(group_id)
+    .bind(round_id)
+    .fetch_all(&mut *c)
+    .await)?)
+}
+
+/// The child's current group and the round open for its institution on `day`.
+#[tracing::instrument(skip_all)]
+pub async fn group_and_round(
+    c: &mut impl Conn,
+    child_id: i64,
+    day: NaiveDate,
+) -> anyhow::Result<Option<(i64, i64)>> {
+    let sql = format!(
+        "SELECT e.group_id, {} FROM enrolments e JOIN groups g ON g.id = e.group_id \
+         JOIN institutions i ON i.id = g.institution_id WHERE e.child_id = $1 AND e.to_date IS NULL",
+        open_round_sql("i.kind", "$2")
+    );
+    let found: Option<(i64, Option<i64>)> = dispatch!(c, c => sqlx::query_as(&sql)
+        .bind(child_id)
+        .bind(day)
+        .fetch_optional(&mut *c)
+        .await)?;
+    Ok(found.and_then(|(g, r)| Some((g, r?))))
+}
+
+/// The next child after `after` in `sheet` ([`group_round`]) without a team position,
+/// wrapping round to the start; `None` when every other child has one.
+pub fn next_child(sheet: &[(i64, bool)], after: i64) -> Option<i64> {
+    let at = sheet.iter().position(|(id, _)| *id == after).unwrap_or(0);
+    sheet[at..]
+        .iter()
+        .chain(&sheet[..at])
+        .find(|(id, done)| *id != after && !done)
+        .map(|(id, _)| *id)
+}
+
+/// How far a child has come in a round, for the screening sheet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub enum RoundState {
+    #[default]
+    NotStarted,
+    /// An unfinished assessment (draft, or awaiting its decision).
+    Draft,
+    /// Individual views submitted, no team position yet.
+    Individual,
+    /// The team's position is recorded.
+    Position,
+}
+
+/// Each child of group `group_id` (current enrolments) with something in round `round_id`:
+/// its state there, and whether it has an open alert. Driven from the group's enrolments:
+/// `+ 0` keeps SQLite (which has no statistics for the planner) from walking the whole
+/// round's assessments through the round index to find a group's children.
+#[tracing::instrument(skip_all)]
+pub async fn round_states(
+    c: &mut impl Conn,
+    group_id: i64,
+    round_id: i64,
+) -> anyhow::Result<std::collections::HashMap<i64, RoundState>> {
+    let rows: Vec<(i64, String, String)> = dispatch!(c, c => sqlx::query_as(
+        "SELECT a.child_id, a.kind, a.status FROM enrolments e \
+         JOIN assessments a ON a.child_id = e.child_id AND a.round_id + 0 = $2 \
+         WHERE e.group_id = $1 AND e.to_date IS NULL",
+    )
+    .bind(group_id)
+    .bind(round_id)
+    .fetch_all(&mut *c)
+    .await)?;
+    let mut out: std::collections::HashMap<i64, RoundState> = Default::default();
+    for (child, kind, status) in rows {
+        let state = match (kind.as_str(), status.as_str()) {
+            (super::TEAM, "submitted") => RoundState::Position,
+            (_, "submitted") => RoundState::Individual,
+            _ => RoundState::Draft,
+        };
+        let e = out.entry(child).or_default();
+        *e = (*e).max(state);
+    }
+    Ok(out)
+}
+
+/// Children of group `group_id` (current enrolments) with an alert not closed.
+#[tracing::instrument(skip_all)]
+pub async fn open_alerts_in_group(
+    c: &mut impl Conn,
+    group_id: i64,
+) -> anyhow::Result<std::collections::HashSet<i64>> {
+    Ok(dispatch!(c, c => sqlx::query_scalar::<_, i64>(
+        "SELECT DISTINCT al.child_id FROM enrolments e JOIN alerts al ON al.child_id = e.child_id \
+         WHERE e.group_id = $1 AND e.to_date IS NULL AND al.status <> 'closed'",
+    )
+    .bind(group_id)
+    .fetch_all(&mut *c)
+    .await)?
+    .into_iter()
+    .collect())
 }

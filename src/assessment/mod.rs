@@ -7,6 +7,7 @@ pub mod db;
 pub mod follow_up;
 pub mod reminders;
 pub mod routes;
+pub mod screening;
 
 use std::collections::BTreeMap;
 

@@ -33,10 +33,14 @@ pub fn router() -> Router<AppState> {
         .route("/assessments/{id}/decide", post(decide))
         .route("/assessments/{id}/correct", post(correct))
         .route("/assessments/{id}/follow-up", post(record_follow_up))
+        .route(
+            "/children/{id}/quick",
+            post(super::screening::quick_placement),
+        )
         .route("/admin/rounds", get(rounds_page).post(create_round))
 }
 
-fn catalogue(state: &AppState) -> AppResult<Arc<Catalogue>> {
+pub(super) fn catalogue(state: &AppState) -> AppResult<Arc<Catalogue>> {
     state
         .catalogue
         .clone()
@@ -51,18 +55,51 @@ async fn context(
     user: &crate::auth::CurrentUser,
     id: i64,
     today: NaiveDate,
-) -> AppResult<(Child, Option<Round>, Arc<Questionnaire>)> {
+) -> AppResult<(Child, Option<Round>, Arc<Questionnaire>, Place)> {
     let visible = scope::assessable_where(user, "c.id")?;
     let found = adb::form_context_where(c, id, user.id, &visible, today)
         .await?
         .ok_or(AppError::NotFound)?;
     let round = found.round();
+    let place = Place {
+        group: found.group_id,
+        position: found.position_id,
+    };
     let child = found.child;
     let q = cat
         .for_age(crate::org::age_on(child.birth_date, today))
         .cloned()
         .ok_or(AppError::NotFound)?;
-    Ok((child, round, q))
+    Ok((child, round, q, place))
+}
+
+/// Where the child stands: its current group, and its team position in the open round.
+struct Place {
+    group: Option<i64>,
+    position: Option<i64>,
+}
+
+/// The group's progress in the round, as the form shows it ("7 af 22 vurderet").
+pub struct Progress {
+    pub group: i64,
+    pub done: usize,
+    pub total: usize,
+}
+
+async fn progress(
+    c: &mut impl crate::db::Conn,
+    place: &Place,
+    round: Option<&Round>,
+) -> AppResult<Option<Progress>> {
+    let (Some(group), Some(round)) = (place.group, round) else {
+        return Ok(None);
+    };
+    let sheet = adb::group_round(c, group, round.id).await?;
+    Ok(Some(Progress {
+        group,
+        done: sheet.iter().filter(|(_, done)| *done).count(),
+        total: sheet.len(),
+    }))
 }
 
 // ---- the form ----
@@ -91,6 +128,8 @@ pub struct CriticalView {
     pub id: String,
     pub text: String,
     pub answer: String,
+    /// Submitted without an answer: "not answered" is never read as "no".
+    pub missing: bool,
 }
 
 #[derive(Template)]
@@ -110,6 +149,7 @@ struct FormPage {
     errors: FieldErrors,
     individual: Vec<SummaryView>,
     saved_draft: bool,
+    progress: Option<Progress>,
 }
 
 /// A short view of a submitted assessment (side by side, history).
@@ -232,6 +272,7 @@ fn build_form(
             id: c.id.clone(),
             text: c.text.get(lang).to_string(),
             answer: answers.get(&c.id).cloned().unwrap_or_default(),
+            missing: false,
         })
         .collect();
     (domains, critical)
@@ -255,9 +296,48 @@ async fn form_page(
     let cat = catalogue(&state)?;
     let now = state.now();
     let mut c = state.db.conn().await?;
-    let (child, round, q) = context(&mut c, &cat, &a.user, id, now.date_naive()).await?;
+    let (child, round, q, place) = context(&mut c, &cat, &a.user, id, now.date_naive()).await?;
     // Resume the author's unfinished assessment of this child, if any.
     let draft = adb::open_draft(&mut c, id, a.user.id).await?;
+    // One position per child and round: with one recorded, the form is not for a new
+    // assessment but shows the position (and offers its correction), unless this is the
+    // correction being filled in.
+    if let Some(position) = place.position
+        && draft.as_ref().is_none_or(|d| d.supersedes_id.is_none())
+    {
+        let progress = progress(&mut c, &place, round.as_ref()).await?;
+        let next = match (&progress, &round) {
+            (Some(p), Some(r)) => {
+                adb::next_child(&adb::group_round(&mut c, p.group, r.id).await?, id)
+            }
+            _ => None,
+        };
+        let assessment = adb::get(&mut c, position)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("round position without its assessment"))?;
+        drop(c);
+        audit::record(
+            &mut state.db.writer().await?,
+            &a.user,
+            Action::Read,
+            Some(id),
+            &format!("assessment:{position}"),
+            "round-position",
+            now,
+        )
+        .await?;
+        let page = HasPositionPage {
+            summary: summary(&assessment, &cat.scale, Some(&q), a.ctx.lang),
+            judgement: assessment.mode == "judgement",
+            child,
+            round,
+            progress,
+            next,
+            ctx: a.ctx,
+        };
+        return Ok(render(page)?.into_response());
+    }
+    let progress = progress(&mut c, &place, round.as_ref()).await?;
     if let Some(d) = &draft
         && d.status == "scored"
         && fq.edit.is_none()
@@ -307,10 +387,24 @@ async fn form_page(
         domains,
         critical,
         round,
+        progress,
         child,
         ctx: a.ctx,
     };
     Ok(render(page)?.into_response())
+}
+
+#[derive(Template)]
+#[template(path = "assessment_has_position.html")]
+struct HasPositionPage {
+    ctx: PageCtx,
+    child: Child,
+    round: Option<Round>,
+    summary: SummaryView,
+    /// Placed by the team's judgement (quick placement), without a questionnaire.
+    judgement: bool,
+    progress: Option<Progress>,
+    next: Option<i64>,
 }
 
 /// The assessment form as submitted.
@@ -350,7 +444,7 @@ impl Submission {
         }
         if uuid::Uuid::parse_str(&form.key).is_err()
             || !matches!(form.kind.as_str(), TEAM | INDIVIDUAL)
-            || !matches!(form.action.as_str(), "draft" | "score" | "confirm")
+            || !matches!(form.action.as_str(), "draft" | "score" | "confirm" | "next")
         {
             return Err(AppError::BadRequest("malformed assessment form"));
         }
@@ -358,13 +452,14 @@ impl Submission {
     }
 
     fn scored(&self) -> bool {
-        matches!(self.action.as_str(), "score" | "confirm")
+        matches!(self.action.as_str(), "score" | "confirm" | "next")
     }
 
     /// Whether the professional confirmed `level`, the engine's suggestion for these answers,
-    /// as they submitted (the live suggestion they saw on the form).
+    /// as they submitted (the live suggestion they saw on the form): "confirm", or "save and
+    /// next child" with the live suggestion shown.
     fn confirms(&self, level: &str) -> bool {
-        self.action == "confirm" && self.confirm.as_deref() == Some(level)
+        matches!(self.action.as_str(), "confirm" | "next") && self.confirm.as_deref() == Some(level)
     }
 }
 
@@ -390,6 +485,10 @@ fn check(q: &Questionnaire, form: &Submission) -> AppResult<Checked> {
                 domain_errors.push((i, tkey("assess.err.domain_answers")));
                 errors.add("domains", tkey("assess.err.answers"));
             }
+        }
+        // A critical sign needs an explicit yes or no before a level is suggested.
+        if parsed.critical.iter().any(Option::is_none) {
+            errors.add("critical", tkey("assess.err.critical"));
         }
     }
     Ok(Checked {
@@ -446,7 +545,8 @@ async fn submit(
     }
 
     let mut c = state.db.conn().await?;
-    let (child, round, q) = context(&mut c, &cat, &a.user, id, today).await?;
+    let (child, round, q, place) = context(&mut c, &cat, &a.user, id, today).await?;
+    let progress = progress(&mut c, &place, round.as_ref()).await?;
     drop(c);
     let checked = check(&q, &form)?;
     if let Some(s) = form.supersedes {
@@ -458,9 +558,14 @@ async fn submit(
         }
     }
     if !checked.errors.is_empty() {
-        let (mut domains, critical) = build_form(&q, &form.answers, a.ctx.lang);
+        let (mut domains, mut critical) = build_form(&q, &form.answers, a.ctx.lang);
         for (i, e) in checked.domain_errors {
             domains[i].error = Some(e);
+        }
+        if checked.errors.get("critical").is_some() {
+            for cr in critical.iter_mut() {
+                cr.missing = cr.answer.is_empty();
+            }
         }
         let page = FormPage {
             title: q.def.title.get(a.ctx.lang).to_string(),
@@ -475,6 +580,7 @@ async fn submit(
             domains,
             critical,
             round,
+            progress,
             child,
             ctx: a.ctx,
         };
@@ -519,51 +625,118 @@ async fn store(
     let scored = form
         .scored()
         .then_some((&checked.outcome, level_id.as_str()));
-    let mut tx = state.db.begin().await?;
-    let saved = adb::save(&mut tx, &draft, scored, within, now).await?;
-    let assessment_id = match saved {
-        Some(aid) => {
-            let verb = if form.scored() { "scored" } else { "draft" };
-            audit::record(
-                &mut tx,
-                &a.user,
-                Action::Change,
-                Some(id),
-                &format!("assessment:{aid}"),
-                verb,
-                now,
-            )
-            .await?;
-            if form.confirms(&level_id) {
-                // The save admitted the child within the user's scope in this transaction.
-                let decision = adb::Decision {
-                    rank: checked.outcome.level as i32,
-                    level: &level_id,
-                    justification: "",
-                    justified: false,
-                };
-                record_decision(&mut tx, state, a, aid, "$2 = $2", &decision, now).await?;
+    // The suggestion confirmed as the form is submitted (TOPI's common case), only where the
+    // level's handleguide keeps the matter within the team; see [`within_team`].
+    let mut confirm =
+        form.confirms(&level_id) && within_team(&cat.scale, &checked.outcome) && scored.is_some();
+    let mut taken = None;
+    let (assessment_id, decided) = loop {
+        let mut tx = state.db.begin().await?;
+        let saved = adb::save(&mut tx, &draft, scored, within, now).await?;
+        let Some(aid) = saved else {
+            // Already submitted under this key (a repeated click): show what was stored.
+            match adb::by_key(&mut tx, &form.key)
+                .await?
+                .filter(|x| x.child_id == id && x.author_id == a.user.id)
+            {
+                Some(x) => break (x.id, x.status == "submitted"),
+                None => return Ok(None),
             }
-            aid
+        };
+        let verb = if form.scored() { "scored" } else { "draft" };
+        audit::record(
+            &mut tx,
+            &a.user,
+            Action::Change,
+            Some(id),
+            &format!("assessment:{aid}"),
+            verb,
+            now,
+        )
+        .await?;
+        if confirm {
+            // The save admitted the child within the user's scope in this transaction.
+            let decision = adb::Decision {
+                rank: checked.outcome.level as i32,
+                level: &level_id,
+                justification: "",
+                justified: false,
+            };
+            match record_decision(&mut tx, state, a, aid, "$2 = $2", &decision, now).await? {
+                adb::Decide::PositionTaken(position) => {
+                    // Another submission made the round's position first: the answers are
+                    // kept as a scored assessment, and the page links that position.
+                    drop(tx);
+                    taken = Some(position);
+                    confirm = false;
+                    continue;
+                }
+                adb::Decide::Recorded(_) => {
+                    tx.commit().await?;
+                    break (aid, true);
+                }
+                adb::Decide::NotRecorded => {}
+            }
         }
-        // Already submitted under this key (a repeated click): show what was stored.
-        None => match adb::by_key(&mut tx, &form.key)
-            .await?
-            .filter(|x| x.child_id == id && x.author_id == a.user.id)
-        {
-            Some(x) => x.id,
-            None => return Ok(None),
-        },
+        tx.commit().await?;
+        break (aid, false);
     };
-    tx.commit().await?;
-    if !form.scored() && saved.is_some() {
+    if let Some(position) = taken {
+        return position_taken(a.ctx.clone(), position).map(Some);
+    }
+    if !form.scored() {
         return Ok(Some(
             Redirect::to(&format!("/children/{id}/assess?saved=1")).into_response(),
         ));
     }
+    if decided && form.action == "next" {
+        return after_decision(state, assessment_id, id, Some("next"))
+            .await
+            .map(Some);
+    }
     Ok(Some(
         Redirect::to(&format!("/assessments/{assessment_id}")).into_response(),
     ))
+}
+
+/// Whether the engine's `outcome` may be confirmed as the form is submitted: its level's
+/// handleguide involves no one outside the team (no leader, parents, PPR, social worker or
+/// duty to notify) and no critical sign was answered yes. Everything else goes through the
+/// suggestion page, where the team reads the handleguide (and the § 133 text) before saving.
+pub fn within_team(scale: &Scale, outcome: &scoring::Outcome) -> bool {
+    use crate::questionnaire::format::Involve;
+    let guide = &scale.level(outcome.level).handleguide;
+    guide.involve.iter().all(|i| *i == Involve::Team)
+        && !guide.notify
+        && !outcome
+            .reasons
+            .iter()
+            .any(|r| matches!(r, Reason::Critical { .. }))
+}
+
+/// Where a recorded decision leads: with `then=next`, to the form of the next child of the
+/// child's group without a position in the round (or back to the group when there is none);
+/// otherwise to the assessment.
+async fn after_decision(
+    state: &AppState,
+    assessment: i64,
+    child: i64,
+    then: Option<&str>,
+) -> AppResult<Response> {
+    if then == Some("next") {
+        let mut c = state.db.conn().await?;
+        if let Some((group, round)) =
+            adb::group_and_round(&mut c, child, state.now().date_naive()).await?
+        {
+            let sheet = adb::group_round(&mut c, group, round).await?;
+            let to = match adb::next_child(&sheet, child) {
+                Some(next) => format!("/children/{next}/assess"),
+                None => format!("/groups/{group}?complete=1"),
+            };
+            return Ok(Redirect::to(&to).into_response());
+        }
+    }
+    Ok(Redirect::to(&format!("/assessments/{assessment}")).into_response())
 }
 
 // ---- the live suggestion while the form is filled in ----
@@ -576,6 +749,8 @@ struct SuggestionFragment {
     level: Option<LevelView>,
     reasons: Vec<ReasonView>,
     complete: bool,
+    /// The level may be confirmed as the form is submitted ([`within_team`]).
+    confirmable: bool,
 }
 
 /// The engine's suggestion for the answers given so far, as a fragment for the form's status
@@ -599,15 +774,18 @@ async fn suggestion(
     let parsed = crate::questionnaire::answers_from_map(&q, &answers)
         .map_err(|_| AppError::BadRequest("answer not in the questionnaire"))?;
     let outcome = scoring::score(&q.model, &parsed);
-    let complete = outcome.domains.iter().all(|d| d.score.is_some());
+    let scored = outcome.domains.iter().all(|d| d.score.is_some());
+    // Confirmable only once every critical sign has an explicit answer.
+    let complete = scored && parsed.critical.iter().all(Option::is_some);
+    let confirmable = within_team(&cat.scale, &outcome);
     let critical = outcome
         .reasons
         .iter()
         .any(|r| matches!(r, Reason::Critical { .. }));
     let fragment = SuggestionFragment {
-        level: (complete || critical).then(|| LevelView::of(&cat.scale, outcome.level, a.ctx.lang)),
+        level: (scored || critical).then(|| LevelView::of(&cat.scale, outcome.level, a.ctx.lang)),
         // What is still unanswered is said once, not per domain.
-        reasons: if complete || critical {
+        reasons: if scored || critical {
             let decisive = outcome
                 .reasons
                 .into_iter()
@@ -618,6 +796,7 @@ async fn suggestion(
             Vec::new()
         },
         complete,
+        confirmable,
         ctx: a.ctx,
     };
     Ok(render(fragment)?.into_response())
@@ -1031,6 +1210,9 @@ struct DecideForm {
     level: String,
     #[serde(default)]
     justification: String,
+    /// `next`: on to the group's next child without a position ("Gem og næste barn").
+    #[serde(default)]
+    then: Option<String>,
 }
 
 async fn decide(
@@ -1057,9 +1239,16 @@ async fn decide(
             justified: length >= JUSTIFICATION_MIN,
         };
         let mut tx = state.db.begin().await?;
-        if record_decision(&mut tx, &state, &a, id, &visible, &decision, now).await? {
-            tx.commit().await?;
-            return Ok(Redirect::to(&format!("/assessments/{id}")).into_response());
+        match record_decision(&mut tx, &state, &a, id, &visible, &decision, now).await? {
+            adb::Decide::Recorded(d) => {
+                tx.commit().await?;
+                return after_decision(&state, id, d.child_id, form.then.as_deref()).await;
+            }
+            adb::Decide::PositionTaken(position) => {
+                drop(tx); // rolls back
+                return position_taken(a.ctx, position);
+            }
+            adb::Decide::NotRecorded => {}
         }
     }
     // The assessment and the scope check in one read; the child is read only to show the
@@ -1107,8 +1296,8 @@ async fn decide(
 }
 
 /// Records the decision on assessment `id` under `condition` ([`adb::decide`]) with its
-/// access-log entry and, for a team position, the alert it may raise, in transaction `tx`;
-/// false when nothing was decided.
+/// access-log entry and, for a team position, the alert it may raise, in transaction `tx`.
+/// On [`adb::Decide::PositionTaken`] the caller must roll `tx` back.
 async fn record_decision(
     tx: &mut crate::db::Tx,
     state: &AppState,
@@ -1117,9 +1306,10 @@ async fn record_decision(
     condition: &str,
     decision: &adb::Decision<'_>,
     now: chrono::DateTime<chrono::Utc>,
-) -> AppResult<bool> {
-    let Some(decided) = adb::decide(tx, id, a.user.id, condition, decision, now).await? else {
-        return Ok(false);
+) -> AppResult<adb::Decide> {
+    let decided = match adb::decide(tx, id, a.user.id, condition, decision, now).await? {
+        adb::Decide::Recorded(d) => d,
+        other => return Ok(other),
     };
     audit::record(
         tx,
@@ -1135,7 +1325,25 @@ async fn record_decision(
     if decided.kind == TEAM {
         crate::alerts::on_team_position(tx, state, &a.user, &decided, now).await?;
     }
-    Ok(true)
+    Ok(adb::Decide::Recorded(decided))
+}
+
+#[derive(Template)]
+#[template(path = "position_taken.html")]
+struct PositionTakenPage {
+    ctx: PageCtx,
+    /// The assessment that is the child's team position in the round.
+    position: i64,
+}
+
+/// A second team position for a child and round is refused: this page links the one there is
+/// (whose page offers the correction).
+pub(super) fn position_taken(ctx: PageCtx, position: i64) -> AppResult<Response> {
+    Ok((
+        StatusCode::CONFLICT,
+        render(PositionTakenPage { ctx, position })?,
+    )
+        .into_response())
 }
 
 /// Starts a correction: a new draft with the old answers that will supersede the old one.
@@ -1279,49 +1487,6 @@ async fn create_round(
         ctx: a.ctx,
     };
     Ok((StatusCode::UNPROCESSABLE_ENTITY, render(page)?).into_response())
-}
-
-/// For the group page: each child's newest team position, who has one in the current round,
-/// and the round itself.
-pub struct GroupStatus {
-    pub round: Option<Round>,
-    pub positions: std::collections::HashMap<i64, LevelView>,
-    pub done: std::collections::HashSet<i64>,
-}
-
-pub async fn group_status(
-    c: &mut impl crate::db::Conn,
-    state: &AppState,
-    institution_kind: &str,
-    group_id: i64,
-    lang: Lang,
-) -> AppResult<GroupStatus> {
-    let cat = catalogue(state)?;
-    let round = adb::current_round(c, institution_kind, state.now().date_naive()).await?;
-    let mut positions = std::collections::HashMap::new();
-    for p in adb::latest_positions(c, group_id).await? {
-        positions
-            .entry(p.child_id)
-            .or_insert_with(|| LevelView::of(&cat.scale, p.decided_rank.max(0) as usize, lang));
-    }
-    let done = match &round {
-        Some(r) => crate::dispatch!(c, c => sqlx::query_scalar::<_, i64>(
-            "SELECT DISTINCT a.child_id FROM assessments a JOIN enrolments e ON e.child_id = a.child_id \
-             AND e.to_date IS NULL AND e.group_id = $1 WHERE a.round_id = $2 AND a.kind = 'team' AND a.status = 'submitted'",
-        )
-        .bind(group_id)
-        .bind(r.id)
-        .fetch_all(&mut *c)
-        .await)?
-        .into_iter()
-        .collect(),
-        None => Default::default(),
-    };
-    Ok(GroupStatus {
-        round,
-        positions,
-        done,
-    })
 }
 
 /// The child's history as the child page shows it (team positions and individual views).

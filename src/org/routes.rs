@@ -78,19 +78,34 @@ struct GroupPage {
     group: Group,
     children: Vec<Child>,
     today: NaiveDate,
-    status: Option<crate::assessment::routes::GroupStatus>,
+    status: Option<crate::assessment::screening::GroupStatus>,
+    /// Back from the last child of the round ("Gem og næste barn" found no one left).
+    complete: bool,
 }
 
 impl GroupPage {
     fn age(&self, child: &Child) -> i32 {
         super::age_on(child.birth_date, self.today)
     }
+
+    /// A fresh submission key for a row's quick-placement form (a repeated click is one
+    /// placement).
+    fn key(&self) -> String {
+        uuid::Uuid::new_v4().to_string()
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct GroupQuery {
+    #[serde(default)]
+    complete: Option<String>,
 }
 
 async fn group_page(
     State(state): State<AppState>,
     a: Auth,
     Path(id): Path<i64>,
+    Query(gq): Query<GroupQuery>,
 ) -> AppResult<Response> {
     let mut c = state.db.conn().await?;
     let group = scope::group(&mut c, &a.user, id).await?;
@@ -100,7 +115,10 @@ async fn group_page(
             .await?
             .map(|i| i.kind)
             .unwrap_or_default();
-        Some(crate::assessment::routes::group_status(&mut c, &state, &kind, id, a.ctx.lang).await?)
+        Some(
+            crate::assessment::screening::group_status(&mut c, &state, &kind, id, a.ctx.lang)
+                .await?,
+        )
     } else {
         None
     };
@@ -124,6 +142,7 @@ async fn group_page(
         children,
         today: now.date_naive(),
         status,
+        complete: gq.complete.is_some(),
     })?
     .into_response())
 }

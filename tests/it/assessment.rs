@@ -33,6 +33,11 @@ fn worrying_answers() -> Vec<(String, String)> {
     worrying
 }
 
+/// Borrowed pairs of owned form fields.
+fn fields(f: &[(String, String)]) -> Vec<(&str, &str)> {
+    f.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
 /// Posts `fields` to `path` twice, as a double click does: both land on the same stored
 /// assessment; its page and id.
 async fn submit_twice(c: &mut Client, path: &str, fields: &[(&str, &str)]) -> (String, i64) {
@@ -43,25 +48,6 @@ async fn submit_twice(c: &mut Client, path: &str, fields: &[(&str, &str)]) -> (S
     assert_eq!(again.location.as_deref(), Some(url.as_str()));
     let id: i64 = url.rsplit('/').next().unwrap().parse().unwrap();
     (url, id)
-}
-
-async fn open_round(app: &TestApp) {
-    let mut admin = app.login(ADMIN).await;
-    let today = chrono::Utc::now().date_naive();
-    let opens = (today - chrono::Duration::days(10)).to_string();
-    let closes = (today + chrono::Duration::days(20)).to_string();
-    let res = admin
-        .post(
-            "/admin/rounds",
-            &[
-                ("name", "Efterår 2026"),
-                ("opens_on", &opens),
-                ("closes_on", &closes),
-                ("kinds", "skole"),
-            ],
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
 }
 
 /// The form names the questionnaire it was drawn from, so the submission is saved in one
@@ -182,7 +168,7 @@ async fn an_educator_records_the_teams_position_in_a_round() {
     let group = c.get(&format!("/groups/{}", f.class_a1)).await;
     group
         .assert_contains("Efterår 2026:</strong> 0 af 2 børn vurderet")
-        .assert_contains("Mangler");
+        .assert_contains("Ikke påbegyndt");
 
     let page = c.get(&format!("/children/{}/assess", f.child_a1)).await;
     assert_eq!(page.status, StatusCode::OK);
@@ -257,7 +243,7 @@ async fn an_educator_records_the_teams_position_in_a_round() {
     let group = c.get(&format!("/groups/{}", f.class_a1)).await;
     group
         .assert_contains("1 af 2 børn vurderet")
-        .assert_contains("Vurderet");
+        .assert_contains("Teamets position");
     let child = c.get(&format!("/children/{}", f.child_a1)).await;
     child
         .assert_contains("<svg class=\"chart\"")
@@ -712,10 +698,12 @@ async fn the_round_found_in_sql_is_the_round_the_rule_covers() {
     assert!(found > 100, "the rounds cover days: {found}");
 }
 
-/// The common case in one step: the team agrees with the live suggestion and confirms it as
-/// it submits; the suggestion and the decision are both stored, in one transaction with the
-/// access log, the round position and the alert. A confirmation of a level the engine does
-/// not suggest for these answers decides nothing: the suggestion page asks as usual.
+/// The common case in one step: the team agrees with the live suggestion of a level whose
+/// handleguide stays within the team (green) and confirms it as it submits; the suggestion
+/// and the decision are both stored, in one transaction with the access log and the round
+/// position. Any level that involves someone outside the team, a critical sign answered yes,
+/// or a level the engine does not suggest for these answers decides nothing: the suggestion
+/// page with the handleguide asks as usual.
 #[tokio::test]
 async fn confirming_the_live_suggestion_submits_in_one_step() {
     let app = TestApp::spawn().await;
@@ -725,24 +713,60 @@ async fn confirming_the_live_suggestion_submits_in_one_step() {
     let assess = format!("/children/{}/assess", f.child_a1);
     let page = c.get(&assess).await;
     let key = key_in(&page.body);
-    let worrying = worrying_answers();
-    let confirm = |key, level| {
-        let mut fields = form(key, "team", "confirm", &worrying);
-        fields.extend([("questionnaire", "trivsel-6-9"), ("confirm", level)]);
+    let confirm = |key, answers: &[(String, String)], level| {
+        let mut fields: Vec<(String, String)> = form(key, "team", "confirm", answers)
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        fields.push(("questionnaire".into(), "trivsel-6-9".into()));
+        fields.push(("confirm".into(), level));
         fields
     };
 
-    // Confirmed as shown: submitted with the suggestion as the decision, once on a repeat.
-    let (url, id) = submit_twice(&mut c, &assess, &confirm(&key, "orange")).await;
+    // Worrying answers (orange) confirmed: stored and scored, not decided, since orange
+    // involves the leader, PPR and the social worker.
+    let worrying = confirm(&key, &worrying_answers(), "orange".to_string());
+    let res = c.post(&assess, &fields(&worrying)).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let url = res.location.unwrap();
     assert_eq!(
         app.count(&format!(
-            "SELECT COUNT(*) FROM assessments WHERE id = {id} AND status = 'submitted' \
-             AND suggested_level = 'orange' AND decided_level = 'orange' AND justification = ''"
+            "SELECT COUNT(*) FROM assessments WHERE submission_key = '{key}' AND status = 'scored' \
+             AND suggested_level = 'orange' AND decided_level IS NULL"
         ))
         .await,
         1
     );
-    assert_eq!(app.count("SELECT COUNT(*) FROM assessments").await, 1);
+    c.get(&url)
+        .await
+        .assert_contains("name=\"justification\"")
+        .assert_contains("Involvér PPR");
+    // A critical sign answered yes is never confirmed in passing either.
+    let red = uuid::Uuid::new_v4().to_string();
+    let critical = confirm(&red, &answers("1", Some("neglect")), "red".to_string());
+    c.post(&assess, &fields(&critical)).await;
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM assessments WHERE submission_key = '{red}' AND status = 'scored'"
+        ))
+        .await,
+        1
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM alerts").await, 0);
+
+    // Thriving answers confirmed as shown: submitted with the suggestion as the decision, once
+    // on a repeat.
+    let green = uuid::Uuid::new_v4().to_string();
+    let thriving = confirm(&green, &thriving_answers(), "green".to_string());
+    let (url, id) = submit_twice(&mut c, &assess, &fields(&thriving)).await;
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM assessments WHERE id = {id} AND status = 'submitted' \
+             AND suggested_level = 'green' AND decided_level = 'green' AND justification = ''"
+        ))
+        .await,
+        1
+    );
     for detail in ["scored", "submitted"] {
         assert_eq!(
             app.count(&format!(
@@ -760,42 +784,36 @@ async fn confirming_the_live_suggestion_submits_in_one_step() {
         .await,
         1
     );
-    assert_eq!(
-        app.count(&format!(
-            "SELECT COUNT(*) FROM alerts WHERE assessment_id = {id}"
-        ))
-        .await,
-        1
-    );
-    let shown = c.get(&url).await;
-    shown
+    c.get(&url)
+        .await
         .assert_lacks("name=\"justification\"")
-        .assert_contains("Bekymring");
+        .assert_contains("Trivsel");
 
-    // The answers changed after the suggestion was shown: stored and scored, not decided;
-    // the suggestion page asks for the decision.
+    // The answers changed after the suggestion was shown: stored and scored, not decided.
+    let mut d = app.login(EDUCATOR).await;
     let other = uuid::Uuid::new_v4().to_string();
-    let res = c.post(&assess, &confirm(&other, "green")).await;
+    let mismatch = confirm(&other, &thriving_answers(), "yellow".to_string());
+    let protected = format!("/children/{}/assess", f.protected_child);
+    let res = d.post(&protected, &fields(&mismatch)).await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
-    let url = res.location.unwrap();
     assert_eq!(
         app.count(&format!(
-            "SELECT COUNT(*) FROM assessments WHERE submission_key = '{other}' AND status = 'scored' \
-             AND decided_level IS NULL"
+            "SELECT COUNT(*) FROM assessments WHERE submission_key = '{other}' AND status = 'scored'"
         ))
         .await,
         1
     );
-    c.get(&url).await.assert_contains("name=\"justification\"");
 
     // Out of scope, a confirmation stores and decides nothing.
     let mut b = app.login(EDUCATOR_B).await;
     let third = uuid::Uuid::new_v4().to_string();
+    let before = app.count("SELECT COUNT(*) FROM assessments").await;
+    let outside = confirm(&third, &thriving_answers(), "green".to_string());
     assert_eq!(
-        b.post(&assess, &confirm(&third, "orange")).await.status,
+        b.post(&assess, &fields(&outside)).await.status,
         StatusCode::NOT_FOUND
     );
-    assert_eq!(app.count("SELECT COUNT(*) FROM assessments").await, 2);
+    assert_eq!(app.count("SELECT COUNT(*) FROM assessments").await, before);
 }
 
 #[tokio::test]
@@ -832,9 +850,20 @@ async fn the_form_shows_the_engines_suggestion_while_it_is_filled_in() {
     res.assert_contains("Bekymring")
         .assert_lacks("Alvorlig bekymring")
         .assert_lacks("Besvar spørgsmålene i alle områder")
-        // Complete: the professional may confirm this level as they submit.
-        .assert_contains("name=\"confirm\" value=\"orange\"")
-        .assert_contains("name=\"action\" value=\"confirm\"");
+        // Complete, but orange involves people outside the team: the handleguide comes first.
+        .assert_lacks("name=\"confirm\"")
+        .assert_contains("viser Trivsel handleguiden");
+    // Thriving answers: the professional may confirm green as they submit.
+    suggest(&mut c, &thriving_answers())
+        .await
+        .assert_contains("name=\"confirm\" value=\"green\"");
+    // A critical sign left unanswered keeps the suggestion incomplete.
+    let mut open = thriving_answers();
+    open.retain(|(k, _)| k != "violence");
+    suggest(&mut c, &open)
+        .await
+        .assert_contains("Besvar også de øvrige spørgsmål")
+        .assert_lacks("name=\"confirm\"");
     // A critical sign decides at once, even before the rest is answered.
     let mut early = answers("0", Some("neglect"));
     early.retain(|(k, _)| k.starts_with("development") || k == "neglect");

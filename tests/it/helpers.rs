@@ -547,6 +547,38 @@ impl Fixture {
     }
 }
 
+/// Opens a round for schools covering today ("Efterår 2026").
+pub async fn open_round(app: &TestApp) {
+    let mut admin = app.login(ADMIN).await;
+    let today = chrono::Utc::now().date_naive();
+    let opens = (today - chrono::Duration::days(10)).to_string();
+    let closes = (today + chrono::Duration::days(20)).to_string();
+    let res = admin
+        .post(
+            "/admin/rounds",
+            &[
+                ("name", "Efterår 2026"),
+                ("opens_on", &opens),
+                ("closes_on", &closes),
+                ("kinds", "skole"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+}
+
+/// Answers the engine places at the scale's lowest level (green) in every shipped
+/// questionnaire: the positive items at "2", the negative ones at "0", critical signs "no".
+pub fn thriving_answers() -> Vec<(String, String)> {
+    let mut v = answers("0", None);
+    for (k, val) in v.iter_mut() {
+        if k.ends_with("_1") || k.ends_with("_3") {
+            *val = "2".into();
+        }
+    }
+    v
+}
+
 /// Every item of the shipped 6–9 questionnaire (same item ids in every age band) at `value`,
 /// critical items "no" except `critical_yes`.
 pub fn answers(value: &str, critical_yes: Option<&str>) -> Vec<(String, String)> {

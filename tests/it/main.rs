@@ -18,4 +18,5 @@ mod org;
 mod overview;
 mod platform;
 mod scoring;
+mod screening;
 mod smtp;

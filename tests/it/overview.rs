@@ -7,7 +7,16 @@ use reqwest::StatusCode;
 use crate::helpers::*;
 
 async fn position(c: &mut Client, child: i64, value: &str, level: &str) {
-    let page = c.get(&format!("/children/{child}/assess")).await.body;
+    let mut page = c.get(&format!("/children/{child}/assess")).await.body;
+    // A child with a position in the round gets a correction of it, never a second one.
+    let mut supersedes = None;
+    if let Some(at) = page.find("/correct\"") {
+        let id = page[..at].rsplit('/').next().unwrap().to_string();
+        let res = c.post(&format!("/assessments/{id}/correct"), &[]).await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+        page = c.get(&format!("/children/{child}/assess")).await.body;
+        supersedes = Some(hidden_in(&page, "supersedes"));
+    }
     let (key, questionnaire) = (key_in(&page), hidden_in(&page, "questionnaire"));
     let a = answers(value, None);
     let mut f: Vec<(&str, &str)> = vec![
@@ -16,6 +25,9 @@ async fn position(c: &mut Client, child: i64, value: &str, level: &str) {
         ("kind", "team"),
         ("action", "score"),
     ];
+    if let Some(s) = &supersedes {
+        f.push(("supersedes", s));
+    }
     f.extend(a.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     let url = c
         .post(&format!("/children/{child}/assess"), &f)
@@ -166,7 +178,7 @@ async fn the_leader_sees_each_group_with_counts_follow_up_and_movement() {
         1
     );
 
-    // A second team position in the same round replaces the first in the figures.
+    // A correction of the team position in the same round replaces the first in the figures.
     position(&mut educator, f.child_a1, "0", "green").await;
     assert_eq!(app.assert_round_positions_match_recount().await, 3);
     let page = leader.get(&format!("/overview?round={r2}")).await;

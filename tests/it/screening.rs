@@ -1,0 +1,401 @@
+//! A group's screening round: one team position per child and round (a database
+//! constraint, also under concurrent submissions), one alert per child and round that a
+//! correction updates, the quick placement "Trives", "save and next child", and critical
+//! signs that need an explicit answer.
+
+use reqwest::StatusCode;
+
+use crate::helpers::*;
+
+/// The fields of a team assessment of a child aged 6–9 submitted with `action`.
+fn team_form<'a>(
+    key: &'a str,
+    action: &'a str,
+    answers: &'a [(String, String)],
+) -> Vec<(&'a str, &'a str)> {
+    let mut f = vec![
+        ("submission_key", key),
+        ("kind", "team"),
+        ("action", action),
+        ("questionnaire", "trivsel-6-9"),
+    ];
+    f.extend(answers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    f
+}
+
+/// A scored team assessment of `child` awaiting its decision, by a fresh session of the
+/// educator; the session and the assessment's path.
+async fn scored(app: &TestApp, child: i64, answers: &[(String, String)]) -> (Client, String) {
+    let mut c = app.login(EDUCATOR).await;
+    let key = uuid::Uuid::new_v4().to_string();
+    let res = c
+        .post(
+            &format!("/children/{child}/assess"),
+            &team_form(&key, "score", answers),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    (c, res.location.unwrap())
+}
+
+/// Two members of the team decide their own scored assessments of the same child at the
+/// same moment: one becomes the round's position, the other is refused with a page that
+/// links it, and one alert is raised. A correction of the position updates that alert
+/// (a lower level is recorded on it) instead of raising a second.
+#[tokio::test]
+async fn one_position_and_one_alert_per_child_and_round() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::create(&app).await;
+    open_round(&app).await;
+    let red = answers("0", None);
+    let (mut a, url_a) = scored(&app, f.child_a1, &red).await;
+    let (mut b, url_b) = scored(&app, f.child_a1, &red).await;
+    let decide = [("level", "red"), ("justification", "")];
+    let (pa, pb) = (format!("{url_a}/decide"), format!("{url_b}/decide"));
+    let (ra, rb) = tokio::join!(a.post(&pa, &decide), b.post(&pb, &decide));
+    let mut statuses = [ra.status, rb.status];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [StatusCode::SEE_OTHER, StatusCode::CONFLICT],
+        "{} / {}",
+        ra.body,
+        rb.body
+    );
+    let refused = if ra.status == StatusCode::CONFLICT {
+        &ra
+    } else {
+        &rb
+    };
+    let position = app
+        .count(&format!(
+            "SELECT assessment_id FROM round_positions WHERE child_id = {}",
+            f.child_a1
+        ))
+        .await;
+    refused
+        .assert_contains("Positionen findes allerede")
+        .assert_contains(&format!("href=\"/assessments/{position}\""));
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM assessments WHERE kind = 'team' AND status = 'submitted'")
+            .await,
+        1
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM alerts").await, 1);
+    app.assert_round_positions_match_recount().await;
+
+    // The form now shows the position and offers its correction instead of a new form.
+    let page = a.get(&format!("/children/{}/assess", f.child_a1)).await;
+    page.assert_contains("Teamets position i denne runde")
+        .assert_contains(&format!("action=\"/assessments/{position}/correct\""))
+        .assert_lacks("name=\"submission_key\"");
+
+    // A correction to orange: still one alert, now on the corrected position, with the
+    // lower level in its history.
+    let res = a
+        .post(&format!("/assessments/{position}/correct"), &[])
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    let page = a.get(&format!("/children/{}/assess", f.child_a1)).await;
+    let (key, supersedes) = (key_in(&page.body), hidden_in(&page.body, "supersedes"));
+    assert_eq!(supersedes, position.to_string());
+    let orange = answers("1", None);
+    let mut fields = team_form(&key, "score", &orange);
+    fields.push(("supersedes", &supersedes));
+    let res = a
+        .post(&format!("/children/{}/assess", f.child_a1), &fields)
+        .await;
+    let url = res.location.unwrap();
+    let res = a
+        .post(
+            &format!("{url}/decide"),
+            &[("level", "orange"), ("justification", "")],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let corrected: i64 = url.rsplit('/').next().unwrap().parse().unwrap();
+    assert_eq!(app.count("SELECT COUNT(*) FROM alerts").await, 1);
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM alerts WHERE assessment_id = {corrected} AND level_id = 'orange'"
+        ))
+        .await,
+        1
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM alert_events WHERE event = 'lowered'")
+            .await,
+        1
+    );
+    app.assert_round_positions_match_recount().await;
+    let mut worker = app.login(WORKER).await;
+    let alert = app.count("SELECT id FROM alerts").await;
+    worker
+        .get(&format!("/alerts/{alert}"))
+        .await
+        .assert_contains("rettet til et lavere niveau");
+
+    // A second correction of the version already corrected is refused: the chain has moved on.
+    let res = b
+        .post(&format!("/assessments/{position}/correct"), &[])
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    let page = b.get(&format!("/children/{}/assess", f.child_a1)).await;
+    let key = key_in(&page.body);
+    let mut fields = team_form(&key, "score", &orange);
+    let stale = position.to_string();
+    fields.push(("supersedes", &stale));
+    let url = b
+        .post(&format!("/children/{}/assess", f.child_a1), &fields)
+        .await
+        .location
+        .unwrap();
+    let res = b
+        .post(
+            &format!("{url}/decide"),
+            &[("level", "orange"), ("justification", "")],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CONFLICT, "{}", res.body);
+    app.assert_round_positions_match_recount().await;
+}
+
+/// Two confirmations of the live suggestion for the same child at the same moment (one
+/// transaction each: save and decide): one position; the other's answers are kept as a
+/// scored assessment and its page links the position.
+#[tokio::test]
+async fn concurrent_confirmations_record_one_position() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::create(&app).await;
+    open_round(&app).await;
+    let green = thriving_answers();
+    let (ka, kb) = (
+        uuid::Uuid::new_v4().to_string(),
+        uuid::Uuid::new_v4().to_string(),
+    );
+    let mut fa = team_form(&ka, "confirm", &green);
+    fa.push(("confirm", "green"));
+    let mut fb = team_form(&kb, "confirm", &green);
+    fb.push(("confirm", "green"));
+    let (mut a, mut b) = (app.login(EDUCATOR).await, app.login(EDUCATOR).await);
+    let path = format!("/children/{}/assess", f.child_a1);
+    let (ra, rb) = tokio::join!(a.post(&path, &fa), b.post(&path, &fb));
+    let mut statuses = [ra.status, rb.status];
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::SEE_OTHER, StatusCode::CONFLICT]);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM assessments WHERE kind = 'team' AND status = 'submitted'")
+            .await,
+        1
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM assessments WHERE status = 'scored'")
+            .await,
+        1,
+        "the refused confirmation keeps its answers"
+    );
+    app.assert_round_positions_match_recount().await;
+}
+
+fn quick_config() -> trivsel::config::Config {
+    trivsel::config::Config {
+        quick_placement: Some(true),
+        ..Default::default()
+    }
+}
+
+/// The key of the quick-placement form in `child`'s row of a group page, if offered.
+fn quick_key(page: &str, child: i64) -> Option<String> {
+    let row = &page[page.find(&format!("id=\"child-{child}\""))?..];
+    let row = &row[..row.find("</tr>")?];
+    row.contains("/quick\"")
+        .then(|| hidden_in(row, "submission_key"))
+}
+
+/// "Trives" records the team's position at the lowest level as a judgement in one action:
+/// no answers, the questionnaire recorded, the round's position, logged; a repeated click is
+/// one placement. It is not offered (and refused) for a child whose last position was above
+/// the lowest level, or with an alert that is not closed, or where the setting is off.
+#[tokio::test]
+async fn quick_placement_records_a_judgement_for_thriving_children_only() {
+    let app = TestApp::spawn_with(quick_config()).await;
+    let f = Fixture::create(&app).await;
+    open_round(&app).await;
+    let mut c = app.login(EDUCATOR).await;
+    let group = format!("/groups/{}", f.class_a1);
+    let page = c.get(&group).await;
+    page.assert_contains("Ikke påbegyndt")
+        .assert_contains("«Trives» gemmer teamets faglige vurdering");
+    let key = quick_key(&page.body, f.child_a1).expect("offered for a child without history");
+    let quick = format!("/children/{}/quick", f.child_a1);
+    for _ in 0..2 {
+        let res = c.post(&quick, &[("submission_key", &key)]).await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+        assert_eq!(
+            res.location.as_deref(),
+            Some(format!("{group}#child-{}", f.child_a1).as_str())
+        );
+    }
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM assessments WHERE child_id = {} AND kind = 'team' AND status = 'submitted' \
+             AND mode = 'judgement' AND answers = '{{}}' AND decided_rank = 0 AND decided_level = 'green' \
+             AND questionnaire_id = 'trivsel-6-9' AND round_id IS NOT NULL",
+            f.child_a1
+        ))
+        .await,
+        1
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM access_log WHERE child_id = {} AND detail = 'quick-placement'",
+            f.child_a1
+        ))
+        .await,
+        1
+    );
+    assert_eq!(app.assert_round_positions_match_recount().await, 1);
+    let page = c.get(&group).await;
+    assert_eq!(quick_key(&page.body, f.child_a1), None);
+    page.assert_contains("1 af 2 børn vurderet");
+    // Another key for the same child: refused, the position exists.
+    let again = uuid::Uuid::new_v4().to_string();
+    assert_eq!(
+        c.post(&quick, &[("submission_key", &again)]).await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    // A child whose last position was above the lowest level needs the questionnaire.
+    let other = f.protected_child;
+    app.exec(&format!(
+        "INSERT INTO assessments (child_id, kind, status, author_id, questionnaire_id, questionnaire_version, \
+         questionnaire_hash, scale_id, answers, decided_rank, decided_level, submission_key, created_at, updated_at, \
+         submitted_at) SELECT {other}, 'team', 'submitted', id, 'trivsel-6-9', 1, 'x', 'boernelineal', '{{}}', 1, \
+         'yellow', 'earlier', '2025-01-01T00:00:00Z', '2025-01-01T00:00:00Z', '2025-01-01T00:00:00Z' \
+         FROM users WHERE email = '{EDUCATOR}'"
+    ))
+    .await;
+    let page = c.get(&group).await;
+    assert_eq!(quick_key(&page.body, other), None);
+    let forged = uuid::Uuid::new_v4().to_string();
+    let path = format!("/children/{other}/quick");
+    assert_eq!(
+        c.post(&path, &[("submission_key", &forged)]).await.status,
+        StatusCode::NOT_FOUND
+    );
+    // Out of scope: another class's educator cannot place this group's children.
+    let mut b = app.login(EDUCATOR_B).await;
+    let k = uuid::Uuid::new_v4().to_string();
+    b.get("/").await;
+    assert_eq!(
+        b.post(
+            &format!("/children/{}/quick", f.child_a1),
+            &[("submission_key", &k)]
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM assessments WHERE mode = 'judgement'")
+            .await,
+        1
+    );
+}
+
+/// With the setting off (the default) the group page offers no quick placement and the
+/// route refuses it.
+#[tokio::test]
+async fn quick_placement_is_off_unless_enabled() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::create(&app).await;
+    open_round(&app).await;
+    let mut c = app.login(EDUCATOR).await;
+    let page = c.get(&format!("/groups/{}", f.class_a1)).await;
+    assert_eq!(quick_key(&page.body, f.child_a1), None);
+    let key = uuid::Uuid::new_v4().to_string();
+    assert_eq!(
+        c.post(
+            &format!("/children/{}/quick", f.child_a1),
+            &[("submission_key", &key)]
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+/// "Gem og næste barn": a thriving child confirmed goes straight to the next child of the
+/// group without a position; a worrying one goes through the suggestion page, whose "save
+/// and next" continues the same way; after the last child the group says it is complete.
+#[tokio::test]
+async fn save_and_next_walks_the_group() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::create(&app).await;
+    open_round(&app).await;
+    let mut c = app.login(EDUCATOR).await;
+    let first = format!("/children/{}/assess", f.child_a1);
+    let page = c.get(&first).await;
+    page.assert_contains("0 af 2 børn vurderet")
+        .assert_contains(&format!("href=\"/groups/{}\"", f.class_a1))
+        .assert_contains("name=\"action\" value=\"next\"");
+    let key = key_in(&page.body);
+    let green = thriving_answers();
+    let mut fields = team_form(&key, "next", &green);
+    fields.push(("confirm", "green"));
+    let res = c.post(&first, &fields).await;
+    assert_eq!(
+        res.location.as_deref(),
+        Some(format!("/children/{}/assess", f.protected_child).as_str())
+    );
+    let page = c
+        .get(&format!("/children/{}/assess", f.protected_child))
+        .await;
+    page.assert_contains("1 af 2 børn vurderet");
+    // Worrying answers: the suggestion page first, then on to what is left (nothing).
+    let key = key_in(&page.body);
+    let worrying = answers("1", None);
+    let mut fields = team_form(&key, "next", &worrying);
+    fields.push(("confirm", "orange"));
+    let res = c
+        .post(&format!("/children/{}/assess", f.protected_child), &fields)
+        .await;
+    let url = res.location.unwrap();
+    assert!(url.starts_with("/assessments/"), "{url}");
+    c.get(&url)
+        .await
+        .assert_contains("name=\"then\" value=\"next\"");
+    let res = c
+        .post(
+            &format!("{url}/decide"),
+            &[("level", "orange"), ("justification", ""), ("then", "next")],
+        )
+        .await;
+    assert_eq!(
+        res.location.as_deref(),
+        Some(format!("/groups/{}?complete=1", f.class_a1).as_str())
+    );
+    c.get(res.location.as_deref().unwrap())
+        .await
+        .assert_contains("Alle børn i gruppen har nu en position");
+}
+
+/// A critical sign left unanswered is never read as "no": the form comes back with the
+/// answers and a message at the critical signs, and nothing is stored.
+#[tokio::test]
+async fn critical_signs_need_an_explicit_answer() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::create(&app).await;
+    open_round(&app).await;
+    let mut c = app.login(EDUCATOR).await;
+    let path = format!("/children/{}/assess", f.child_a1);
+    let key = key_in(&c.get(&path).await.body);
+    let mut green = thriving_answers();
+    green.retain(|(k, _)| k != "neglect");
+    let res = c.post(&path, &team_form(&key, "score", &green)).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    res.assert_contains("Svar ja eller nej til hvert kritisk forhold")
+        .assert_contains("(ikke besvaret)")
+        .assert_contains("name=\"violence\" value=\"no\" checked");
+    assert_eq!(app.count("SELECT COUNT(*) FROM assessments").await, 0);
+}
