@@ -556,7 +556,7 @@ async fn core_loop(lang: Lang) {
         b.c.find(Locator::Css("#level-red:checked")).await.is_ok(),
         "the suggestion is preselected"
     );
-    b.follow("form[action$='/decide'] button[type=submit]")
+    b.follow("form[action$='/decide'] button[type=submit]:not([name=then])")
         .await;
     assert_eq!(b.text("h1").await, t("assess.team_position"));
     assert!(
@@ -612,8 +612,8 @@ async fn core_loop(lang: Lang) {
     );
     b.logout().await;
 
-    // The next child, in one step: the team agrees with the live suggestion and confirms it
-    // as it submits.
+    // The next child, in one step: the team agrees with the live suggestion (thriving, so
+    // the handleguide keeps it within the team) and saves it with "save and next child".
     b.login("laerer@demo.trivsel.dk").await;
     b.follow(&format!("a[href='/groups/{class}']")).await;
     let next: String =
@@ -626,13 +626,20 @@ async fn core_loop(lang: Lang) {
         .as_str()
         .unwrap()
         .to_string();
+    let next_id: i64 = next
+        .trim_start_matches("/children/")
+        .trim_end_matches("/assess")
+        .parse()
+        .unwrap();
     b.open(&next).await;
+    let progress = b.text("#group-progress").await;
     b.answer_every_item(|name| match name {
         "neglect" | "violence" | "sexual_abuse" => "no",
-        _ => "1",
+        n if n.ends_with("_2") => "0",
+        _ => "2",
     })
     .await;
-    let confirm = "#live-suggestion button[name=action][value=confirm]";
+    let confirm = "#live-suggestion input[name=confirm]";
     let mut shown = false;
     for _ in 0..100 {
         if b.c.find(Locator::Css(confirm)).await.is_ok() {
@@ -643,15 +650,25 @@ async fn core_loop(lang: Lang) {
     }
     assert!(
         shown,
-        "the confirm button follows a complete set of answers"
+        "a thriving suggestion may be confirmed once every answer is given"
     );
-    let suggested = b.text("#live-suggestion .level").await;
     b.check().await;
-    b.follow(confirm).await;
-    assert_eq!(b.text("h1").await, t("assess.team_position"));
+    b.follow("button[name=action][value=next]").await;
+    let url = b.c.current_url().await.unwrap();
     assert!(
-        b.text("main").await.contains(suggested.trim()),
-        "the confirmed level is the position: {suggested:?}"
+        url.path().ends_with("/assess") && url.path() != next,
+        "on to the next child: {url}"
+    );
+    assert_ne!(b.text("#group-progress").await, progress, "progress moved");
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM round_positions rp JOIN assessments a ON a.id = rp.assessment_id \
+             WHERE rp.child_id = {next_id} AND rp.decided_rank = 0 AND a.submitted_at >= '{}'",
+            chrono::Utc::now().date_naive()
+        ))
+        .await,
+        1,
+        "the confirmed level (green) is the child's position"
     );
     b.close().await;
 }
@@ -716,6 +733,14 @@ async fn keyboard_only_yellow_twice_reaches_the_worker_without_a_name() {
 
     for round in 0..2 {
         if round == 1 {
+            // One team position per child and round: the second yellow is in a new round.
+            let today = chrono::Utc::now().date_naive();
+            app.exec(&format!(
+                "INSERT INTO rounds (name, opens_on, closes_on, institution_kinds, created_at) \
+                 VALUES ('Ekstra runde', '{today}', '{}', '', '{today}T00:00:00Z')",
+                today + chrono::Duration::days(30)
+            ))
+            .await;
             b.open(&format!("/groups/{room}")).await;
         }
         b.tab_to(&format!("a[href='{child}']")).await;
@@ -757,7 +782,7 @@ async fn keyboard_only_yellow_twice_reaches_the_worker_without_a_name() {
         assert!(b.focused("#level-yellow:checked").await, "yellow chosen");
         b.tab_to("#justification").await;
         b.type_text("Vi følger barnet tæt.").await;
-        b.tab_to("form[action$='/decide'] button[type=submit]")
+        b.tab_to("form[action$='/decide'] button[type=submit]:not([name=then])")
             .await;
         b.enter().await;
         assert!(b.text("main").await.contains("Teamets position"));
