@@ -296,6 +296,24 @@ pub struct Within<'a> {
     pub born_until: NaiveDate,
 }
 
+impl<'a> Within<'a> {
+    /// `condition` on `day`, within the age band of questionnaire `q`.
+    pub fn band(
+        condition: &'a str,
+        q: &crate::questionnaire::Questionnaire,
+        day: NaiveDate,
+    ) -> Within<'a> {
+        let (born_after, born_until) =
+            crate::org::born_between_ages(q.def.age_from, q.def.age_to, day);
+        Within {
+            condition,
+            day,
+            born_after,
+            born_until,
+        }
+    }
+}
+
 /// Saves a draft, or a scored assessment awaiting the decision, under its submission key.
 /// A second submission with the same key updates the same row (double clicks, reloads and
 /// retries store one assessment); a row already submitted, or another author's or child's

@@ -520,14 +520,7 @@ async fn submit(
         if checked.errors.is_empty() {
             let visible =
                 scope::assessable_enrolled_where(&a.user, "e.group_id", "g.institution_id")?;
-            let (born_after, born_until) =
-                crate::org::born_between_ages(q.def.age_from, q.def.age_to, today);
-            let within = adb::Within {
-                condition: &visible,
-                day: today,
-                born_after,
-                born_until,
-            };
+            let within = adb::Within::band(&visible, q, today);
             let saved = store(
                 &state,
                 &a,

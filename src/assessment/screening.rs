@@ -135,14 +135,7 @@ pub async fn quick_placement(
             .map(|(g, _)| g)
     };
     for q in &cat.questionnaires {
-        let (born_after, born_until) =
-            crate::org::born_between_ages(q.def.age_from, q.def.age_to, today);
-        let within = adb::Within {
-            condition: &visible,
-            day: today,
-            born_after,
-            born_until,
-        };
+        let within = adb::Within::band(&visible, q, today);
         let draft = adb::Draft {
             key: &form.submission_key,
             child_id: id,
