@@ -86,6 +86,9 @@ pub struct Config {
     /// Whether the group page offers the quick placement "Trives" (the team's judgement that a
     /// child is thriving, without the questionnaire). Unset: off, except with `serve --demo`.
     pub quick_placement: Option<bool>,
+    /// The municipality's time zone (IANA name): every time is stored in UTC and shown, and
+    /// every deadline is stated, in this zone.
+    pub time_zone: chrono_tz::Tz,
 }
 
 impl Default for Config {
@@ -116,6 +119,7 @@ impl Default for Config {
             reminder_days_before_close: 7,
             aggregate_cache_seconds: 60,
             quick_placement: None,
+            time_zone: chrono_tz::Europe::Copenhagen,
         }
     }
 }

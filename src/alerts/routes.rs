@@ -399,7 +399,7 @@ async fn page(
         events: rows
             .into_iter()
             .map(|(at, who, role, event)| EventView {
-                at: at.format("%d-%m-%Y %H:%M").to_string(),
+                at: a.ctx.datetime(&at),
                 who: if named || role.as_deref() == Some("social_worker") {
                     who.unwrap_or_default()
                 } else {
@@ -411,8 +411,8 @@ async fn page(
         outcomes: OUTCOMES.to_vec(),
         note: String::new(),
         consultation_text: alert.consultation_text.clone(),
-        deadline: alert.deadline.format("%d-%m-%Y %H:%M").to_string(),
-        created: alert.created_at.format("%d-%m-%Y %H:%M").to_string(),
+        deadline: a.ctx.datetime(&alert.deadline),
+        created: a.ctx.datetime(&alert.created_at),
         subject,
         worker,
         domains,

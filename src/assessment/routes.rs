@@ -195,7 +195,8 @@ fn score_text(centi: Option<i64>) -> String {
     }
 }
 
-fn summary(a: &Assessment, scale: &Scale, q: Option<&Questionnaire>, lang: Lang) -> SummaryView {
+fn summary(a: &Assessment, scale: &Scale, q: Option<&Questionnaire>, ctx: &PageCtx) -> SummaryView {
+    let lang = ctx.lang;
     let domains = a
         .domains()
         .into_iter()
@@ -215,11 +216,7 @@ fn summary(a: &Assessment, scale: &Scale, q: Option<&Questionnaire>, lang: Lang)
         justification: a.justification.clone(),
         suggested: LevelView::of(scale, a.suggested_rank.unwrap_or(0).max(0) as usize, lang),
         author: a.author_name.clone(),
-        date: a
-            .submitted_at
-            .unwrap_or(a.created_at)
-            .format("%d-%m-%Y")
-            .to_string(),
+        date: ctx.date(&a.submitted_at.unwrap_or(a.created_at)),
         level: LevelView::of(scale, a.decided_rank.unwrap_or(0).max(0) as usize, lang),
         domains,
     }
@@ -327,7 +324,7 @@ async fn form_page(
         )
         .await?;
         let page = HasPositionPage {
-            summary: summary(&assessment, &cat.scale, Some(&q), a.ctx.lang),
+            summary: summary(&assessment, &cat.scale, Some(&q), &a.ctx),
             judgement: assessment.mode == "judgement",
             child,
             round,
@@ -380,7 +377,7 @@ async fn form_page(
             .unwrap_or_default(),
         individual: individual
             .iter()
-            .map(|x| summary(x, &cat.scale, Some(&q), a.ctx.lang))
+            .map(|x| summary(x, &cat.scale, Some(&q), &a.ctx))
             .collect(),
         saved_draft: fq.saved.is_some(),
         errors: FieldErrors::default(),
@@ -984,14 +981,14 @@ pub struct FollowUpView {
     pub date: String,
 }
 
-fn follow_up_views(list: Vec<follow_up::FollowUp>) -> Vec<FollowUpView> {
+fn follow_up_views(list: Vec<follow_up::FollowUp>, tz: chrono_tz::Tz) -> Vec<FollowUpView> {
     list.into_iter()
         .map(|f| FollowUpView {
             kind: follow_up::kind_key(&f.kind),
             body: f.body,
             review_on: f.review_on.format("%d-%m-%Y").to_string(),
             author: f.author_name,
-            date: f.created_at.format("%d-%m-%Y").to_string(),
+            date: crate::web::time::date(tz, f.created_at),
         })
         .collect()
 }
@@ -1034,7 +1031,7 @@ fn assessment_page_for(
             .collect(),
         reasons: reason_views(&assessment, cat, q.as_deref(), &a.ctx),
         guide: guide(&cat.scale, shown_rank, a.ctx.lang),
-        summary: summary(&assessment, &cat.scale, q.as_deref(), a.ctx.lang),
+        summary: summary(&assessment, &cat.scale, q.as_deref(), &a.ctx),
         chosen: chosen.unwrap_or(suggested_rank),
         is_author: assessment.author_id == a.user.id,
         may_follow_up: may_follow_up(&assessment),
@@ -1102,7 +1099,7 @@ async fn assessment_page(
         FieldErrors::default(),
     );
     p.alert = alert;
-    p.follow_ups = follow_up_views(follow_ups);
+    p.follow_ups = follow_up_views(follow_ups, a.ctx.tz);
     Ok(render(p)?.into_response())
 }
 
@@ -1159,7 +1156,7 @@ async fn record_follow_up(
             String::new(),
             FieldErrors::default(),
         );
-        page.follow_ups = follow_up_views(follow_ups);
+        page.follow_ups = follow_up_views(follow_ups, a.ctx.tz);
         page.follow_up = form;
         page.follow_up_errors = errors;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(page)?).into_response());
@@ -1487,7 +1484,7 @@ pub async fn child_history(
     c: &mut impl crate::db::Conn,
     state: &AppState,
     child_id: i64,
-    lang: Lang,
+    ctx: &PageCtx,
 ) -> AppResult<Vec<SummaryView>> {
     let cat = catalogue(state)?;
     let rows = adb::history(c, child_id).await?;
@@ -1498,7 +1495,7 @@ pub async fn child_history(
                 a,
                 &cat.scale,
                 cat.by_id(&a.questionnaire_id).map(|q| q.as_ref()),
-                lang,
+                ctx,
             )
         })
         .collect())

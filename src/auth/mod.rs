@@ -174,6 +174,7 @@ async fn page_ctx(
         municipality: state.municipality_name(),
         path,
         user,
+        tz: state.config.time_zone,
     })
 }
 

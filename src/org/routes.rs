@@ -221,7 +221,7 @@ pub async fn child_page_for(
     let guardians = org::guardians(&mut c, id).await?;
     let sees_assessments = scope::sees_assessments(&a.user);
     let history = if sees_assessments {
-        crate::assessment::routes::child_history(&mut c, state, id, a.ctx.lang).await?
+        crate::assessment::routes::child_history(&mut c, state, id, &a.ctx).await?
     } else {
         Vec::new()
     };

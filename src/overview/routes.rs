@@ -202,7 +202,7 @@ async fn overview(
                         child_id: ch.id,
                         name: ch.full_name(),
                         level: levels[rank.min(levels.len() - 1)].clone(),
-                        review_by: due.format("%d-%m-%Y").to_string(),
+                        review_by: a.ctx.date(&due),
                         review_passed: due < now,
                         alert: open_alerts.get(&ch.id).map(|s| match s.as_str() {
                             "new" => crate::web::tkey("alert.status.new"),
@@ -428,7 +428,10 @@ async fn export(
                         .name
                         .get(a.ctx.lang)
                         .to_string(),
-                    p.submitted_at.format("%Y-%m-%d").to_string(),
+                    p.submitted_at
+                        .with_timezone(&a.ctx.tz)
+                        .format("%Y-%m-%d")
+                        .to_string(),
                 ),
                 None => (String::new(), String::new()),
             };
@@ -679,15 +682,13 @@ async fn municipality(
         .collect();
     let threshold = state.config.suppression_threshold;
     Ok(render(MunicipalityPage {
-        ctx: a.ctx,
         rounds,
         round,
         levels,
         tables,
         threshold,
-        counted_at: counted_at
-            .map(|t| t.format("%d-%m-%Y %H:%M UTC").to_string())
-            .unwrap_or_default(),
+        counted_at: counted_at.map(|t| a.ctx.datetime(&t)).unwrap_or_default(),
+        ctx: a.ctx,
     })?
     .into_response())
 }

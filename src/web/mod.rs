@@ -1,6 +1,7 @@
 //! What every page shares: the layout context, rendering, form errors and static assets.
 
 pub mod i18n;
+pub mod time;
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -27,9 +28,26 @@ pub struct PageCtx {
     /// The page's own path and query, for "come back here" (the language switch); empty
     /// for anything but a GET.
     pub path: String,
+    /// The municipality's time zone, in which every time is shown.
+    pub tz: chrono_tz::Tz,
 }
 
 impl PageCtx {
+    /// `at` as a local date and time ("25-10-2026 13:00").
+    pub fn datetime(&self, at: &chrono::DateTime<chrono::Utc>) -> String {
+        time::datetime(self.tz, *at)
+    }
+
+    /// `at` as a local time to the second ("2026-10-25 02:59:07").
+    pub fn timestamp(&self, at: &chrono::DateTime<chrono::Utc>) -> String {
+        time::timestamp(self.tz, *at)
+    }
+
+    /// `at` as a local date ("25-10-2026").
+    pub fn date(&self, at: &chrono::DateTime<chrono::Utc>) -> String {
+        time::date(self.tz, *at)
+    }
+
     /// The text for `key` in the page's language.
     pub fn t(&self, key: &str) -> &'static str {
         i18n::text(self.lang, key)

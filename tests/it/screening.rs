@@ -399,3 +399,34 @@ async fn critical_signs_need_an_explicit_answer() {
         .assert_contains("name=\"violence\" value=\"no\" checked");
     assert_eq!(app.count("SELECT COUNT(*) FROM assessments").await, 0);
 }
+
+/// Times are stored in UTC and shown in Danish local time: a notification raised at 14:00
+/// the day before summer time ends (12:00 UTC) has its 24-hour deadline at 13:00 local time
+/// the next day, and the pages say so.
+#[tokio::test]
+async fn deadlines_are_shown_in_local_time_across_the_change_over() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::create(&app).await;
+    let at: chrono::DateTime<chrono::Utc> = "2026-10-24T12:00:00Z".parse().unwrap();
+    app.state.clock.advance(at - app.state.now());
+    let (mut c, url) = scored(&app, f.child_a1, &answers("0", None)).await;
+    let res = c
+        .post(
+            &format!("{url}/decide"),
+            &[("level", "red"), ("justification", "")],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let alert = app.count("SELECT id FROM alerts").await;
+    let mut worker = app.login(WORKER).await;
+    worker
+        .get(&format!("/alerts/{alert}"))
+        .await
+        .assert_contains("24-10-2026 14:00")
+        .assert_contains("25-10-2026 13:00")
+        .assert_lacks("25-10-2026 12:00");
+    worker
+        .get("/alerts")
+        .await
+        .assert_contains("25-10-2026 13:00");
+}
