@@ -1,8 +1,12 @@
 // The engine's suggestion while the assessment form is being filled in. The form works
 // without this script; with it, every answer sends the answers given so far (nothing else)
 // to the server, which scores them with the same engine and returns a fragment for the
-// form's status region. Nothing is stored. The region is in the page from the start (empty
-// and without a frame), so screen readers announce its first content too.
+// form's status region. Nothing is stored by that request. The region is in the page from
+// the start (empty and without a frame), so screen readers announce its first content too.
+//
+// The script also saves the form as a draft a moment after each change (the same draft the
+// "Gem kladde" button saves, under the form's submission key), and, while the user is active
+// on the page, asks the server every few minutes to keep the session alive.
 (function () {
   "use strict";
   var form = document.querySelector("form[data-suggest]");
@@ -42,6 +46,59 @@
       })
       .catch(function () {});
   }
+
+  var saved = document.getElementById("autosave-status");
+  var saving = null;
+
+  function autosave() {
+    var body = new URLSearchParams(new FormData(form));
+    body.set("action", "autosave");
+    fetch(form.getAttribute("action"), {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      body: body.toString()
+    })
+      .then(function (res) {
+        if (res.status === 204 && saved) {
+          var at = new Date();
+          var hh = ("0" + at.getHours()).slice(-2);
+          var mm = ("0" + at.getMinutes()).slice(-2);
+          saved.textContent = saved.dataset.saved + " " + hh + ":" + mm;
+        }
+      })
+      .catch(function () {});
+  }
+
+  var submitted = false;
+  form.addEventListener("input", function () {
+    clearTimeout(saving);
+    if (!submitted) {
+      saving = setTimeout(autosave, 2000);
+    }
+  });
+  form.addEventListener("submit", function () {
+    submitted = true;
+    clearTimeout(saving);
+  });
+
+  var active = false;
+  ["keydown", "pointerdown", "input"].forEach(function (name) {
+    document.addEventListener(name, function () {
+      active = true;
+    }, { passive: true });
+  });
+  setInterval(function () {
+    if (!active) {
+      return;
+    }
+    active = false;
+    fetch("/session/alive", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "x-csrf-token": token ? token.value : "" }
+    }).catch(function () {});
+  }, 4 * 60 * 1000);
 
   form.addEventListener("change", function (event) {
     if (!event.target.closest(".options")) {

@@ -560,6 +560,7 @@ impl Bench {
             answers: form.json.clone(),
             observation: "",
             supersedes_id: None,
+            background: false,
         };
         let log = async |tx: &mut trivsel::db::Tx, object: &str, detail: &str| {
             audit::record(

@@ -282,6 +282,9 @@ pub struct Draft<'a> {
     pub answers: String,
     pub observation: &'a str,
     pub supersedes_id: Option<i64>,
+    /// Saved in the background while the form is open: it may update a draft, never an
+    /// assessment already scored (a save that arrives after the user's own submission).
+    pub background: bool,
 }
 
 /// Where a save may land when the service has not read the child first: the child only if
@@ -368,7 +371,8 @@ pub async fn save(
          answers = excluded.answers, domain_scores = excluded.domain_scores, reasons = excluded.reasons, \
          total = excluded.total, suggested_rank = excluded.suggested_rank, suggested_level = excluded.suggested_level, \
          observation = excluded.observation, updated_at = excluded.updated_at \
-         WHERE assessments.status <> 'submitted' AND assessments.child_id = excluded.child_id \
+         WHERE assessments.status <> 'submitted' AND ($22 = FALSE OR assessments.status = 'draft') \
+         AND assessments.child_id = excluded.child_id \
          AND assessments.author_id = excluded.author_id \
          RETURNING id"
     );
@@ -393,9 +397,10 @@ pub async fn save(
             .bind(d.key)
             .bind(now);
         let q = match within {
-            None => q.bind(d.round_id),
+            None => q.bind(d.round_id).bind(None::<NaiveDate>).bind(None::<NaiveDate>),
             Some(w) => q.bind(w.day).bind(w.born_after).bind(w.born_until),
         };
+        let q = q.bind(d.background);
         q.fetch_optional(&mut *c).await
     })?)
 }

@@ -150,6 +150,8 @@ struct FormPage {
     individual: Vec<SummaryView>,
     saved_draft: bool,
     progress: Option<Progress>,
+    /// The answers came back from a submission that met an expired session.
+    resumed: bool,
 }
 
 /// A short view of a submitted assessment (side by side, history).
@@ -335,7 +337,13 @@ async fn form_page(
         return Ok(render(page)?.into_response());
     }
     let progress = progress(&mut c, &place, round.as_ref()).await?;
-    if let Some(d) = &draft
+    // A form submitted with an expired session comes back as it was sent (see
+    // `auth::resume`), under the same submission key.
+    let kept = crate::auth::resume::take_form(&a.session, &format!("/children/{id}/assess"))
+        .await?
+        .and_then(|k| Submission::parse(k.fields).ok());
+    if kept.is_none()
+        && let Some(d) = &draft
         && d.status == "scored"
         && fq.edit.is_none()
     {
@@ -357,24 +365,34 @@ async fn form_page(
         now,
     )
     .await?;
-    let answers = draft.as_ref().map(|d| d.answer_map()).unwrap_or_default();
-    let (domains, critical) = build_form(&q, &answers, a.ctx.lang);
+    let resumed = kept.is_some();
+    let form = match kept {
+        Some(k) => k,
+        None => match &draft {
+            Some(d) => Submission {
+                key: d.submission_key.clone(),
+                kind: d.kind.clone(),
+                observation: d.observation.clone(),
+                supersedes: d.supersedes_id,
+                answers: d.answer_map(),
+                ..Default::default()
+            },
+            None => Submission {
+                key: uuid::Uuid::new_v4().to_string(),
+                kind: TEAM.to_string(),
+                ..Default::default()
+            },
+        },
+    };
+    let (domains, critical) = build_form(&q, &form.answers, a.ctx.lang);
     let page = FormPage {
         title: q.def.title.get(a.ctx.lang).to_string(),
         questionnaire_id: q.def.id.clone(),
-        key: draft
-            .as_ref()
-            .map(|d| d.submission_key.clone())
-            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
-        kind: draft
-            .as_ref()
-            .map(|d| d.kind.clone())
-            .unwrap_or_else(|| TEAM.to_string()),
-        supersedes: draft.as_ref().and_then(|d| d.supersedes_id),
-        observation: draft
-            .as_ref()
-            .map(|d| d.observation.clone())
-            .unwrap_or_default(),
+        key: form.key,
+        kind: form.kind,
+        supersedes: form.supersedes,
+        observation: form.observation,
+        resumed,
         individual: individual
             .iter()
             .map(|x| summary(x, &cat.scale, Some(&q), &a.ctx))
@@ -441,7 +459,10 @@ impl Submission {
         }
         if uuid::Uuid::parse_str(&form.key).is_err()
             || !matches!(form.kind.as_str(), TEAM | INDIVIDUAL)
-            || !matches!(form.action.as_str(), "draft" | "score" | "confirm" | "next")
+            || !matches!(
+                form.action.as_str(),
+                "draft" | "autosave" | "score" | "confirm" | "next"
+            )
         {
             return Err(AppError::BadRequest("malformed assessment form"));
         }
@@ -548,6 +569,11 @@ async fn submit(
         }
     }
     if !checked.errors.is_empty() {
+        if form.action == "autosave" {
+            // The script that saves in the background shows nothing; the user's own submit
+            // shows the form with its messages.
+            return Ok(StatusCode::UNPROCESSABLE_ENTITY.into_response());
+        }
         let (mut domains, mut critical) = build_form(&q, &form.answers, a.ctx.lang);
         for (i, e) in checked.domain_errors {
             domains[i].error = Some(e);
@@ -566,6 +592,7 @@ async fn submit(
             observation: form.observation,
             individual: Vec::new(),
             saved_draft: false,
+            resumed: false,
             errors: checked.errors,
             domains,
             critical,
@@ -610,6 +637,7 @@ async fn store(
         answers: serde_json::to_string(&form.answers).map_err(anyhow::Error::from)?,
         observation: form.observation.trim(),
         supersedes_id: form.supersedes,
+        background: form.action == "autosave",
     };
     let level_id = cat.scale.level(checked.outcome.level).id.clone();
     let scored = form
@@ -673,6 +701,9 @@ async fn store(
     };
     if let Some(position) = taken {
         return position_taken(a.ctx.clone(), position).map(Some);
+    }
+    if form.action == "autosave" {
+        return Ok(Some(StatusCode::NO_CONTENT.into_response()));
     }
     if !form.scored() {
         return Ok(Some(
@@ -1366,6 +1397,7 @@ async fn correct(
         answers: old.answers.clone(),
         observation: &old.observation,
         supersedes_id: Some(old.id),
+        background: false,
     };
     let mut tx = state.db.begin().await?;
     if let Some(aid) = adb::save(&mut tx, &draft, None, None, now).await? {

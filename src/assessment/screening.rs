@@ -149,6 +149,7 @@ pub async fn quick_placement(
             answers: String::new(),
             observation: "",
             supersedes_id: None,
+            background: false,
         };
         let mut tx = state.db.begin().await?;
         let lowest = &cat.scale.level(0).id;

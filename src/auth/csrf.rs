@@ -22,11 +22,59 @@ pub async fn protect(State(state): State<AppState>, req: Request, next: Next) ->
     }
     match check(&state, req).await {
         Ok(req) => next.run(req).await,
-        Err(e) => e.into_response(),
+        Err(refused) => refused,
     }
 }
 
-async fn check(state: &AppState, req: Request) -> Result<Request, AppError> {
+/// The request with its token checked, or the response that refuses it.
+async fn check(state: &AppState, req: Request) -> Result<Request, Response> {
+    let path = req.uri().path().to_string();
+    let (session, parts, bytes) = match token_checked(state, req).await {
+        Ok(Checked::Passed(req)) => return Ok(req),
+        Ok(Checked::Failed(session, parts, bytes)) => (session, parts, bytes),
+        Err(e) => return Err(e.into_response()),
+    };
+    // An assessment form posted with an expired session or a stale token keeps its answers:
+    // they wait in the session, and the login (or, if still logged in, a fresh form) leads
+    // back to them (see `resume`).
+    let urlencoded = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
+    if super::resume::keeps_form(&path)
+        && urlencoded
+        && bytes.len() <= super::resume::MAX_KEPT_BYTES
+    {
+        let kept = super::resume::KeptForm {
+            fields: form_urlencoded::parse(&bytes)
+                .filter(|(k, _)| k != FIELD)
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+            path: path.clone(),
+        };
+        let logged_in = session
+            .get::<i64>(super::USER_KEY)
+            .await
+            .ok()
+            .flatten()
+            .is_some();
+        return Err(match super::resume::keep_form(&session, &kept).await {
+            Ok(()) if logged_in => axum::response::Redirect::to(&path).into_response(),
+            Ok(()) => axum::response::Redirect::to("/login").into_response(),
+            Err(e) => e.into_response(),
+        });
+    }
+    Err(AppError::BadRequest("missing or wrong CSRF token").into_response())
+}
+
+enum Checked {
+    Passed(Request),
+    /// The token is missing or wrong: the session and the request as read.
+    Failed(Session, axum::http::request::Parts, axum::body::Bytes),
+}
+
+async fn token_checked(state: &AppState, req: Request) -> Result<Checked, AppError> {
     if !origin_ok(req.headers(), state.config.public_url.as_deref()) {
         return Err(AppError::BadRequest("cross-origin request"));
     }
@@ -39,10 +87,6 @@ async fn check(state: &AppState, req: Request) -> Result<Request, AppError> {
         .get(super::CSRF_KEY)
         .await
         .map_err(|e| anyhow::anyhow!("read session: {e}"))?;
-    let Some(expected) = expected else {
-        return Err(AppError::BadRequest("no CSRF token in session"));
-    };
-
     let (parts, body) = req.into_parts();
     let bytes = to_bytes(body, state.config.body_limit_bytes)
         .await
@@ -72,11 +116,14 @@ async fn check(state: &AppState, req: Request) -> Result<Request, AppError> {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
     });
-    match sent {
-        Some(sent) if bool::from(sent.as_bytes().ct_eq(expected.as_bytes())) => {
-            Ok(Request::from_parts(parts, Body::from(bytes)))
+    match (sent, expected) {
+        (Some(sent), Some(expected)) if bool::from(sent.as_bytes().ct_eq(expected.as_bytes())) => {
+            Ok(Checked::Passed(Request::from_parts(
+                parts,
+                Body::from(bytes),
+            )))
         }
-        _ => Err(AppError::BadRequest("missing or wrong CSRF token")),
+        _ => Ok(Checked::Failed(session, parts, bytes)),
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod csrf;
 pub mod password;
+pub mod resume;
 pub mod routes;
 pub mod scope;
 pub mod session_store;
@@ -193,9 +194,15 @@ impl FromRequestParts<AppState> for Auth {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let session = session_of(parts, state).await?;
-        let user = current_user(&session, state)
-            .await?
-            .ok_or(AppError::Unauthenticated)?;
+        let Some(user) = current_user(&session, state).await? else {
+            // A page asked for before logging in (a link in an email): the login leads back.
+            if parts.method == axum::http::Method::GET
+                && let Some(path) = parts.uri.path_and_query()
+            {
+                resume::remember_path(&session, path.as_str()).await?;
+            }
+            return Err(AppError::Unauthenticated);
+        };
         tracing::Span::current().record("user_id", user.id);
         let ctx = page_ctx(parts, &session, state, Some(user.clone())).await?;
         Ok(Auth { user, ctx, session })

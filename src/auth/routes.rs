@@ -24,6 +24,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
+        .route("/session/alive", post(alive))
         .route("/setup/{token}", get(setup_page).post(setup))
         .route("/lang", post(set_lang))
         .route("/admin/users", get(user_list))
@@ -39,6 +40,8 @@ struct LoginPage {
     ctx: PageCtx,
     email: String,
     error: Option<&'static str>,
+    /// A form's answers wait for this login (see `super::resume`).
+    resumed: bool,
 }
 
 async fn login_page(v: Visitor) -> AppResult<Response> {
@@ -46,6 +49,7 @@ async fn login_page(v: Visitor) -> AppResult<Response> {
         return Ok(Redirect::to("/").into_response());
     }
     Ok(render(LoginPage {
+        resumed: super::resume::has_form(&v.session).await?,
         ctx: v.ctx,
         email: String::new(),
         error: None,
@@ -69,6 +73,7 @@ async fn login(
     let mut c = state.db.writer().await?;
     let window_start = now - Duration::minutes(state.config.login_window_minutes);
     let failures = recent_failures(&mut c, &email, window_start).await?;
+    let resumed = super::resume::has_form(&v.session).await?;
     let page = |error, status| -> AppResult<Response> {
         Ok((
             status,
@@ -76,6 +81,7 @@ async fn login(
                 ctx: v.ctx.clone(),
                 email: form.email.clone(),
                 error: Some(error),
+                resumed,
             })?,
         )
             .into_response())
@@ -96,7 +102,8 @@ async fn login(
         Some(id) if ok => {
             super::log_in(&v.session, id).await?;
             tracing::info!(user_id = id, "logged in");
-            Ok(Redirect::to("/").into_response())
+            let next = super::resume::take_path(&v.session).await?;
+            Ok(Redirect::to(&next).into_response())
         }
         _ => page(tkey("login.failed"), StatusCode::UNAUTHORIZED),
     }
@@ -141,6 +148,12 @@ async fn logout(a: Auth) -> AppResult<Redirect> {
     Ok(Redirect::to("/login"))
 }
 
+/// Keeps the session of a user who is working on an open form alive (`assets/live.js` asks
+/// while there is activity on the page); the extractor marks the session active.
+async fn alive(_a: Auth) -> StatusCode {
+    StatusCode::NO_CONTENT
+}
+
 #[derive(Deserialize)]
 struct LangForm {
     lang: String,
@@ -158,16 +171,8 @@ async fn set_lang(
     users::set_lang(&mut c, a.user.id, Lang::from_code(&form.lang)).await?;
     state.sessions.forget_user(a.user.id);
     // Only local paths, so the switch cannot be used as an open redirect.
-    // (A backslash counts as a slash in browsers: "/\\host" would leave the site too.)
-    let back = if form.back.starts_with('/')
-        && !form.back.starts_with("//")
-        && !form.back.contains('\\')
-    {
-        form.back
-    } else {
-        "/".into()
-    };
-    Ok(Redirect::to(&back))
+    let back = super::resume::local_path(&form.back).unwrap_or("/");
+    Ok(Redirect::to(back))
 }
 
 // ---- first admin ----

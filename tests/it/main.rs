@@ -17,6 +17,7 @@ mod matrix;
 mod org;
 mod overview;
 mod platform;
+mod resume;
 mod scoring;
 mod screening;
 mod smtp;
