@@ -470,6 +470,28 @@ pub async fn reroute_child(
     Ok(())
 }
 
+/// What an assessment sent: the alert it raised (or that now refers to it), as the page
+/// after saving tells the professional.
+#[derive(Debug, sqlx::FromRow)]
+pub struct Sent {
+    pub id: i64,
+    pub kind: String,
+    pub deadline: DateTime<Utc>,
+    /// The district whose workers have it; none: the municipal queue.
+    pub district: Option<String>,
+}
+
+/// The alert assessment `assessment_id` raised, if any.
+pub async fn sent_for(c: &mut impl Conn, assessment_id: i64) -> anyhow::Result<Option<Sent>> {
+    Ok(dispatch!(c, c => sqlx::query_as(
+        "SELECT a.id, a.kind, a.deadline, d.name AS district FROM alerts a \
+         LEFT JOIN districts d ON d.id = a.district_id WHERE a.assessment_id = $1",
+    )
+    .bind(assessment_id)
+    .fetch_optional(&mut *c)
+    .await)?)
+}
+
 /// How many open alerts wait in the municipal queue (districts without a worker).
 pub async fn queue_count(c: &mut impl Conn) -> anyhow::Result<i64> {
     Ok(

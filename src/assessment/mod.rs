@@ -3,6 +3,7 @@
 //! team's position, and each child's history. A submitted assessment is never edited: a
 //! correction is a new row that supersedes it.
 
+pub mod after_save;
 pub mod db;
 pub mod follow_up;
 pub mod reminders;

@@ -11,6 +11,7 @@ use axum::routing::{get, post};
 use chrono::NaiveDate;
 use serde::Deserialize;
 
+use super::after_save::{self, AfterSave};
 use super::db::{self as adb, Assessment, Round};
 use super::follow_up;
 use super::{AnswerMap, INDIVIDUAL, TEAM};
@@ -152,6 +153,8 @@ struct FormPage {
     progress: Option<Progress>,
     /// The answers came back from a submission that met an expired session.
     resumed: bool,
+    /// What the position saved just before sent ("Gem og næste barn").
+    after: Option<AfterSave>,
 }
 
 /// A short view of a submitted assessment (side by side, history).
@@ -284,6 +287,9 @@ struct FormQuery {
     /// Back from the suggestion to change the answers.
     #[serde(default)]
     edit: Option<String>,
+    /// The position saved just before ("Gem og næste barn").
+    #[serde(default)]
+    after: Option<i64>,
 }
 
 async fn form_page(
@@ -354,6 +360,10 @@ async fn form_page(
         Some(r) => adb::individual_in_round(&mut c, id, r.id).await?,
         None => Vec::new(),
     };
+    let after = match fq.after {
+        Some(prev) => after_save::previous(&mut c, &cat.scale, a.user.id, prev, &a.ctx).await?,
+        None => None,
+    };
     drop(c);
     audit::record(
         &mut state.db.writer().await?,
@@ -393,6 +403,7 @@ async fn form_page(
         supersedes: form.supersedes,
         observation: form.observation,
         resumed,
+        after,
         individual: individual
             .iter()
             .map(|x| summary(x, &cat.scale, Some(&q), &a.ctx))
@@ -593,6 +604,7 @@ async fn submit(
             individual: Vec::new(),
             saved_draft: false,
             resumed: false,
+            after: None,
             errors: checked.errors,
             domains,
             critical,
@@ -750,9 +762,10 @@ async fn after_decision(
             adb::group_and_round(&mut c, child, state.now().date_naive()).await?
         {
             let sheet = adb::group_round(&mut c, group, round).await?;
+            // The next page says what this position sent ([`after_save::previous`]).
             let to = match adb::next_child(&sheet, child) {
-                Some(next) => format!("/children/{next}/assess"),
-                None => format!("/groups/{group}?complete=1"),
+                Some(next) => format!("/children/{next}/assess?after={assessment}"),
+                None => format!("/groups/{group}?complete=1&after={assessment}"),
             };
             return Ok(Redirect::to(&to).into_response());
         }
@@ -861,7 +874,7 @@ fn describe_reasons(
         Some(d) => domain_label(d),
         None => ctx.t("assess.total").to_string(),
     };
-    reasons
+    scoring::condense(reasons)
         .into_iter()
         .map(|r| match r {
             Reason::Critical { item, level } => {
@@ -985,6 +998,8 @@ fn guide(scale: &Scale, rank: usize, lang: Lang) -> GuideView {
 struct AssessmentPage {
     ctx: PageCtx,
     alert: Option<i64>,
+    /// What the team position sent, once saved ([`after_save`]).
+    after: Option<AfterSave>,
     a: Assessment,
     child: Child,
     suggested: LevelView,
@@ -1056,6 +1071,7 @@ fn assessment_page_for(
     let shown_rank = decided.as_ref().map_or(suggested_rank, |d| d.rank);
     AssessmentPage {
         alert: None,
+        after: None,
         suggested: LevelView::of(&cat.scale, suggested_rank, a.ctx.lang),
         levels: (0..cat.scale.def.levels.len())
             .map(|r| LevelView::of(&cat.scale, r, a.ctx.lang))
@@ -1103,13 +1119,19 @@ async fn assessment_page(
 ) -> AppResult<Response> {
     let cat = catalogue(&state)?;
     let (assessment, child) = load_assessment(&state, &a, id).await?;
-    let (alert, follow_ups): (Option<i64>, _) = {
+    let (sent, follow_ups) = {
         let mut c = state.db.conn().await?;
         (
-            crate::dispatch!(&mut c, c => sqlx::query_scalar("SELECT id FROM alerts WHERE assessment_id = $1").bind(id).fetch_optional(&mut *c).await)?,
+            crate::alerts::sent_for(&mut c, id).await?,
             follow_up::for_assessment(&mut c, id).await?,
         )
     };
+    let position =
+        assessment.status == "submitted" && assessment.is_team() && !assessment.superseded;
+    let after = position.then(|| {
+        let rank = assessment.decided_rank.unwrap_or(0).max(0) as usize;
+        after_save::describe(sent.as_ref(), &cat.scale, rank, &a.ctx)
+    });
     audit::record(
         &mut state.db.writer().await?,
         &a.user,
@@ -1129,7 +1151,8 @@ async fn assessment_page(
         String::new(),
         FieldErrors::default(),
     );
-    p.alert = alert;
+    p.alert = sent.map(|s| s.id);
+    p.after = after;
     p.follow_ups = follow_up_views(follow_ups, a.ctx.tz);
     Ok(render(p)?.into_response())
 }

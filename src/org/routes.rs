@@ -81,6 +81,8 @@ struct GroupPage {
     status: Option<crate::assessment::screening::GroupStatus>,
     /// Back from the last child of the round ("Gem og næste barn" found no one left).
     complete: bool,
+    /// What the last position saved sent.
+    after: Option<crate::assessment::after_save::AfterSave>,
 }
 
 impl GroupPage {
@@ -99,6 +101,8 @@ impl GroupPage {
 struct GroupQuery {
     #[serde(default)]
     complete: Option<String>,
+    #[serde(default)]
+    after: Option<i64>,
 }
 
 async fn group_page(
@@ -122,6 +126,13 @@ async fn group_page(
     } else {
         None
     };
+    let after = match (gq.after, &state.catalogue) {
+        (Some(prev), Some(cat)) => {
+            crate::assessment::after_save::previous(&mut c, &cat.scale, a.user.id, prev, &a.ctx)
+                .await?
+        }
+        _ => None,
+    };
     // Give the read connection back before taking the writer: on PostgreSQL both come from
     // one pool, and holding one while waiting for another can exhaust it under load.
     drop(c);
@@ -143,6 +154,7 @@ async fn group_page(
         today: now.date_naive(),
         status,
         complete: gq.complete.is_some(),
+        after,
     })?
     .into_response())
 }

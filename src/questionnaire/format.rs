@@ -63,6 +63,11 @@ pub struct Handleguide {
     /// The duty to notify the municipality applies at this level.
     #[serde(default)]
     pub notify: bool,
+    /// What the professional must still do by the municipality's own procedure once the
+    /// position is saved (shown after saving, under what Trivsel sent). Without it, a level
+    /// with the duty to notify says that Trivsel's message is not the formal notification.
+    #[serde(default)]
+    pub procedure: Option<Text>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

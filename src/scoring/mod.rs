@@ -242,6 +242,26 @@ pub fn score(model: &Model, answers: &Answers) -> Outcome {
     }
 }
 
+/// The reasons as a reader needs them: one per domain (or total, or critical item) — the
+/// strongest, so only the highest cut-off a domain reached — in the engine's order, which
+/// leads with what decided the level. `reasons` must be in [`score`]'s order (strongest
+/// first; within a level, cut-off bands before the "any domain" rule).
+pub fn condense(reasons: Vec<Reason>) -> Vec<Reason> {
+    let mut seen = std::collections::HashSet::new();
+    reasons
+        .into_iter()
+        .filter(|r| {
+            let key = match r {
+                Reason::Critical { item, .. } => format!("critical:{item}"),
+                Reason::Band { target, .. } => target.clone(),
+                Reason::AnyDomain { domain, .. } => format!("domain:{domain}"),
+                Reason::NotEnoughAnswers { target } => format!("missing:{target}"),
+            };
+            seen.insert(key)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -381,6 +401,27 @@ mod tests {
         );
         assert_eq!(o.domains[1].score, Some(400));
         assert_eq!(o.level, 2);
+    }
+
+    #[test]
+    fn condensed_reasons_name_each_domain_once_at_its_highest_cut_off() {
+        // b = 400 reaches its own band (level 2) and the any-domain rule (level 1); the
+        // total 400 reaches level 1.
+        let o = score(
+            &model(),
+            &answers([Some(0), Some(2), Some(2), Some(2)], None),
+        );
+        assert_eq!(o.reasons.len(), 3);
+        let band = |target: &str, score, from, level| Reason::Band {
+            target: target.into(),
+            score,
+            from,
+            level,
+        };
+        assert_eq!(
+            condense(o.reasons),
+            vec![band("domain:b", 400, 400, 2), band("total", 400, 300, 1)]
+        );
     }
 
     #[test]

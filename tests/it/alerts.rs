@@ -68,7 +68,7 @@ async fn a_red_position_without_consent_is_a_notification_to_both_district_worke
     educator
         .get(&url)
         .await
-        .assert_contains("Positionen har sendt en henvendelse");
+        .assert_contains("Trivsel har sendt en henvendelse med barnets navn");
     let id = one_alert(&app).await;
     assert_eq!(app.count(&format!("SELECT COUNT(*) FROM alerts WHERE id = {id} AND kind = 'notification' AND district_id = {}", f.district_a)).await, 1);
 

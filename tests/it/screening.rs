@@ -344,14 +344,16 @@ async fn save_and_next_walks_the_group() {
     let mut fields = team_form(&key, "next", &green);
     fields.push(("confirm", "green"));
     let res = c.post(&first, &fields).await;
-    assert_eq!(
-        res.location.as_deref(),
-        Some(format!("/children/{}/assess", f.protected_child).as_str())
-    );
-    let page = c
-        .get(&format!("/children/{}/assess", f.protected_child))
+    let green_id = app
+        .count("SELECT id FROM assessments WHERE status = 'submitted'")
         .await;
-    page.assert_contains("1 af 2 børn vurderet");
+    let next = format!("/children/{}/assess?after={green_id}", f.protected_child);
+    assert_eq!(res.location.as_deref(), Some(next.as_str()));
+    let page = c.get(&next).await;
+    // The next child's form says what the saved position sent: nothing.
+    page.assert_contains("1 af 2 børn vurderet").assert_contains(
+        "Det forrige barns position er gemt. Trivsel har ikke sendt noget til nogen uden for teamet.",
+    );
     // Worrying answers: the suggestion page first, then on to what is left (nothing).
     let key = key_in(&page.body);
     let worrying = answers("1", None);
@@ -371,13 +373,68 @@ async fn save_and_next_walks_the_group() {
             &[("level", "orange"), ("justification", ""), ("then", "next")],
         )
         .await;
+    let orange_id: i64 = url.trim_start_matches("/assessments/").parse().unwrap();
     assert_eq!(
         res.location.as_deref(),
-        Some(format!("/groups/{}?complete=1", f.class_a1).as_str())
+        Some(format!("/groups/{}?complete=1&after={orange_id}", f.class_a1).as_str())
     );
+    // Orange without consent: an anonymous consultation to the district's workers, and no
+    // procedure text (the level has no duty to notify).
     c.get(res.location.as_deref().unwrap())
         .await
-        .assert_contains("Alle børn i gruppen har nu en position");
+        .assert_contains("Alle børn i gruppen har nu en position")
+        .assert_contains(
+            "Trivsel har sendt en anonym henvendelse uden barnets navn til de forebyggende \
+             socialrådgivere i Distrikt A. De har fået en e-mail uden personoplysninger.",
+        )
+        .assert_lacks("ikke en underretning");
+    // The notice is the author's: another educator's page ignores it.
+    let mut other = app.login(EDUCATOR_B).await;
+    other
+        .get(&format!("/groups/{}?after={orange_id}", f.class_b1))
+        .await
+        .assert_lacks("Det forrige barns position");
+}
+
+/// After a red position the page says that Trivsel sent a named case with its deadline to the
+/// district's workers, and — from the scale file — that this is not the formal notification,
+/// which the professional must still make by the municipality's procedure.
+#[tokio::test]
+async fn the_saved_position_says_what_was_sent_and_what_is_left_to_do() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::create(&app).await;
+    open_round(&app).await;
+    let (mut c, url) = scored(&app, f.child_a1, &answers("0", None)).await;
+    let res = c
+        .post(
+            &format!("{url}/decide"),
+            &[("level", "red"), ("justification", "")],
+        )
+        .await;
+    assert_eq!(res.location.as_deref(), Some(url.as_str()));
+    let page = c.get(&url).await;
+    page.assert_contains(
+        "Trivsel har sendt en henvendelse med barnets navn (underretningspligten går forud for \
+         samtykke) til de forebyggende socialrådgivere i Distrikt A, som skal tage den inden",
+    )
+    .assert_contains("Trivsels besked til socialrådgiveren er ikke en underretning. Underret kommunen efter kommunens procedure i dag")
+    .assert_contains("Se henvendelsen");
+    // The reasons lead with the one that decided the level; each domain is named once (at
+    // the highest cut-off it reached), the rest folded away.
+    let reasons = page.body.split("Hvorfor dette forslag").nth(1).unwrap();
+    let reasons = reasons.split("<table").next().unwrap();
+    assert!(reasons.contains("id=\"deciding-reason\""), "{reasons}");
+    assert!(
+        reasons.contains("<details id=\"more-reasons\">"),
+        "{reasons}"
+    );
+    for domain in ["Udvikling og adfærd", "Tryghed og omsorg"] {
+        assert!(reasons.matches(domain).count() <= 1, "{domain}: {reasons}");
+    }
+    assert!(reasons.matches('→').count() <= 7, "{reasons}");
+    let notice = page.body.split("id=\"after-save\"").nth(1).unwrap();
+    let notice = notice.split("</div>").next().unwrap();
+    assert!(!notice.contains("Alma"), "{notice}");
 }
 
 /// A critical sign left unanswered is never read as "no": the form comes back with the
