@@ -1,5 +1,6 @@
 //! The assessment form, the suggestion and decision page, and the admin's rounds.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use askama::Template;
@@ -14,6 +15,7 @@ use serde::Deserialize;
 use super::after_save::{self, AfterSave};
 use super::db::{self as adb, Assessment, Round};
 use super::follow_up;
+use super::individual;
 use super::{AnswerMap, INDIVIDUAL, TEAM};
 use crate::app::AppState;
 use crate::audit::{self, Action};
@@ -116,6 +118,8 @@ pub struct ItemView {
     pub id: String,
     pub text: String,
     pub options: Vec<OptionView>,
+    /// The individual views answered this item differently: each author's answer.
+    pub split: Vec<String>,
 }
 
 pub struct DomainView {
@@ -131,6 +135,8 @@ pub struct CriticalView {
     pub answer: String,
     /// Submitted without an answer: "not answered" is never read as "no".
     pub missing: bool,
+    /// The individual views answered this sign differently: each author's answer.
+    pub split: Vec<String>,
 }
 
 #[derive(Template)]
@@ -155,6 +161,10 @@ struct FormPage {
     resumed: bool,
     /// What the position saved just before sent ("Gem og næste barn").
     after: Option<AfterSave>,
+    /// The answers the individual views agree on are filled in.
+    prefilled: bool,
+    /// How many items the individual views answered differently.
+    split: usize,
 }
 
 /// A short view of a submitted assessment (side by side, history).
@@ -227,12 +237,27 @@ fn summary(a: &Assessment, scale: &Scale, q: Option<&Questionnaire>, ctx: &PageC
     }
 }
 
+/// The form's questions with `answers` checked; `split` marks the items the individual views
+/// answered differently ([`individual::start`]).
 fn build_form(
     q: &Questionnaire,
     answers: &AnswerMap,
-    lang: Lang,
+    split: &BTreeMap<String, Vec<(String, String)>>,
+    ctx: &PageCtx,
 ) -> (Vec<DomainView>, Vec<CriticalView>) {
+    let lang = ctx.lang;
     let sets = &q.def.response_sets;
+    let side_by_side = |id: &str, label: &dyn Fn(&str) -> String| -> Vec<String> {
+        split
+            .get(id)
+            .map(|given| {
+                given
+                    .iter()
+                    .map(|(who, v)| format!("{who}: {}", label(v)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
     let domains = q
         .def
         .domains
@@ -249,6 +274,12 @@ fn build_form(
                 .map(|i| ItemView {
                     id: i.id.clone(),
                     text: i.text.get(lang).to_string(),
+                    split: side_by_side(&i.id, &|v| {
+                        sets.get(&i.responses)
+                            .and_then(|s| s.options.iter().find(|o| o.value == v))
+                            .map(|o| o.label.get(lang).to_string())
+                            .unwrap_or_else(|| v.to_string())
+                    }),
                     options: sets
                         .get(&i.responses)
                         .map(|s| {
@@ -275,6 +306,9 @@ fn build_form(
             text: c.text.get(lang).to_string(),
             answer: answers.get(&c.id).cloned().unwrap_or_default(),
             missing: false,
+            split: side_by_side(&c.id, &|v| {
+                ctx.t(if v == "yes" { "yes" } else { "no" }).to_string()
+            }),
         })
         .collect();
     (domains, critical)
@@ -290,6 +324,9 @@ struct FormQuery {
     /// The position saved just before ("Gem og næste barn").
     #[serde(default)]
     after: Option<i64>,
+    /// `individual`: a new form for the user's own view rather than the team's position.
+    #[serde(default)]
+    kind: Option<String>,
 }
 
 async fn form_page(
@@ -389,12 +426,26 @@ async fn form_page(
             },
             None => Submission {
                 key: uuid::Uuid::new_v4().to_string(),
-                kind: TEAM.to_string(),
+                kind: match fq.kind.as_deref() {
+                    Some(INDIVIDUAL) => INDIVIDUAL.to_string(),
+                    _ => TEAM.to_string(),
+                },
                 ..Default::default()
             },
         },
     };
-    let (domains, critical) = build_form(&q, &form.answers, a.ctx.lang);
+    // The team's position starts from the round's individual views.
+    let mut start = if form.kind == TEAM {
+        individual::start(&individual, &q.def.id)
+    } else {
+        individual::Start::default()
+    };
+    let mut form = form;
+    let prefilled = !resumed && draft.is_none() && !start.agreed.is_empty();
+    if prefilled {
+        form.answers = std::mem::take(&mut start.agreed);
+    }
+    let (domains, critical) = build_form(&q, &form.answers, &start.split, &a.ctx);
     let page = FormPage {
         title: q.def.title.get(a.ctx.lang).to_string(),
         questionnaire_id: q.def.id.clone(),
@@ -404,6 +455,8 @@ async fn form_page(
         observation: form.observation,
         resumed,
         after,
+        prefilled,
+        split: start.split.len(),
         individual: individual
             .iter()
             .map(|x| summary(x, &cat.scale, Some(&q), &a.ctx))
@@ -585,7 +638,7 @@ async fn submit(
             // shows the form with its messages.
             return Ok(StatusCode::UNPROCESSABLE_ENTITY.into_response());
         }
-        let (mut domains, mut critical) = build_form(&q, &form.answers, a.ctx.lang);
+        let (mut domains, mut critical) = build_form(&q, &form.answers, &BTreeMap::new(), &a.ctx);
         for (i, e) in checked.domain_errors {
             domains[i].error = Some(e);
         }
@@ -605,6 +658,8 @@ async fn submit(
             saved_draft: false,
             resumed: false,
             after: None,
+            prefilled: false,
+            split: 0,
             errors: checked.errors,
             domains,
             critical,

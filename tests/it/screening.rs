@@ -487,3 +487,69 @@ async fn deadlines_are_shown_in_local_time_across_the_change_over() {
         .await
         .assert_contains("25-10-2026 13:00");
 }
+
+/// The team's form starts from the round's individual views: answers they agree on are
+/// filled in, answers they differ on are left open and marked with each view's answer side
+/// by side. The individual form speaks of "Din vurdering", the team form of the team.
+#[tokio::test]
+async fn the_team_form_starts_from_the_individual_views() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::create(&app).await;
+    open_round(&app).await;
+    let path = format!("/children/{}/assess", f.child_a1);
+    let view = |set: &[(&str, &str)]| {
+        let mut v = answers("1", None);
+        for (k, val) in v.iter_mut() {
+            if let Some((_, x)) = set.iter().find(|(s, _)| s == k) {
+                *val = x.to_string();
+            }
+        }
+        v
+    };
+    for (who, differ) in [
+        (LEADER, view(&[("social_1", "2")])),
+        (EDUCATOR, view(&[("social_1", "0"), ("neglect", "yes")])),
+    ] {
+        let mut c = app.login(who).await;
+        let page = c.get(&format!("{path}?kind=individual")).await;
+        page.assert_contains("Din vurdering")
+            .assert_contains("id=\"kind-individual\" name=\"kind\" value=\"individual\" checked");
+        let key = key_in(&page.body);
+        let mut fields = vec![
+            ("submission_key", key.as_str()),
+            ("kind", "individual"),
+            ("action", "score"),
+            ("questionnaire", "trivsel-6-9"),
+        ];
+        fields.extend(differ.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let url = c.post(&path, &fields).await.location.unwrap();
+        let level = if who == EDUCATOR { "red" } else { "orange" };
+        let res = c
+            .post(
+                &format!("{url}/decide"),
+                &[("level", level), ("justification", "")],
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    }
+    let mut c = app.login(EDUCATOR).await;
+    let team = c.get(&path).await;
+    team.assert_contains("Teamets vurdering")
+        .assert_contains("id=\"from-views\"")
+        .assert_contains("2 udsagn har forskellige svar")
+        .assert_contains("name=\"development_1\" value=\"1\" checked")
+        .assert_contains("name=\"violence\" value=\"no\" checked")
+        .assert_contains(
+            "Forskellige svar: leader@test.dk: Passer helt · educator@test.dk: Passer ikke",
+        )
+        .assert_contains("Forskellige svar: leader@test.dk: Nej · educator@test.dk: Ja")
+        .assert_lacks("name=\"social_1\" value=\"0\" checked")
+        .assert_lacks("name=\"social_1\" value=\"2\" checked")
+        .assert_lacks("name=\"neglect\" value=\"yes\" checked");
+    // Nothing is stored by opening the form: the team answers and submits as ever.
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM assessments WHERE kind = 'team'")
+            .await,
+        0
+    );
+}
