@@ -222,13 +222,19 @@ pub async fn serve(
     let db = state.db.clone();
     let sweeper = tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
-        loop {
+        for n in 0u64.. {
             tick.tick().await;
             if let Err(e) = crate::auth::session_store::delete_expired(&db).await {
                 tracing::warn!(
                     error = format!("{e:#}"),
                     "could not delete expired sessions"
                 );
+            }
+            // Hourly, the planner's statistics (a no-op when little has changed).
+            if n % 6 == 5
+                && let Err(e) = db.refresh_statistics(false).await
+            {
+                tracing::warn!(error = format!("{e:#}"), "could not refresh statistics");
             }
         }
     });

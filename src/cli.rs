@@ -155,6 +155,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 pub async fn open(config: &Config) -> anyhow::Result<Db> {
     let db = Db::connect(&config.database_url()?, config.max_connections).await?;
     db.migrate().await?;
+    let filled = crate::org::db::fill_search_keys(&db).await?;
+    if filled > 0 {
+        tracing::info!(children = filled, "search keys filled");
+    }
+    db.refresh_statistics(false).await?;
     Ok(db)
 }
 

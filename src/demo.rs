@@ -522,6 +522,8 @@ pub async fn seed_with(
         crate::assessment::db::rebuild_round_positions(&mut tx).await?;
     }
     tx.commit().await?;
+    // A bulk load: the planner's statistics follow it at once.
+    db.refresh_statistics(true).await?;
     Ok(summary)
 }
 

@@ -2,7 +2,7 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Form, Path, State};
+use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -153,18 +153,44 @@ async fn subject(
     state: &AppState,
     alert: &AlertRow,
     named: bool,
-    lang: crate::web::Lang,
 ) -> AppResult<Subject> {
     let child = crate::org::db::child(c, alert.child_id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let place: Option<(String, String, String)> = dispatch!(c, c => sqlx::query_as(
-        "SELECT i.name, i.kind, g.name FROM enrolments e JOIN groups g ON g.id = e.group_id \
-         JOIN institutions i ON i.id = g.institution_id WHERE e.child_id = $1 AND e.to_date IS NULL",
-    )
-    .bind(alert.child_id)
-    .fetch_optional(&mut *c)
-    .await)?;
+    let place = places(c, &[alert.child_id]).await?.remove(&alert.child_id);
+    Ok(subject_of(state, &child, place, named))
+}
+
+/// Where each of `children` is enrolled now: institution name and kind, group name.
+async fn places(
+    c: &mut impl Conn,
+    children: &[i64],
+) -> anyhow::Result<std::collections::HashMap<i64, (String, String, String)>> {
+    if children.is_empty() {
+        return Ok(Default::default());
+    }
+    let sql = format!(
+        "SELECT e.child_id, i.name, i.kind, g.name FROM enrolments e JOIN groups g ON g.id = e.group_id \
+         JOIN institutions i ON i.id = g.institution_id \
+         WHERE e.child_id IN ({}) AND e.to_date IS NULL",
+        crate::db::placeholders(1, children.len())
+    );
+    let rows: Vec<(i64, String, String, String)> =
+        crate::db::fetch_all_with_ids(c, &sql, children).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(child, inst, kind, group)| (child, (inst, kind, group)))
+        .collect())
+}
+
+/// What the worker sees of `child`: named, everything; otherwise only the age band and the
+/// kind of institution.
+fn subject_of(
+    state: &AppState,
+    child: &crate::org::db::Child,
+    place: Option<(String, String, String)>,
+    named: bool,
+) -> Subject {
     let (inst, kind, group) = place.unwrap_or_default();
     let age = crate::org::age_on(child.birth_date, state.now().date_naive());
     let age_band = state
@@ -175,8 +201,10 @@ async fn subject(
                 .map(|q| format!("{}–{}", q.def.age_from, q.def.age_to))
         })
         .unwrap_or_default();
-    let _ = lang;
-    Ok(if named {
+    let institution_kind = crate::org::InstitutionKind::parse(&kind)
+        .map(|k| k.label_key())
+        .unwrap_or("kind.unknown");
+    if named {
         Subject {
             named,
             name: child.full_name(),
@@ -184,9 +212,7 @@ async fn subject(
             institution: inst,
             group,
             age_band,
-            institution_kind: crate::org::InstitutionKind::parse(&kind)
-                .map(|k| k.label_key())
-                .unwrap_or("kind.unknown"),
+            institution_kind,
         }
     } else {
         Subject {
@@ -196,11 +222,9 @@ async fn subject(
             institution: String::new(),
             group: String::new(),
             age_band,
-            institution_kind: crate::org::InstitutionKind::parse(&kind)
-                .map(|k| k.label_key())
-                .unwrap_or("kind.unknown"),
+            institution_kind,
         }
-    })
+    }
 }
 
 pub struct InboxRow {
@@ -215,9 +239,52 @@ pub struct InboxRow {
 struct InboxPage {
     ctx: PageCtx,
     rows: Vec<InboxRow>,
+    pager: crate::web::Pager,
 }
 
-async fn inbox(State(state): State<AppState>, a: Auth) -> AppResult<Response> {
+/// Alerts per page of the inbox.
+const INBOX_PAGE: i64 = 50;
+
+/// The worker's queue: open alerts of their districts, and of the municipal queue (no
+/// district); two branches, so that each reads the alerts' district index. `$1` is the
+/// worker.
+const INBOX_OPEN: &str = "{SELECT} WHERE a.status <> 'closed' \
+     AND a.district_id IN (SELECT ud.district_id FROM user_districts ud WHERE ud.user_id = $1) \
+     UNION ALL {SELECT} WHERE a.status <> 'closed' AND a.district_id IS NULL";
+
+/// One page of the inbox: overdue first, then the most serious, then the oldest. `$2` is now,
+/// `$3`/`$4` limit and offset.
+pub fn inbox_sql() -> String {
+    format!(
+        "SELECT * FROM ({}) x ORDER BY CASE WHEN x.status = 'new' AND x.deadline < $2 THEN 0 ELSE 1 END, \
+         x.level_rank DESC, x.created_at, x.id LIMIT $3 OFFSET $4",
+        INBOX_OPEN.replace("{SELECT}", SELECT)
+    )
+}
+
+/// How many alerts the inbox holds (`$1` is the worker).
+fn inbox_count_sql() -> String {
+    format!(
+        "SELECT COUNT(*) FROM ({}) x",
+        INBOX_OPEN.replace("{SELECT}", "SELECT a.id FROM alerts a")
+    )
+}
+
+#[derive(Deserialize, Default)]
+struct InboxQuery {
+    #[serde(default)]
+    page: Option<i64>,
+}
+
+/// The social worker's inbox, a page at a time, in a fixed number of queries whatever its
+/// length: the page of alerts (filtered and ordered in SQL), their count, and for the page's
+/// children their details, places and consent events; the disclosure rule is applied to each
+/// in Rust ([`consent::may_disclose_identity`]). The access log gets a row per listed child.
+async fn inbox(
+    State(state): State<AppState>,
+    a: Auth,
+    Query(q): Query<InboxQuery>,
+) -> AppResult<Response> {
     if a.user.role != Role::SocialWorker {
         return Err(AppError::NotFound);
     }
@@ -226,35 +293,55 @@ async fn inbox(State(state): State<AppState>, a: Auth) -> AppResult<Response> {
         .clone()
         .ok_or_else(|| anyhow::anyhow!("no catalogue"))?;
     let now = state.now();
+    let today = now.date_naive();
+    let page = q.page.unwrap_or(1).max(1);
     let mut c = state.db.conn().await?;
-    let districts = crate::auth::users::assignments(&mut c, a.user.id)
-        .await?
-        .districts;
-    let sql = format!("{SELECT} WHERE a.status <> 'closed' ORDER BY a.created_at");
-    let all: Vec<AlertRow> = dispatch!(&mut c, c => sqlx::query_as(&sql).fetch_all(&mut *c).await)?;
-    let mut rows = Vec::new();
-    for alert in all
-        .into_iter()
-        .filter(|x| x.district_id.is_none_or(|d| districts.contains(&d)))
-    {
-        let named = identity_visible(&mut c, &alert, now.date_naive()).await?;
+    let total: i64 = dispatch!(&mut c, c => sqlx::query_scalar(&inbox_count_sql())
+    .bind(a.user.id)
+    .fetch_one(&mut *c)
+    .await)?;
+    let alerts: Vec<AlertRow> = dispatch!(&mut c, c => sqlx::query_as(&inbox_sql())
+        .bind(a.user.id)
+        .bind(now)
+        .bind(INBOX_PAGE)
+        .bind((page - 1) * INBOX_PAGE)
+        .fetch_all(&mut *c)
+        .await)?;
+    let mut ids: Vec<i64> = alerts.iter().map(|x| x.child_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let children: std::collections::HashMap<i64, crate::org::db::Child> =
+        crate::org::db::children_by_ids(&mut c, &ids)
+            .await?
+            .into_iter()
+            .map(|ch| (ch.id, ch))
+            .collect();
+    let places = places(&mut c, &ids).await?;
+    let consents = consent::db::events_of(&mut c, &ids).await?;
+    drop(c);
+    let mut rows = Vec::with_capacity(alerts.len());
+    for alert in alerts {
+        let Some(child) = children.get(&alert.child_id) else {
+            continue;
+        };
+        let events = consents
+            .get(&alert.child_id)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let named = consent::may_disclose_identity(
+            events,
+            Purpose::ShareWithSocialWorker,
+            today,
+            alert.kind == NOTIFICATION,
+        );
+        let place = places.get(&alert.child_id).cloned();
         rows.push(InboxRow {
             level: LevelView::of(&cat.scale, alert.level_rank.max(0) as usize, a.ctx.lang),
             overdue: alert.status == "new" && alert.deadline < now,
-            subject: subject(&mut c, &state, &alert, named, a.ctx.lang).await?,
+            subject: subject_of(&state, child, place, named),
             alert,
         });
     }
-    // Overdue first, then the most serious, then the oldest.
-    rows.sort_by_key(|r| {
-        (
-            !r.overdue,
-            std::cmp::Reverse(r.alert.level_rank),
-            r.alert.created_at,
-        )
-    });
-    drop(c);
-    let ids: Vec<i64> = rows.iter().map(|r| r.alert.child_id).collect();
     audit::record_many(
         &mut state.db.writer().await?,
         &a.user,
@@ -264,7 +351,12 @@ async fn inbox(State(state): State<AppState>, a: Auth) -> AppResult<Response> {
         now,
     )
     .await?;
-    Ok(render(InboxPage { ctx: a.ctx, rows })?.into_response())
+    Ok(render(InboxPage {
+        ctx: a.ctx,
+        rows,
+        pager: crate::web::Pager::new(page, INBOX_PAGE, total, "/alerts?"),
+    })?
+    .into_response())
 }
 
 pub struct EventView {
@@ -357,7 +449,7 @@ async fn page(
     let mut c = state.db.conn().await?;
     // Staff at the child's own institution always know who the child is.
     let named = !worker || identity_visible(&mut c, &alert, now.date_naive()).await?;
-    let subject = subject(&mut c, state, &alert, named, a.ctx.lang).await?;
+    let subject = subject(&mut c, state, &alert, named).await?;
     let assessment = crate::assessment::db::get(&mut c, alert.assessment_id)
         .await?
         .ok_or(AppError::NotFound)?;

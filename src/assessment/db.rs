@@ -632,32 +632,49 @@ pub struct Position {
 
 #[tracing::instrument(skip_all)]
 pub async fn latest_positions(c: &mut impl Conn, group_id: i64) -> anyhow::Result<Vec<Position>> {
-    Ok(dispatch!(c, c => sqlx::query_as(
-        "SELECT a.child_id, a.decided_rank, a.decided_level, a.round_id, a.submitted_at FROM assessments a \
-         JOIN enrolments e ON e.child_id = a.child_id AND e.to_date IS NULL AND e.group_id = $1 \
-         WHERE a.kind = 'team' AND a.status = 'submitted' \
-         AND NOT EXISTS (SELECT 1 FROM assessments n WHERE n.supersedes_id = a.id AND n.status = 'submitted') \
-         ORDER BY a.child_id, a.submitted_at DESC, a.id DESC",
-    )
+    Ok(dispatch!(c, c => sqlx::query_as(LATEST_POSITIONS)
     .bind(group_id)
     .fetch_all(&mut *c)
     .await)?)
 }
 
-/// Children with a submitted team position in `round_id`, per group (current enrolments).
+/// [`latest_positions`]: driven from the group's current enrolments (`$1`: the group).
+pub const LATEST_POSITIONS: &str = "SELECT a.child_id, a.decided_rank, a.decided_level, a.round_id, a.submitted_at FROM assessments a \
+     JOIN enrolments e ON e.child_id = a.child_id AND e.to_date IS NULL AND e.group_id = $1 \
+     WHERE a.kind = 'team' AND a.status = 'submitted' \
+     AND NOT EXISTS (SELECT 1 FROM assessments n WHERE n.supersedes_id = a.id AND n.status = 'submitted') \
+     ORDER BY a.child_id, a.submitted_at DESC, a.id DESC";
+
+/// [`round_progress`]: from the groups' current enrolments to the round's positions
+/// (`$1`: the round, then the groups).
+pub fn round_progress_sql(groups: usize) -> String {
+    format!(
+        "SELECT e.group_id, COUNT(*) FROM enrolments e \
+         JOIN round_positions rp ON rp.child_id = e.child_id AND rp.round_id = $1 \
+         WHERE e.group_id IN ({}) AND e.to_date IS NULL GROUP BY e.group_id",
+        crate::db::placeholders(2, groups)
+    )
+}
+
+/// Children with a team position in `round_id`, for each of `groups` (current enrolments).
+/// Driven from the groups, so its cost follows their size, not the municipality's.
 #[tracing::instrument(skip_all)]
 pub async fn round_progress(
     c: &mut impl Conn,
     round_id: i64,
+    groups: &[i64],
 ) -> anyhow::Result<std::collections::HashMap<i64, i64>> {
-    let rows: Vec<(i64, i64)> = dispatch!(c, c => sqlx::query_as(
-        "SELECT e.group_id, COUNT(DISTINCT a.child_id) FROM assessments a \
-         JOIN enrolments e ON e.child_id = a.child_id AND e.to_date IS NULL \
-         WHERE a.round_id = $1 AND a.kind = 'team' AND a.status = 'submitted' GROUP BY e.group_id",
-    )
-    .bind(round_id)
-    .fetch_all(&mut *c)
-    .await)?;
+    if groups.is_empty() {
+        return Ok(Default::default());
+    }
+    let sql = round_progress_sql(groups.len());
+    let rows: Vec<(i64, i64)> = dispatch!(c, c => {
+        let mut q = sqlx::query_as(&sql).bind(round_id);
+        for g in groups {
+            q = q.bind(*g);
+        }
+        q.fetch_all(&mut *c).await
+    })?;
     Ok(rows.into_iter().collect())
 }
 
@@ -667,25 +684,31 @@ pub async fn progress_for(
     groups: &[crate::org::db::Group],
     today: NaiveDate,
 ) -> anyhow::Result<std::collections::HashMap<i64, (String, i64)>> {
-    let mut out = std::collections::HashMap::new();
-    let mut by_round: std::collections::HashMap<i64, std::collections::HashMap<i64, i64>> =
-        Default::default();
     let all = rounds(c).await?;
+    let mut by_round: std::collections::BTreeMap<i64, (&Round, Vec<i64>)> = Default::default();
     for g in groups {
-        let Some(r) = all
+        if let Some(r) = all
             .iter()
             .find(|r| super::round_covers(r, &g.institution_kind, today))
-        else {
-            continue;
-        };
-        if let std::collections::hash_map::Entry::Vacant(e) = by_round.entry(r.id) {
-            e.insert(round_progress(c, r.id).await?);
+        {
+            by_round.entry(r.id).or_insert((r, Vec::new())).1.push(g.id);
         }
-        let done = by_round[&r.id].get(&g.id).copied().unwrap_or(0);
-        out.insert(g.id, (r.name.clone(), done));
+    }
+    let mut out = std::collections::HashMap::new();
+    for (round_id, (r, ids)) in by_round {
+        let done = round_progress(c, round_id, &ids).await?;
+        for g in ids {
+            out.insert(g, (r.name.clone(), done.get(&g).copied().unwrap_or(0)));
+        }
     }
     Ok(out)
 }
+
+/// [`group_round`] (`$1`: the group, `$2`: the round).
+pub const GROUP_ROUND: &str = "SELECT e.child_id, rp.child_id IS NOT NULL FROM enrolments e \
+     JOIN children c ON c.id = e.child_id \
+     LEFT JOIN round_positions rp ON rp.child_id = e.child_id AND rp.round_id = $2 \
+     WHERE e.group_id = $1 AND e.to_date IS NULL ORDER BY c.first_name, c.last_name, c.id";
 
 /// The children of group `group_id` now, in the group page's order, each with whether it has
 /// a team position in round `round_id`: the screening sheet's progress and its "next child".
@@ -695,11 +718,7 @@ pub async fn group_round(
     group_id: i64,
     round_id: i64,
 ) -> anyhow::Result<Vec<(i64, bool)>> {
-    Ok(dispatch!(c, c => sqlx::query_as(
-        "SELECT e.child_id, rp.child_id IS NOT NULL FROM enrolments e JOIN children c ON c.id = e.child_id \
-         LEFT JOIN round_positions rp ON rp.child_id = e.child_id AND rp.round_id = $2 \
-         WHERE e.group_id = $1 AND e.to_date IS NULL ORDER BY c.first_name, c.last_name, c.id",
-    )
+    Ok(dispatch!(c, c => sqlx::query_as(GROUP_ROUND)
     .bind(group_id)
     .bind(round_id)
     .fetch_all(&mut *c)
@@ -760,11 +779,7 @@ pub async fn round_states(
     group_id: i64,
     round_id: i64,
 ) -> anyhow::Result<std::collections::HashMap<i64, RoundState>> {
-    let rows: Vec<(i64, String, String)> = dispatch!(c, c => sqlx::query_as(
-        "SELECT a.child_id, a.kind, a.status FROM enrolments e \
-         JOIN assessments a ON a.child_id = e.child_id AND a.round_id + 0 = $2 \
-         WHERE e.group_id = $1 AND e.to_date IS NULL",
-    )
+    let rows: Vec<(i64, String, String)> = dispatch!(c, c => sqlx::query_as(ROUND_STATES)
     .bind(group_id)
     .bind(round_id)
     .fetch_all(&mut *c)
@@ -782,19 +797,30 @@ pub async fn round_states(
     Ok(out)
 }
 
+/// [`round_states`]: from the group's current enrolments to each child's assessments (the
+/// `+ 0` keeps SQLite from driving from the round's index, which holds the whole round of
+/// the municipality). `$1`: the group, `$2`: the round.
+pub const ROUND_STATES: &str = "SELECT a.child_id, a.kind, a.status FROM enrolments e \
+     JOIN assessments a ON a.child_id = e.child_id AND a.round_id + 0 = $2 \
+     WHERE e.group_id = $1 AND e.to_date IS NULL";
+
 /// Children of group `group_id` (current enrolments) with an alert not closed.
+/// [`open_alerts_in_group`] (`$1`: the group).
+pub const OPEN_ALERTS_IN_GROUP: &str = "SELECT DISTINCT al.child_id FROM enrolments e \
+     JOIN alerts al ON al.child_id = e.child_id \
+     WHERE e.group_id = $1 AND e.to_date IS NULL AND al.status <> 'closed'";
+
 #[tracing::instrument(skip_all)]
 pub async fn open_alerts_in_group(
     c: &mut impl Conn,
     group_id: i64,
 ) -> anyhow::Result<std::collections::HashSet<i64>> {
-    Ok(dispatch!(c, c => sqlx::query_scalar::<_, i64>(
-        "SELECT DISTINCT al.child_id FROM enrolments e JOIN alerts al ON al.child_id = e.child_id \
-         WHERE e.group_id = $1 AND e.to_date IS NULL AND al.status <> 'closed'",
-    )
+    Ok(
+        dispatch!(c, c => sqlx::query_scalar::<_, i64>(OPEN_ALERTS_IN_GROUP)
     .bind(group_id)
     .fetch_all(&mut *c)
     .await)?
-    .into_iter()
-    .collect())
+        .into_iter()
+        .collect(),
+    )
 }

@@ -29,6 +29,36 @@ impl Row {
     }
 }
 
+/// The consent events of `children`, oldest first per child, as the disclosure rule reads
+/// them: one query for a whole list (the social worker's inbox).
+#[tracing::instrument(skip_all)]
+pub async fn events_of(
+    c: &mut impl Conn,
+    children: &[i64],
+) -> anyhow::Result<std::collections::HashMap<i64, Vec<Event>>> {
+    let mut out: std::collections::HashMap<i64, Vec<Event>> = Default::default();
+    if children.is_empty() {
+        return Ok(out);
+    }
+    let sql = format!(
+        "SELECT child_id, purpose, event, expires_on FROM consent_events \
+         WHERE child_id IN ({}) ORDER BY child_id, recorded_at, id",
+        crate::db::placeholders(1, children.len())
+    );
+    let rows: Vec<(i64, String, String, Option<NaiveDate>)> =
+        crate::db::fetch_all_with_ids(c, &sql, children).await?;
+    for (child, purpose, event, expires_on) in rows {
+        if let (Some(purpose), Some(kind)) = (Purpose::parse(&purpose), EventKind::parse(&event)) {
+            out.entry(child).or_default().push(Event {
+                purpose,
+                kind,
+                expires_on,
+            });
+        }
+    }
+    Ok(out)
+}
+
 /// A child's consent events, oldest first.
 #[tracing::instrument(skip_all)]
 pub async fn events(c: &mut impl Conn, child_id: i64) -> anyhow::Result<Vec<Row>> {

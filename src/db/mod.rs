@@ -222,6 +222,35 @@ impl Db {
         .context("apply database migrations")
     }
 
+    /// Keeps the query planner's statistics current (docs/decisions.md, "Statistics").
+    /// SQLite: `PRAGMA optimize` with the flags that also look at tables never analysed (it
+    /// sets its own analysis limit, so it stays quick on a large file); after a bulk load
+    /// (`bulk`), a full `ANALYZE` bounded by `analysis_limit`. PostgreSQL: after a bulk load,
+    /// `ANALYZE`; otherwise autovacuum keeps the statistics, and nothing is done here.
+    pub async fn refresh_statistics(&self, bulk: bool) -> anyhow::Result<()> {
+        match self {
+            Db::Sqlite { write, .. } => {
+                let mut w = sqlite_writer(write).await?;
+                let steps: &[&str] = if bulk {
+                    &["PRAGMA analysis_limit = 1000", "ANALYZE"]
+                } else {
+                    &["PRAGMA optimize = 0x10002"]
+                };
+                let mut done = Ok(());
+                for sql in steps {
+                    done = sqlx::query(sql).execute(&mut *w).await.map(|_| ());
+                    if done.is_err() {
+                        break;
+                    }
+                }
+                done
+            }
+            Db::Postgres(p) if bulk => sqlx::query("ANALYZE").execute(p).await.map(|_| ()),
+            Db::Postgres(_) => Ok(()),
+        }
+        .context("refresh planner statistics")
+    }
+
     /// A connection for reading. On SQLite it is read-only: writes go through
     /// [`Db::writer`] or [`Db::begin`].
     pub async fn conn(&self) -> anyhow::Result<PoolConn> {

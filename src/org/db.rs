@@ -384,6 +384,18 @@ pub async fn child(c: &mut impl Conn, id: i64) -> anyhow::Result<Option<Child>> 
     Ok(dispatch!(c, c => sqlx::query_as(&sql).bind(id).fetch_optional(&mut *c).await)?)
 }
 
+/// The children with the given ids (in no particular order), one query.
+pub async fn children_by_ids(c: &mut impl Conn, ids: &[i64]) -> anyhow::Result<Vec<Child>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT {CHILD_COLUMNS} FROM children c WHERE c.id IN ({})",
+        crate::db::placeholders(1, ids.len())
+    );
+    crate::db::fetch_all_with_ids(c, &sql, ids).await
+}
+
 /// The children currently enrolled in a group, by name.
 #[tracing::instrument(skip_all)]
 pub async fn children_in_group(c: &mut impl Conn, group_id: i64) -> anyhow::Result<Vec<Child>> {
@@ -425,13 +437,22 @@ pub async fn children_in_groups(
 
 /// Children without a current enrolment (for the admin).
 #[tracing::instrument(skip_all)]
-pub async fn unenrolled_children(c: &mut impl Conn) -> anyhow::Result<Vec<Child>> {
+pub async fn unenrolled_children(
+    c: &mut impl Conn,
+    limit: i64,
+    offset: i64,
+) -> anyhow::Result<(Vec<Child>, i64)> {
+    const UNENROLLED: &str = "FROM children c WHERE NOT EXISTS \
+         (SELECT 1 FROM enrolments e WHERE e.child_id = c.id AND e.to_date IS NULL)";
     let sql = format!(
-        "SELECT {CHILD_COLUMNS} FROM children c WHERE NOT EXISTS \
-         (SELECT 1 FROM enrolments e WHERE e.child_id = c.id AND e.to_date IS NULL) \
-         ORDER BY c.first_name, c.last_name, c.id"
+        "SELECT {CHILD_COLUMNS} {UNENROLLED} ORDER BY c.first_name, c.last_name, c.id LIMIT $1 OFFSET $2"
     );
-    Ok(dispatch!(c, c => sqlx::query_as(&sql).fetch_all(&mut *c).await)?)
+    let rows =
+        dispatch!(c, c => sqlx::query_as(&sql).bind(limit).bind(offset).fetch_all(&mut *c).await)?;
+    let total: i64 = dispatch!(c, c => sqlx::query_scalar(&format!("SELECT COUNT(*) {UNENROLLED}"))
+        .fetch_one(&mut *c)
+        .await)?;
+    Ok((rows, total))
 }
 
 #[tracing::instrument(skip_all)]
@@ -468,8 +489,8 @@ pub async fn insert_child(
     now: DateTime<Utc>,
 ) -> anyhow::Result<i64> {
     Ok(dispatch!(c, c => sqlx::query_scalar(
-        "INSERT INTO children (first_name, last_name, birth_date, gender, external_id, protected_address, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
+        "INSERT INTO children (first_name, last_name, birth_date, gender, external_id, protected_address, created_at, updated_at, \
+         name_key, surname_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9) RETURNING id",
     )
     .bind(input.first_name.trim())
     .bind(input.last_name.trim())
@@ -478,8 +499,86 @@ pub async fn insert_child(
     .bind(input.external_id.as_deref())
     .bind(input.protected_address)
     .bind(now)
+    .bind(search_key(&format!("{} {}", input.first_name, input.last_name)))
+    .bind(search_key(&format!("{} {}", input.last_name, input.first_name)))
     .fetch_one(&mut *c)
     .await)?)
+}
+
+/// A name as the child search compares it: lower case (Danish letters too), single spaces.
+pub fn search_key(name: &str) -> String {
+    name.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+/// The admin's child search (`$1`..`$2`: the range of keys that start with the term, `$3`:
+/// the term as an external id, `$4`/`$5`: limit and offset): a prefix of the name, first
+/// name first or last name first, through the name indexes.
+pub const CHILD_SEARCH: &str = "SELECT c.id, c.first_name, c.last_name, c.birth_date, c.gender, c.external_id, \
+     c.protected_address FROM children c \
+     WHERE (c.name_key >= $1 AND c.name_key < $2) OR (c.surname_key >= $1 AND c.surname_key < $2) \
+     OR c.external_id = $3 ORDER BY c.name_key, c.id LIMIT $4 OFFSET $5";
+
+/// Children whose name matches `term` ([`CHILD_SEARCH`]), a page at a time; and how many
+/// there are.
+pub async fn search_children(
+    c: &mut impl Conn,
+    term: &str,
+    limit: i64,
+    offset: i64,
+) -> anyhow::Result<(Vec<Child>, i64)> {
+    let from = search_key(term);
+    let until = format!("{from}\u{10ffff}");
+    let rows = dispatch!(c, c => sqlx::query_as(CHILD_SEARCH)
+        .bind(&from)
+        .bind(&until)
+        .bind(term.trim())
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&mut *c)
+        .await)?;
+    let total: i64 = dispatch!(c, c => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM children c WHERE (c.name_key >= $1 AND c.name_key < $2) \
+         OR (c.surname_key >= $1 AND c.surname_key < $2) OR c.external_id = $3",
+    )
+    .bind(&from)
+    .bind(&until)
+    .bind(term.trim())
+    .fetch_one(&mut *c)
+    .await)?;
+    Ok((rows, total))
+}
+
+/// Fills the search keys of children written before they existed (migration 0011), in
+/// batches; a no-op once every child has them.
+pub async fn fill_search_keys(db: &crate::db::Db) -> anyhow::Result<u64> {
+    let mut filled = 0;
+    loop {
+        let mut tx = db.begin().await?;
+        let batch: Vec<(i64, String, String)> = dispatch!(&mut tx, c => sqlx::query_as(
+            "SELECT id, first_name, last_name FROM children WHERE name_key = '' LIMIT 5000",
+        )
+        .fetch_all(&mut *c)
+        .await)?;
+        if batch.is_empty() {
+            return Ok(filled);
+        }
+        for (id, first, last) in &batch {
+            dispatch!(&mut tx, c => sqlx::query(
+                "UPDATE children SET name_key = $1, surname_key = $2 WHERE id = $3",
+            )
+            .bind(search_key(&format!("{first} {last}")))
+            .bind(search_key(&format!("{last} {first}")))
+            .bind(id)
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        }
+        tx.commit().await?;
+        filled += batch.len() as u64;
+    }
 }
 
 #[tracing::instrument(skip_all)]
@@ -491,7 +590,8 @@ pub async fn update_child(
 ) -> anyhow::Result<()> {
     dispatch!(c, c => sqlx::query(
         "UPDATE children SET first_name = $1, last_name = $2, birth_date = $3, gender = $4, \
-         external_id = $5, protected_address = $6, updated_at = $7 WHERE id = $8",
+         external_id = $5, protected_address = $6, updated_at = $7, name_key = $9, surname_key = $10 \
+         WHERE id = $8",
     )
     .bind(input.first_name.trim())
     .bind(input.last_name.trim())
@@ -501,6 +601,8 @@ pub async fn update_child(
     .bind(input.protected_address)
     .bind(now)
     .bind(id)
+    .bind(search_key(&format!("{} {}", input.first_name, input.last_name)))
+    .bind(search_key(&format!("{} {}", input.last_name, input.first_name)))
     .execute(&mut *c)
     .await.map(|r| r.rows_affected()))?;
     // The municipal figures count positions by gender and age: keep their copy in step.

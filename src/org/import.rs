@@ -435,6 +435,10 @@ async fn import(
         let done = write(&mut tx, &a.user, &checked.rows, now).await?;
         tx.commit().await?;
         tracing::info!(user_id = a.user.id, children = done.children, "CSV import");
+        // A large import changes the tables' sizes: the planner's statistics follow.
+        if done.children >= 1000 {
+            state.db.refresh_statistics(true).await?;
+        }
         page.imported = Some(done);
     }
     Ok(render(page)?.into_response())

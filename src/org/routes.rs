@@ -731,6 +731,11 @@ async fn save_group(
 struct SearchQuery {
     #[serde(default)]
     q: String,
+    /// Show the children without a current enrolment.
+    #[serde(default)]
+    unenrolled: Option<String>,
+    #[serde(default)]
+    page: Option<i64>,
 }
 
 #[derive(Template)]
@@ -739,10 +744,17 @@ struct ChildSearchPage {
     ctx: PageCtx,
     q: String,
     results: Vec<Child>,
-    unenrolled: Vec<Child>,
+    /// Asked for: the children without a current enrolment.
+    unenrolled: Option<Vec<Child>>,
+    pager: crate::web::Pager,
 }
 
-/// Admin search by name or external id; the criteria and the children found are logged.
+/// Rows per page of the search and of the unenrolled list.
+const CHILDREN_PAGE: i64 = 50;
+
+/// Admin search by name prefix (first or last name first) or external id, and, when asked
+/// for, the children without a current enrolment; both a page at a time. The criteria and
+/// the children shown are logged.
 async fn child_search(
     State(state): State<AppState>,
     a: Auth,
@@ -752,12 +764,28 @@ async fn child_search(
     let mut c = state.db.conn().await?;
     let now = state.now();
     let term = q.q.trim().to_string();
-    let results = if term.is_empty() {
-        Vec::new()
+    let page = q.page.unwrap_or(1).max(1);
+    let offset = (page - 1) * CHILDREN_PAGE;
+    let (results, found) = if term.is_empty() {
+        (Vec::new(), 0)
     } else {
-        search_children(&mut c, &term).await?
+        org::search_children(&mut c, &term, CHILDREN_PAGE, offset).await?
     };
-    let unenrolled = org::unenrolled_children(&mut c).await?;
+    let (unenrolled, pager) = if q.unenrolled.is_some() {
+        let (list, total) = org::unenrolled_children(&mut c, CHILDREN_PAGE, offset).await?;
+        let pager =
+            crate::web::Pager::new(page, CHILDREN_PAGE, total, "/admin/children?unenrolled=1&");
+        (Some(list), pager)
+    } else {
+        let base = format!(
+            "/admin/children?q={}&",
+            form_urlencoded::byte_serialize(term.as_bytes()).collect::<String>()
+        );
+        (
+            None,
+            crate::web::Pager::new(page, CHILDREN_PAGE, found, &base),
+        )
+    };
     drop(c);
     let mut c = state.db.begin().await?;
     if !term.is_empty() {
@@ -774,29 +802,19 @@ async fn child_search(
         let ids: Vec<i64> = results.iter().map(|ch| ch.id).collect();
         audit::record_many(&mut c, &a.user, Action::Read, &ids, "search", now).await?;
     }
-    let ids: Vec<i64> = unenrolled.iter().map(|ch| ch.id).collect();
-    audit::record_many(&mut c, &a.user, Action::Read, &ids, "unenrolled", now).await?;
+    if let Some(list) = &unenrolled {
+        let ids: Vec<i64> = list.iter().map(|ch| ch.id).collect();
+        audit::record_many(&mut c, &a.user, Action::Read, &ids, "unenrolled", now).await?;
+    }
     c.commit().await?;
     Ok(render(ChildSearchPage {
         ctx: a.ctx,
         q: term,
         results,
         unenrolled,
+        pager,
     })?
     .into_response())
-}
-
-async fn search_children(c: &mut impl Conn, term: &str) -> anyhow::Result<Vec<Child>> {
-    let pattern = format!("%{}%", term.to_lowercase().replace(['%', '_'], ""));
-    Ok(crate::dispatch!(c, c => sqlx::query_as(
-        "SELECT id, first_name, last_name, birth_date, gender, external_id, protected_address FROM children \
-         WHERE LOWER(first_name || ' ' || last_name) LIKE $1 OR external_id = $2 \
-         ORDER BY first_name, last_name, id LIMIT 50",
-    )
-    .bind(pattern)
-    .bind(term)
-    .fetch_all(&mut *c)
-    .await)?)
 }
 
 #[derive(Deserialize, Validate, Default, Clone)]

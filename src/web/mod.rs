@@ -1,7 +1,10 @@
 //! What every page shares: the layout context, rendering, form errors and static assets.
 
 pub mod i18n;
+pub mod pager;
 pub mod time;
+
+pub use pager::Pager;
 
 use std::collections::HashMap;
 use std::sync::LazyLock;

@@ -487,3 +487,49 @@ async fn a_district_without_a_worker_routes_to_the_municipal_queue() {
         .await
         .assert_contains("Distrikt uden forebyggende socialrådgiver");
 }
+
+/// A long inbox comes a page at a time, in the order the worker needs: the notification
+/// first, then the rest; every page says where it is and links the next.
+#[tokio::test]
+async fn a_long_inbox_is_paged_with_the_most_serious_first() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::create(&app).await;
+    open_round(&app).await;
+    let mut educator = app.login(EDUCATOR).await;
+    position(
+        &mut educator,
+        f.child_a1,
+        &answers("1", Some("neglect")),
+        "red",
+    )
+    .await;
+    let id = one_alert(&app).await;
+    for _ in 0..59 {
+        app.exec(&format!(
+            "INSERT INTO alerts (child_id, assessment_id, district_id, kind, status, level_rank, level_id, \
+             rules, deadline, created_by, created_at, updated_at) SELECT child_id, assessment_id, district_id, \
+             'anonymous', 'new', 1, 'yellow', rules, deadline, created_by, created_at, updated_at \
+             FROM alerts WHERE id = {id}"
+        ))
+        .await;
+    }
+    let mut w = app.login(WORKER).await;
+    let first = w.get("/alerts").await;
+    first
+        .assert_contains("Side 1 af 2 (60)")
+        .assert_contains("href=\"/alerts?page=2\"");
+    assert_eq!(
+        first.body.matches("<tr>").count() - 1,
+        50,
+        "a header row and 50 alerts"
+    );
+    let rows: Vec<&str> = first.body.split("<tr>").skip(2).collect();
+    assert!(rows[0].contains(&format!("/alerts/{id}\"")), "{}", rows[0]);
+    assert!(rows[0].contains("Underretning"));
+    let second = w.get("/alerts?page=2").await;
+    second.assert_contains("Side 2 af 2 (60)");
+    assert_eq!(second.body.matches("<tr>").count() - 1, 10);
+    // The other district's worker has none of them.
+    let mut wb = app.login(WORKER_B).await;
+    wb.get("/alerts").await.assert_lacks("/alerts/");
+}

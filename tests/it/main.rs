@@ -16,6 +16,7 @@ mod import;
 mod matrix;
 mod org;
 mod overview;
+mod plans;
 mod platform;
 mod resume;
 mod scoring;

@@ -435,3 +435,62 @@ async fn admin_manages_staff_accounts_and_their_scope() {
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
     res.assert_contains("Du kan ikke fjerne din egen administratoradgang.");
 }
+
+/// The admin finds a child by the start of the name, first name or last name first, Danish
+/// letters in any case, or by the external id; the children without a current enrolment are
+/// listed only when asked for.
+#[tokio::test]
+async fn the_child_search_finds_names_by_their_start_and_lists_the_unenrolled_on_request() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::create(&app).await;
+    let mut admin = app.login(ADMIN).await;
+    let group = f.class_a1.to_string();
+    let res = admin
+        .post(
+            "/admin/children/new",
+            &[
+                ("first_name", "Åse"),
+                ("last_name", "Østergård"),
+                ("birth_date", "01-05-2019"),
+                ("gender", "p"),
+                ("external_id", "X-77"),
+                ("group_id", &group),
+                ("from_date", "2026-08-01"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    for term in ["åse", "ÅSE ØST", "østergård", "Østergård å", "X-77"] {
+        admin
+            .get(&format!(
+                "/admin/children?q={}",
+                form_urlencoded::byte_serialize(term.as_bytes()).collect::<String>()
+            ))
+            .await
+            .assert_contains("Åse Østergård");
+    }
+    // A prefix, not any part of the name.
+    admin
+        .get("/admin/children?q=tergård")
+        .await
+        .assert_lacks("Åse Østergård");
+    admin
+        .get("/admin/children?q=ander")
+        .await
+        .assert_contains("Alma Andersen");
+    // The unenrolled list only when asked for: Åse leaves her group.
+    app.exec(
+        "UPDATE enrolments SET to_date = '2026-09-01' WHERE child_id = \
+         (SELECT id FROM children WHERE external_id = 'X-77')",
+    )
+    .await;
+    admin
+        .get("/admin/children")
+        .await
+        .assert_lacks("Åse Østergård");
+    admin
+        .get("/admin/children?unenrolled=1")
+        .await
+        .assert_contains("Åse Østergård")
+        .assert_lacks("Alma Andersen");
+}

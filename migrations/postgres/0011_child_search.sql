@@ -1,0 +1,8 @@
+-- The admin's child search by name prefix, through an index: each child's name normalised
+-- (lower case, single spaces) first name first and last name first. Byte order ("C") so that
+-- a prefix is a range of the index whatever the database's locale. Filled by the service
+-- (`org::db::fill_search_keys`).
+ALTER TABLE children ADD COLUMN name_key TEXT COLLATE "C" NOT NULL DEFAULT '';
+ALTER TABLE children ADD COLUMN surname_key TEXT COLLATE "C" NOT NULL DEFAULT '';
+CREATE INDEX children_name_key ON children(name_key);
+CREATE INDEX children_surname_key ON children(surname_key);
