@@ -98,13 +98,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let started = std::time::Instant::now();
             let s = crate::demo::seed_with(&db, chrono::Utc::now(), size, Some(&catalogue)).await?;
             println!(
-                "demo municipality seeded in {:.1} s: {} districts, {} institutions, {} groups, {} children, {} assessments, {} accounts (password: {})",
+                "demo municipality seeded in {:.1} s: {} districts, {} institutions, {} groups, {} children, {} assessments, {} alerts, {} accounts (password: {})",
                 started.elapsed().as_secs_f64(),
                 s.districts,
                 s.institutions,
                 s.groups,
                 s.children,
                 s.assessments,
+                s.alerts,
                 s.accounts,
                 crate::demo::PASSWORD
             );

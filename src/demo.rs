@@ -287,6 +287,8 @@ pub const ACCOUNTS: &[(&str, &str, Role, &str)] = &[
 #[derive(Debug, Default)]
 pub struct Summary {
     pub assessments: usize,
+    /// Alerts raised by the newest round's positions (bench data sets only).
+    pub alerts: usize,
     pub districts: usize,
     pub institutions: usize,
     pub groups: usize,
@@ -518,8 +520,19 @@ pub async fn seed_with(
         } else {
             &rounds[..rounds.len() - 1]
         };
-        summary.assessments = history(&mut tx, cat, &born, past, author, &mut rng, now).await?;
+        let ranks;
+        (summary.assessments, ranks) =
+            history(&mut tx, cat, &born, past, author, &mut rng, now).await?;
         crate::assessment::db::rebuild_round_positions(&mut tx).await?;
+        // A bench data set's social workers have work: the alerts the engine's own rules
+        // raise for the open round's positions.
+        if size.history_in_open_round
+            && let Some(&(round, closes)) = past.last()
+        {
+            let newest = (past.len() - 1, round);
+            summary.alerts =
+                raise_alerts(&mut tx, cat, &born, &ranks, newest, closes, author, now).await?;
+        }
     }
     tx.commit().await?;
     // A bulk load: the planner's statistics follow it at once.
@@ -539,6 +552,8 @@ type HistoryRow = (
 /// Team positions for every child in every round of history, scored by the real engine from
 /// generated answers. Each child has a level of concern that drifts from round to round; most
 /// children thrive. The generated rows keep domain scores and levels, not item answers.
+/// Returns how many positions were written and, per child (in `born`'s order), the round
+/// (index into `rounds`) and rank of each of its positions, oldest first.
 async fn history(
     tx: &mut crate::db::Tx,
     cat: &crate::questionnaire::Catalogue,
@@ -547,7 +562,8 @@ async fn history(
     author: i64,
     rng: &mut Rng,
     now: DateTime<Utc>,
-) -> anyhow::Result<usize> {
+) -> anyhow::Result<(usize, Vec<Vec<(usize, usize)>>)> {
+    let mut ranks: Vec<Vec<(usize, usize)>> = vec![Vec::new(); born.len()];
     const BATCH: usize = 200;
     let mut concern: Vec<f64> = born
         .iter()
@@ -598,6 +614,7 @@ async fn history(
                 critical: vec![Some(false); q.model.critical.len()],
             };
             let outcome = crate::scoring::score(&q.model, &answers);
+            ranks[i].push((ri, outcome.level));
             rows.push((child, round_id, q.clone(), outcome, at));
             if rows.len() == BATCH {
                 written += insert_batch(tx, cat, &rows, author).await?;
@@ -608,7 +625,75 @@ async fn history(
     if !rows.is_empty() {
         written += insert_batch(tx, cat, &rows, author).await?;
     }
-    Ok(written)
+    Ok((written, ranks))
+}
+
+/// Raises the alerts the engine's rules (`alerts::evaluate`) give for each child's position
+/// in `round` (the newest), routed to the district of the child's institution, anonymous or
+/// a notification as `alerts::kind_for` decides without consent. `ranks` as [`history`]
+/// returns them; `newest` is the round's index there and its id. Returns how many were
+/// raised.
+#[allow(clippy::too_many_arguments)]
+async fn raise_alerts(
+    tx: &mut crate::db::Tx,
+    cat: &crate::questionnaire::Catalogue,
+    born: &[(i64, NaiveDate)],
+    ranks: &[Vec<(usize, usize)>],
+    (newest, round): (usize, i64),
+    closes: NaiveDate,
+    author: i64,
+    now: DateTime<Utc>,
+) -> anyhow::Result<usize> {
+    let at = (closes - Duration::days(7))
+        .and_hms_opt(10, 0, 0)
+        .map(|d| d.and_utc())
+        .unwrap_or(now)
+        .min(now);
+    let mut raised = 0;
+    for (i, &(child, _)) in born.iter().enumerate() {
+        let Some((&(ri, rank), earlier)) = ranks[i].split_last() else {
+            continue;
+        };
+        if ri != newest {
+            continue; // no position in the newest round
+        }
+        let previous: Vec<usize> = earlier.iter().rev().map(|&(_, r)| r).collect();
+        let rules = crate::alerts::evaluate(&cat.alerting, rank, &previous, false);
+        if rules.is_empty() {
+            continue;
+        }
+        let duty = cat.scale.level(rank).handleguide.notify;
+        let kind = crate::alerts::kind_for(&[], at.date_naive(), duty);
+        let d = &cat.alerting.deadlines;
+        let deadline = at
+            + if kind == crate::alerts::NOTIFICATION {
+                Duration::hours(i64::from(d.notification_hours))
+            } else {
+                Duration::days(i64::from(d.anonymous_days))
+            };
+        crate::dispatch!(tx, c => sqlx::query(
+            "INSERT INTO alerts (child_id, assessment_id, district_id, kind, status, level_rank, level_id, rules, \
+             deadline, created_by, created_at, updated_at) \
+             SELECT a.child_id, a.id, i.district_id, $3, 'new', $4, $5, $6, $7, $8, $9, $9 \
+             FROM assessments a JOIN enrolments e ON e.child_id = a.child_id AND e.to_date IS NULL \
+             JOIN groups g ON g.id = e.group_id JOIN institutions i ON i.id = g.institution_id \
+             WHERE a.child_id = $1 AND a.round_id = $2 AND a.kind = 'team'",
+        )
+        .bind(child)
+        .bind(round)
+        .bind(kind)
+        .bind(rank as i32)
+        .bind(cat.scale.level(rank).id.as_str())
+        .bind(rules.join(","))
+        .bind(deadline)
+        .bind(author)
+        .bind(at)
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected()))?;
+        raised += 1;
+    }
+    Ok(raised)
 }
 
 async fn insert_batch(

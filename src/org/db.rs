@@ -435,18 +435,22 @@ pub async fn children_in_groups(
     Ok(out)
 }
 
-/// Children without a current enrolment (for the admin).
+const UNENROLLED: &str = "FROM children c WHERE c.current_group_id IS NULL";
+
+/// [`unenrolled_children`]'s page (`$1`/`$2`: limit and offset).
+pub fn unenrolled_sql() -> String {
+    format!("SELECT {CHILD_COLUMNS} {UNENROLLED} ORDER BY c.name_key, c.id LIMIT $1 OFFSET $2")
+}
+
+/// The children without a current enrolment (for the admin), by name, a page at a time; and
+/// how many there are. Through the partial index on `current_group_id IS NULL`.
 #[tracing::instrument(skip_all)]
 pub async fn unenrolled_children(
     c: &mut impl Conn,
     limit: i64,
     offset: i64,
 ) -> anyhow::Result<(Vec<Child>, i64)> {
-    const UNENROLLED: &str = "FROM children c WHERE NOT EXISTS \
-         (SELECT 1 FROM enrolments e WHERE e.child_id = c.id AND e.to_date IS NULL)";
-    let sql = format!(
-        "SELECT {CHILD_COLUMNS} {UNENROLLED} ORDER BY c.first_name, c.last_name, c.id LIMIT $1 OFFSET $2"
-    );
+    let sql = unenrolled_sql();
     let rows =
         dispatch!(c, c => sqlx::query_as(&sql).bind(limit).bind(offset).fetch_all(&mut *c).await)?;
     let total: i64 = dispatch!(c, c => sqlx::query_scalar(&format!("SELECT COUNT(*) {UNENROLLED}"))
@@ -665,6 +669,12 @@ pub async fn enrol(
     .bind(from)
     .execute(&mut *c)
     .await.map(|r| r.rows_affected()))?;
+    // The child's current group, beside its enrolments (migration 0012).
+    dispatch!(c, c => sqlx::query("UPDATE children SET current_group_id = $1 WHERE id = $2")
+        .bind(group_id)
+        .bind(child_id)
+        .execute(&mut *c)
+        .await.map(|r| r.rows_affected()))?;
     Ok(true)
 }
 

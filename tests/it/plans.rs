@@ -32,6 +32,9 @@ const LARGE: &[&str] = &[
     "guardians",
 ];
 
+/// Partial indexes: reading one from end to end reads only the rows it was made for.
+const PARTIAL: &[&str] = &["children_unenrolled"];
+
 async fn plan(app: &TestApp, sql: &str, params: &[P]) -> Vec<String> {
     macro_rules! bind_all {
         ($q:expr) => {{
@@ -90,7 +93,11 @@ async fn full_scans(app: &TestApp, sql: &str, params: &[P]) -> (Vec<String>, Str
                     .strip_prefix("Seq Scan on ")
             }
         };
-        if let Some(rest) = target {
+        if let Some(rest) = target
+            && !PARTIAL
+                .iter()
+                .any(|i| rest.ends_with(&format!("INDEX {i}")))
+        {
             let table = alias_table(sql, rest.split_whitespace().next().unwrap_or(""));
             if LARGE.contains(&table.as_str()) {
                 scanned.push(table);
@@ -158,6 +165,11 @@ async fn the_pages_queries_do_not_read_large_tables_end_to_end() {
                 P::I(50),
                 P::I(0),
             ],
+        ),
+        (
+            "children without a current enrolment",
+            trivsel::org::db::unenrolled_sql(),
+            vec![P::I(50), P::I(0)],
         ),
     ];
     for (name, sql, params) in cases {
