@@ -649,6 +649,8 @@ async fn raise_alerts(
         .map(|d| d.and_utc())
         .unwrap_or(now)
         .min(now);
+    // (child, kind, rank, level id, rules, deadline) per alert, written 200 to a statement.
+    let mut batch: Vec<GeneratedAlert> = Vec::new();
     let mut raised = 0;
     for (i, &(child, _)) in born.iter().enumerate() {
         let Some((&(ri, rank), earlier)) = ranks[i].split_last() else {
@@ -671,29 +673,70 @@ async fn raise_alerts(
             } else {
                 Duration::days(i64::from(d.anonymous_days))
             };
-        crate::dispatch!(tx, c => sqlx::query(
-            "INSERT INTO alerts (child_id, assessment_id, district_id, kind, status, level_rank, level_id, rules, \
-             deadline, created_by, created_at, updated_at) \
-             SELECT a.child_id, a.id, i.district_id, $3, 'new', $4, $5, $6, $7, $8, $9, $9 \
-             FROM assessments a JOIN enrolments e ON e.child_id = a.child_id AND e.to_date IS NULL \
-             JOIN groups g ON g.id = e.group_id JOIN institutions i ON i.id = g.institution_id \
-             WHERE a.child_id = $1 AND a.round_id = $2 AND a.kind = 'team'",
-        )
-        .bind(child)
-        .bind(round)
-        .bind(kind)
-        .bind(rank as i32)
-        .bind(cat.scale.level(rank).id.as_str())
-        .bind(rules.join(","))
-        .bind(deadline)
-        .bind(author)
-        .bind(at)
-        .execute(&mut *c)
-        .await
-        .map(|r| r.rows_affected()))?;
-        raised += 1;
+        let level = cat.scale.level(rank).id.clone();
+        batch.push((child, kind, rank as i32, level, rules.join(","), deadline));
+        if batch.len() == 200 {
+            raised += insert_alerts(tx, &batch, round, author, at).await?;
+            batch.clear();
+        }
+    }
+    if !batch.is_empty() {
+        raised += insert_alerts(tx, &batch, round, author, at).await?;
     }
     Ok(raised)
+}
+
+/// A generated alert: child, kind, rank, level id, rules, deadline.
+type GeneratedAlert = (i64, &'static str, i32, String, String, DateTime<Utc>);
+
+/// Writes a batch of generated alerts on the child's position in `round`, routed to the
+/// district of the child's institution now.
+async fn insert_alerts(
+    tx: &mut crate::db::Tx,
+    batch: &[GeneratedAlert],
+    round: i64,
+    author: i64,
+    at: DateTime<Utc>,
+) -> anyhow::Result<usize> {
+    let values = (0..batch.len())
+        .map(|i| {
+            let b = 4 + i * 6;
+            format!(
+                "(${}, ${}, ${}, ${}, ${}, ${})",
+                b,
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4,
+                b + 5
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    // VALUES columns are column1… on both engines.
+    let sql = format!(
+        "INSERT INTO alerts (child_id, assessment_id, district_id, kind, status, level_rank, level_id, rules, \
+         deadline, created_by, created_at, updated_at) \
+         SELECT a.child_id, a.id, i.district_id, v.column2, 'new', v.column3, v.column4, v.column5, v.column6, \
+         $2, $3, $3 FROM (VALUES {values}) v \
+         JOIN assessments a ON a.child_id = v.column1 AND a.round_id = $1 AND a.kind = 'team' \
+         JOIN enrolments e ON e.child_id = a.child_id AND e.to_date IS NULL \
+         JOIN groups g ON g.id = e.group_id JOIN institutions i ON i.id = g.institution_id"
+    );
+    crate::dispatch!(tx, c => {
+        let mut q = sqlx::query(&sql).bind(round).bind(author).bind(at);
+        for (child, kind, rank, level, rules, deadline) in batch {
+            q = q
+                .bind(*child)
+                .bind(*kind)
+                .bind(*rank)
+                .bind(level.as_str())
+                .bind(rules.as_str())
+                .bind(*deadline);
+        }
+        q.execute(&mut *c).await.map(|r| r.rows_affected())
+    })?;
+    Ok(batch.len())
 }
 
 async fn insert_batch(

@@ -108,6 +108,31 @@ async fn generated_history_matches_an_independent_recount_on_the_overviews() {
     );
     app.restart().await;
     let round: i64 = app.count("SELECT MAX(id) FROM rounds").await;
+    // The newest round's positions raised the alerts the engine's rules give: every
+    // position at orange or above (the "level" rule), notifications exactly at red, each on
+    // the newest round and routed to a district.
+    assert!(s.alerts > 0);
+    assert_eq!(
+        s.alerts as i64,
+        app.count("SELECT COUNT(*) FROM alerts").await
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM alerts WHERE rules LIKE '%level%'")
+            .await,
+        app.count(&format!(
+            "SELECT COUNT(*) FROM assessments WHERE round_id = {round} AND decided_rank >= 2"
+        ))
+        .await
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM alerts al JOIN assessments a ON a.id = al.assessment_id \
+             WHERE a.round_id <> {round} OR al.district_id IS NULL \
+             OR (al.kind = 'notification') <> (al.level_rank = 3)"
+        ))
+        .await,
+        0
+    );
     let mut admin = {
         let mut c = app.client();
         c.login("admin@demo.trivsel.dk", trivsel::demo::PASSWORD)
