@@ -164,7 +164,7 @@ async fn main() -> anyhow::Result<()> {
     }
     // The page's figures and the hand-written ones agree.
     let mut c = db.conn().await?;
-    let ours: i64 = trivsel::overview::aggregate_counts(&mut c, round, closes, &bands)
+    let ours: i64 = trivsel::overview::aggregate_counts(&mut c, round, &bands)
         .await?
         .iter()
         .map(|r| r.n)

@@ -609,15 +609,6 @@ pub async fn update_child(
     .bind(search_key(&format!("{} {}", input.last_name, input.first_name)))
     .execute(&mut *c)
     .await.map(|r| r.rows_affected()))?;
-    // The municipal figures count positions by gender and age: keep their copy in step.
-    dispatch!(c, c => sqlx::query(
-        "UPDATE round_positions SET gender = $1, birth_date = $2 WHERE child_id = $3",
-    )
-    .bind(input.gender)
-    .bind(input.birth_date)
-    .bind(id)
-    .execute(&mut *c)
-    .await.map(|r| r.rows_affected()))?;
     Ok(())
 }
 

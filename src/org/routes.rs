@@ -1064,6 +1064,14 @@ async fn update_child(
     match form.parse(&mut tx, Some(id), now.date_naive()).await? {
         Ok(input) => {
             org::update_child(&mut tx, id, &input, now).await?;
+            // The municipal figures count positions by gender and age: they follow.
+            crate::assessment::db::child_details_changed(
+                &mut tx,
+                id,
+                input.gender,
+                input.birth_date,
+            )
+            .await?;
             audit::record(&mut tx, &a.user, Action::Change, Some(id), "child", "", now).await?;
             tx.commit().await?;
             Ok(Redirect::to(&format!("/admin/children/{id}")).into_response())

@@ -202,29 +202,31 @@ pub fn band_case(
 }
 
 /// Counts of positions per (district, institution type, gender, age band, level) in a round:
-/// one grouped scan of `round_positions`' covering index (which keeps each position's
-/// district and institution type as they were when it was recorded).
+/// the sums of the round's kept counts (`round_counts`, per whole year of age on the round's
+/// closing day), a few thousand rows whatever the number of children. `bands` are (label,
+/// age from), ascending.
 #[tracing::instrument(skip_all)]
 pub async fn aggregate_counts(
     c: &mut impl Conn,
     round_id: i64,
-    closes_on: chrono::NaiveDate,
     bands: &[(String, u32)],
 ) -> anyhow::Result<Vec<AggregateCount>> {
-    let (case, cutoffs) = band_case("p.birth_date", closes_on, bands, 2);
+    let mut case = String::from("CASE");
+    for (label, from) in bands.iter().rev() {
+        case.push_str(&format!(
+            " WHEN x.age >= {from} THEN '{}'",
+            label.replace('\'', "")
+        ));
+    }
+    case.push_str(" ELSE '?' END");
     let sql = format!(
-        "SELECT x.district_id, d.name AS district, x.institution_kind, x.gender, x.band, x.decided_rank, x.n \
-         FROM (SELECT p.district_id, p.institution_kind, p.gender, {case} AS band, p.decided_rank, COUNT(*) AS n \
-               FROM round_positions p WHERE p.round_id = $1 AND p.district_id IS NOT NULL \
-               GROUP BY p.district_id, p.institution_kind, p.gender, band, p.decided_rank) x \
-         JOIN districts d ON d.id = x.district_id \
-         ORDER BY x.district_id, x.institution_kind, x.gender, x.band, x.decided_rank"
+        "SELECT y.district_id, d.name AS district, y.institution_kind, y.gender, y.band, y.decided_rank, \
+         CAST(SUM(y.n) AS BIGINT) AS n \
+         FROM (SELECT x.district_id, x.institution_kind, x.gender, {case} AS band, x.decided_rank, x.n \
+               FROM round_counts x WHERE x.round_id = $1 AND x.n > 0) y \
+         JOIN districts d ON d.id = y.district_id \
+         GROUP BY y.district_id, d.name, y.institution_kind, y.gender, y.band, y.decided_rank \
+         ORDER BY y.district_id, y.institution_kind, y.gender, y.band, y.decided_rank"
     );
-    Ok(dispatch!(c, c => {
-        let mut q = sqlx::query_as(&sql).bind(round_id);
-        for d in &cutoffs {
-            q = q.bind(*d);
-        }
-        q.fetch_all(&mut *c).await
-    })?)
+    Ok(dispatch!(c, c => sqlx::query_as(&sql).bind(round_id).fetch_all(&mut *c).await)?)
 }

@@ -583,9 +583,8 @@ async fn municipal_tables(
     let (counted_at, counted) = match state.aggregates.get(round.id, now, max_age) {
         Some(hit) => hit,
         None => {
-            let rows = std::sync::Arc::new(
-                super::aggregate_counts(&mut c, round.id, round.closes_on, &bands).await?,
-            );
+            let rows =
+                std::sync::Arc::new(super::aggregate_counts(&mut c, round.id, &bands).await?);
             state.aggregates.put(round.id, now, rows.clone());
             (now, rows)
         }

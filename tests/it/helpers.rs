@@ -663,7 +663,43 @@ impl TestApp {
             stale, 0,
             "round_positions' copy of gender or birth date is stale"
         );
+        self.assert_round_counts_match_recount().await;
         self.count(&format!("SELECT COUNT(*) FROM ({RECOUNT}) x"))
             .await
+    }
+
+    /// The municipal counts (`round_counts`) hold exactly a recount of `round_positions`,
+    /// with each child's age on the round's closing day reckoned here.
+    pub async fn assert_round_counts_match_recount(&self) {
+        type Key = (i64, i64, String, String, i32, i32);
+        let mut recount: std::collections::BTreeMap<Key, i64> = Default::default();
+        let mut c = self.db.conn().await.unwrap();
+        let rows: Vec<(i64, i64, String, String, NaiveDate, NaiveDate, i32)> = trivsel::dispatch!(&mut c, c => sqlx::query_as(
+            "SELECT p.round_id, p.district_id, p.institution_kind, p.gender, p.birth_date, r.closes_on, p.decided_rank \
+             FROM round_positions p JOIN rounds r ON r.id = p.round_id \
+             WHERE p.district_id IS NOT NULL AND p.institution_kind IS NOT NULL",
+        )
+        .fetch_all(&mut *c)
+        .await)
+        .unwrap();
+        for (round, district, kind, gender, birth, closes, rank) in rows {
+            let age = trivsel::org::age_on(birth, closes);
+            *recount
+                .entry((round, district, kind, gender, age, rank))
+                .or_default() += 1;
+        }
+        let kept: Vec<(i64, i64, String, String, i32, i32, i64)> =
+            trivsel::dispatch!(&mut c, c => sqlx::query_as(
+            "SELECT round_id, district_id, institution_kind, gender, age, decided_rank, n \
+             FROM round_counts WHERE n <> 0",
+        )
+        .fetch_all(&mut *c)
+        .await)
+            .unwrap();
+        let kept: std::collections::BTreeMap<Key, i64> = kept
+            .into_iter()
+            .map(|(r, d, k, g, a, rank, n)| ((r, d, k, g, a, rank), n))
+            .collect();
+        assert_eq!(kept, recount, "round_counts differs from a recount");
     }
 }
