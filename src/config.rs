@@ -137,7 +137,7 @@ impl Config {
             fig = fig.merge(Toml::file(path));
         }
         fig = fig
-            .merge(Env::prefixed("TRIVSEL_").ignore(&["config", "test_database_url"]))
+            .merge(Env::prefixed("TRIVSEL_").ignore(&["config", "test_database_url", "log_spans"]))
             .merge(Env::raw().only(&["DATABASE_URL"]));
         let config: Config = fig.extract().map_err(|e| {
             let msgs: Vec<String> = e.into_iter().map(|e| e.to_string()).collect();
