@@ -146,6 +146,7 @@ async fn main() {
     let lhome = body(&leader, &format!("{base}/")).await;
     add("leader", "/".into(), &leader);
     add("leader", "/overview".into(), &leader);
+    add("leader", "/overview/export.csv".into(), &leader);
     if let Some(inst) = link(&lhome, "/institutions/", "") {
         add("leader", inst, &leader);
     }
@@ -163,9 +164,23 @@ async fn main() {
     add("admin", "/admin/org".into(), &admin);
     add("admin", "/admin/children?q=ander".into(), &admin);
     add("admin", "/admin/children?unenrolled=1".into(), &admin);
+    let search = body(&admin, &format!("{base}/admin/children?q=ander")).await;
+    if let Some(child) = link(&search, "/admin/children/", "") {
+        add("admin", child, &admin);
+    }
+    let org_page = body(&admin, &format!("{base}/admin/org")).await;
+    if let Some(group) = link(&org_page, "/admin/groups/", "") {
+        add("admin", group, &admin);
+    }
     add("admin", "/admin/users".into(), &admin);
+    let users = body(&admin, &format!("{base}/admin/users")).await;
+    if let Some(user) = link(&users, "/admin/users/", "") {
+        add("admin", user, &admin);
+    }
     add("admin", "/admin/rounds".into(), &admin);
+    add("admin", "/admin/import".into(), &admin);
     add("admin", "/overview/municipality".into(), &admin);
+    add("admin", "/overview/municipality.csv".into(), &admin);
 
     // Each page alone.
     let mut single = Vec::new();
