@@ -11,48 +11,9 @@
 
 use std::time::{Duration, Instant};
 
-fn arg(name: &str, default: &str) -> String {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-        .unwrap_or_else(|| default.to_string())
-}
+mod support;
 
-fn csrf_in(body: &str) -> Option<String> {
-    let marker = "name=\"csrf_token\" value=\"";
-    let start = body.find(marker)? + marker.len();
-    Some(body[start..].split('"').next()?.to_string())
-}
-
-async fn session(base: &str, email: &str, password: &str) -> reqwest::Client {
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let page = client
-        .get(format!("{base}/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let token = csrf_in(&page).expect("login form");
-    let res = client
-        .post(format!("{base}/login"))
-        .form(&[
-            ("email", email),
-            ("password", password),
-            ("csrf_token", &token),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status().as_u16(), 303, "login failed for {email}");
-    client
-}
+use support::arg;
 
 #[tokio::main]
 async fn main() {
@@ -70,7 +31,7 @@ async fn main() {
 
     let mut clients = Vec::new();
     for _ in 0..sessions {
-        clients.push(session(&base, &email, &password).await);
+        clients.push(support::log_in(&base, &email, &password, None).await);
     }
     // Warm-up, not measured.
     for c in &clients {

@@ -11,46 +11,12 @@ use trivsel::app::{self, AppState};
 use trivsel::config::Config;
 use trivsel::db::Db;
 
-fn arg(name: &str, default: &str) -> String {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-        .unwrap_or_else(|| default.to_string())
-}
+mod support;
+
+use support::arg;
 
 async fn login(base: &str, email: &str) -> reqwest::Client {
-    let http = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let page = http
-        .get(format!("{base}/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let token = page
-        .split("name=\"csrf_token\" value=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .unwrap()
-        .to_string();
-    let res = http
-        .post(format!("{base}/login"))
-        .form(&[
-            ("email", email),
-            ("password", "demo"),
-            ("csrf_token", &token),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status().as_u16(), 303, "login {email}");
-    http
+    support::log_in(base, email, "demo", None).await
 }
 
 fn summary(mut v: Vec<Duration>) -> String {

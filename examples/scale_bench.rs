@@ -16,48 +16,13 @@
 
 use std::time::{Duration, Instant};
 
-fn arg(name: &str, default: &str) -> String {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-        .unwrap_or_else(|| default.to_string())
-}
+mod support;
 
-fn csrf_in(body: &str) -> Option<String> {
-    let marker = "name=\"csrf_token\" value=\"";
-    let start = body.find(marker)? + marker.len();
-    Some(body[start..].split('"').next()?.to_string())
-}
+use support::arg;
 
+/// A session of the demo account `email`.
 async fn session(base: &str, email: &str) -> reqwest::Client {
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap();
-    let page = client
-        .get(format!("{base}/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let token = csrf_in(&page).expect("login form");
-    let res = client
-        .post(format!("{base}/login"))
-        .form(&[
-            ("email", email),
-            ("password", "demo"),
-            ("csrf_token", &token),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status().as_u16(), 303, "login failed for {email}");
-    client
+    support::log_in(base, email, "demo", Some(Duration::from_secs(10))).await
 }
 
 async fn body(c: &reqwest::Client, url: &str) -> String {

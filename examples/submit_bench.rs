@@ -46,13 +46,9 @@ use trivsel::config::Config;
 use trivsel::db::Db;
 use trivsel::questionnaire::Catalogue;
 
-fn arg(name: &str, default: &str) -> String {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-        .unwrap_or_else(|| default.to_string())
-}
+mod support;
+
+use support::arg;
 
 /// One filled-in form per questionnaire: every item answered (a spread of values, eased
 /// until the suggestion is the first level), every critical sign "no"; the same on both

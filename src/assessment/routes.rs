@@ -413,7 +413,7 @@ async fn form_page(
     )
     .await?;
     let resumed = kept.is_some();
-    let form = match kept {
+    let mut form = match kept {
         Some(k) => k,
         None => match &draft {
             Some(d) => Submission {
@@ -440,7 +440,6 @@ async fn form_page(
     } else {
         individual::Start::default()
     };
-    let mut form = form;
     let prefilled = !resumed && draft.is_none() && !start.agreed.is_empty();
     if prefilled {
         form.answers = std::mem::take(&mut start.agreed);

@@ -517,15 +517,19 @@ pub fn search_key(name: &str) -> String {
         .to_lowercase()
 }
 
-/// The admin's child search (`$1`..`$2`: the range of keys that start with the term, `$3`:
-/// the term as an external id, `$4`/`$5`: limit and offset): a prefix of the name, first
-/// name first or last name first, through the name indexes.
-pub const CHILD_SEARCH: &str = "SELECT c.id, c.first_name, c.last_name, c.birth_date, c.gender, c.external_id, \
-     c.protected_address FROM children c \
+/// The children the admin's search finds (`$1`..`$2`: the range of keys that start with the
+/// term, `$3`: the term as an external id): a prefix of the name, first name first or last
+/// name first, through the name indexes.
+const CHILD_FOUND: &str = "FROM children c \
      WHERE (c.name_key >= $1 AND c.name_key < $2) OR (c.surname_key >= $1 AND c.surname_key < $2) \
-     OR c.external_id = $3 ORDER BY c.name_key, c.id LIMIT $4 OFFSET $5";
+     OR c.external_id = $3";
 
-/// Children whose name matches `term` ([`CHILD_SEARCH`]), a page at a time; and how many
+/// A page of the admin's child search ([`CHILD_FOUND`]; `$4`/`$5`: limit and offset).
+pub fn child_search_sql() -> String {
+    format!("SELECT {CHILD_COLUMNS} {CHILD_FOUND} ORDER BY c.name_key, c.id LIMIT $4 OFFSET $5")
+}
+
+/// Children whose name matches `term` ([`CHILD_FOUND`]), a page at a time; and how many
 /// there are.
 pub async fn search_children(
     c: &mut impl Conn,
@@ -535,7 +539,7 @@ pub async fn search_children(
 ) -> anyhow::Result<(Vec<Child>, i64)> {
     let from = search_key(term);
     let until = format!("{from}\u{10ffff}");
-    let rows = dispatch!(c, c => sqlx::query_as(CHILD_SEARCH)
+    let rows = dispatch!(c, c => sqlx::query_as(&child_search_sql())
         .bind(&from)
         .bind(&until)
         .bind(term.trim())
@@ -543,10 +547,7 @@ pub async fn search_children(
         .bind(offset)
         .fetch_all(&mut *c)
         .await)?;
-    let total: i64 = dispatch!(c, c => sqlx::query_scalar(
-        "SELECT COUNT(*) FROM children c WHERE (c.name_key >= $1 AND c.name_key < $2) \
-         OR (c.surname_key >= $1 AND c.surname_key < $2) OR c.external_id = $3",
-    )
+    let total: i64 = dispatch!(c, c => sqlx::query_scalar(&format!("SELECT COUNT(*) {CHILD_FOUND}"))
     .bind(&from)
     .bind(&until)
     .bind(term.trim())

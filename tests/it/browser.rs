@@ -311,6 +311,16 @@ impl Browser {
         }
     }
 
+    /// Logs in with the keyboard only: Tab to the email, type, Tab, type, Enter.
+    async fn login_by_keyboard(&self, email: &str) {
+        self.open("/login").await;
+        self.tab_to("#email").await;
+        self.type_text(email).await;
+        self.press(&[Key::Tab.into()]).await;
+        self.type_text(DEMO).await;
+        self.enter().await;
+    }
+
     async fn logout(&self) {
         self.follow("form[action='/logout'] button").await;
     }
@@ -690,13 +700,7 @@ async fn keyboard_only_yellow_twice_reaches_the_worker_without_a_name() {
     let room = group_id(&app, "Børnehaven Troldehøj", "Mariehønen").await;
     let b = Browser::start(&app.base).await;
 
-    // Log in with the keyboard.
-    b.open("/login").await;
-    b.tab_to("#email").await;
-    b.type_text("paedagog@demo.trivsel.dk").await;
-    b.press(&[Key::Tab.into()]).await;
-    b.type_text(DEMO).await;
-    b.enter().await;
+    b.login_by_keyboard("paedagog@demo.trivsel.dk").await;
 
     // The skip link is the first stop and is visible when focused.
     b.press(&[Key::Tab.into()]).await;
@@ -940,12 +944,7 @@ async fn a_team_screens_mariehoenen_in_one_sitting_by_keyboard() {
     let see = text(Lang::Da, "screen.see");
     let b = Browser::start(&app.base).await;
 
-    b.open("/login").await;
-    b.tab_to("#email").await;
-    b.type_text("paedagog@demo.trivsel.dk").await;
-    b.press(&[Key::Tab.into()]).await;
-    b.type_text(DEMO).await;
-    b.enter().await;
+    b.login_by_keyboard("paedagog@demo.trivsel.dk").await;
     let started = std::time::Instant::now();
     let tabs = b.tabs_to(&format!("a[href='/groups/{room}']")).await;
     b.enter().await;

@@ -604,6 +604,22 @@ pub fn answers(value: &str, critical_yes: Option<&str>) -> Vec<(String, String)>
     v
 }
 
+/// The fields of a team assessment of a child aged 6–9 submitted with `action`.
+pub fn team_form<'a>(
+    key: &'a str,
+    action: &'a str,
+    answers: &'a [(String, String)],
+) -> Vec<(&'a str, &'a str)> {
+    let mut f = vec![
+        ("submission_key", key),
+        ("kind", "team"),
+        ("action", action),
+        ("questionnaire", "trivsel-6-9"),
+    ];
+    f.extend(answers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    f
+}
+
 /// The submission key of an assessment form.
 pub fn key_in(body: &str) -> String {
     hidden_in(body, "submission_key")

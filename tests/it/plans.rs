@@ -157,7 +157,7 @@ async fn the_pages_queries_do_not_read_large_tables_end_to_end() {
         ),
         (
             "the admin's child search",
-            trivsel::org::db::CHILD_SEARCH.into(),
+            trivsel::org::db::child_search_sql(),
             vec![
                 P::S("ander"),
                 P::S("ander\u{10ffff}"),

@@ -6,21 +6,15 @@ use reqwest::StatusCode;
 
 use crate::helpers::*;
 
-/// The fields of a team assessment of a child aged 6–9.
+/// [`team_form`] with an observation.
 fn form<'a>(
     key: &'a str,
     action: &'a str,
     observation: &'a str,
     answers: &'a [(String, String)],
 ) -> Vec<(&'a str, &'a str)> {
-    let mut f = vec![
-        ("submission_key", key),
-        ("kind", "team"),
-        ("action", action),
-        ("questionnaire", "trivsel-6-9"),
-        ("observation", observation),
-    ];
-    f.extend(answers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let mut f = team_form(key, action, answers);
+    f.push(("observation", observation));
     f
 }
 

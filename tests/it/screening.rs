@@ -7,22 +7,6 @@ use reqwest::StatusCode;
 
 use crate::helpers::*;
 
-/// The fields of a team assessment of a child aged 6–9 submitted with `action`.
-fn team_form<'a>(
-    key: &'a str,
-    action: &'a str,
-    answers: &'a [(String, String)],
-) -> Vec<(&'a str, &'a str)> {
-    let mut f = vec![
-        ("submission_key", key),
-        ("kind", "team"),
-        ("action", action),
-        ("questionnaire", "trivsel-6-9"),
-    ];
-    f.extend(answers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    f
-}
-
 /// A scored team assessment of `child` awaiting its decision, by a fresh session of the
 /// educator; the session and the assessment's path.
 async fn scored(app: &TestApp, child: i64, answers: &[(String, String)]) -> (Client, String) {
