@@ -17,6 +17,7 @@ use crate::app::AppState;
 use crate::db::{Conn, Db};
 use crate::dispatch;
 use crate::error::{AppError, AppResult};
+use crate::org::choice::{CHOOSE_INSTITUTION, GroupChoice};
 use crate::org::db::{self as org, District, Group, Institution};
 use crate::web::{FieldErrors, Lang, PageCtx, render, tkey};
 
@@ -333,7 +334,10 @@ async fn user_list(State(state): State<AppState>, a: Auth) -> AppResult<Response
     Ok(render(UserListPage { ctx: a.ctx, users })?.into_response())
 }
 
-/// The staff form, parsed from the raw field list because assignments repeat (`assign=3&assign=7`).
+/// The staff form, parsed from the raw field list because assignments repeat
+/// (`assign_group=3&assign_group=7`). Each kind of assignment has its own field, so boxes left
+/// ticked under another role are never read as ids of the wrong kind; only the role's own kind
+/// is saved.
 #[derive(Debug, Clone, Default)]
 struct UserForm {
     name: String,
@@ -341,7 +345,12 @@ struct UserForm {
     role: String,
     active: bool,
     password: String,
-    assign: Vec<i64>,
+    groups: Vec<i64>,
+    institutions: Vec<i64>,
+    districts: Vec<i64>,
+    /// The institution whose groups the form shows for ticking (org/choice.rs).
+    institution_id: Option<i64>,
+    action: String,
 }
 
 impl UserForm {
@@ -354,15 +363,37 @@ impl UserForm {
                 "role" => f.role = v,
                 "active" => f.active = true,
                 "password" => f.password = v,
-                "assign" => f.assign.extend(v.parse::<i64>().ok()),
+                "assign_group" => f.groups.extend(v.parse::<i64>().ok()),
+                "assign_institution" => f.institutions.extend(v.parse::<i64>().ok()),
+                "assign_district" => f.districts.extend(v.parse::<i64>().ok()),
+                "institution_id" => f.institution_id = v.parse::<i64>().ok(),
+                "action" => f.action = v,
                 _ => {}
             }
         }
         f
     }
 
-    fn assigned(&self, id: &i64) -> bool {
-        self.assign.contains(id)
+    /// The assignments the role keeps.
+    fn assign(&self, role: Role) -> &[i64] {
+        match role {
+            Role::Educator => &self.groups,
+            Role::Leader => &self.institutions,
+            Role::SocialWorker => &self.districts,
+            Role::Admin => &[],
+        }
+    }
+
+    fn has_group(&self, id: &i64) -> bool {
+        self.groups.contains(id)
+    }
+
+    fn has_institution(&self, id: &i64) -> bool {
+        self.institutions.contains(id)
+    }
+
+    fn has_district(&self, id: &i64) -> bool {
+        self.districts.contains(id)
     }
 
     fn role_is(&self, role: &str) -> bool {
@@ -378,7 +409,9 @@ struct UserFormPage {
     form: UserForm,
     errors: FieldErrors,
     roles: Vec<(&'static str, &'static str)>,
+    /// The groups ticked so far, then the rest of the chosen institution's groups.
     groups: Vec<Group>,
+    choice: GroupChoice,
     institutions: Vec<Institution>,
     districts: Vec<District>,
 }
@@ -391,6 +424,16 @@ impl UserFormPage {
         form: UserForm,
         errors: FieldErrors,
     ) -> AppResult<Self> {
+        let choice =
+            GroupChoice::load(c, form.institution_id, form.groups.first().copied()).await?;
+        let mut groups = org::groups_by_ids(c, &form.groups).await?;
+        groups.extend(
+            choice
+                .groups
+                .iter()
+                .filter(|g| !form.has_group(&g.id))
+                .cloned(),
+        );
         Ok(UserFormPage {
             ctx,
             id,
@@ -400,7 +443,8 @@ impl UserFormPage {
                 .iter()
                 .map(|r| (r.as_str(), r.label_key()))
                 .collect(),
-            groups: org::all_groups(c).await?,
+            groups,
+            choice,
             institutions: org::institutions(c).await?,
             districts: org::districts(c).await?,
         })
@@ -434,19 +478,15 @@ async fn edit_user_page(
         institutions,
         districts,
     } = users::assignments(&mut c, id).await?;
-    let assign = match user.role() {
-        Some(Role::Educator) => groups,
-        Some(Role::Leader) => institutions,
-        Some(Role::SocialWorker) => districts,
-        _ => Vec::new(),
-    };
     let form = UserForm {
         name: user.name,
         email: user.email,
         role: user.role,
         active: user.active,
-        password: String::new(),
-        assign,
+        groups,
+        institutions,
+        districts,
+        ..Default::default()
     };
     Ok(
         render(UserFormPage::new(&mut c, a.ctx, Some(id), form, FieldErrors::default()).await?)?
@@ -482,6 +522,12 @@ async fn save_user(
     if let Some(id) = id {
         users::by_id(&mut c, id).await?.ok_or(AppError::NotFound)?;
     }
+    if form.action == CHOOSE_INSTITUTION {
+        // Only the institution's groups were asked for; a password is never sent back.
+        form.password.clear();
+        let page = UserFormPage::new(&mut c, a.ctx, id, form, FieldErrors::default()).await?;
+        return Ok(render(page)?.into_response());
+    }
     let mut errors = FieldErrors::default();
     if form.name.trim().is_empty() {
         errors.add("name", tkey("err.required"));
@@ -495,7 +541,7 @@ async fn save_user(
     match role {
         None => errors.add("role", tkey("err.required")),
         Some(Role::Admin) => {}
-        Some(_) if form.assign.is_empty() => errors.add("assign", tkey("err.assign_required")),
+        Some(r) if form.assign(r).is_empty() => errors.add("assign", tkey("err.assign_required")),
         Some(_) => {}
     }
     if id.is_none() && form.password.is_empty() {
@@ -530,7 +576,7 @@ async fn save_user(
         }
         None => users::insert(&mut tx, &form.email, &form.name, role, hash.as_deref(), now).await?,
     };
-    users::set_assignments(&mut tx, user_id, role, &form.assign).await?;
+    users::set_assignments(&mut tx, user_id, role, form.assign(role)).await?;
     tx.commit().await?;
     // Its sessions read the account afresh on their next request.
     state.sessions.forget_user(user_id);

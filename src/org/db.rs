@@ -296,10 +296,17 @@ pub async fn groups_of_user(c: &mut impl Conn, user_id: i64) -> anyhow::Result<V
     Ok(dispatch!(c, c => sqlx::query_as(&sql).bind(user_id).fetch_all(&mut *c).await)?)
 }
 
+/// The groups with the given ids, by institution and name, one query.
 #[tracing::instrument(skip_all)]
-pub async fn all_groups(c: &mut impl Conn) -> anyhow::Result<Vec<Group>> {
-    let sql = format!("{GROUP_SELECT} ORDER BY i.name, g.name");
-    Ok(dispatch!(c, c => sqlx::query_as(&sql).fetch_all(&mut *c).await)?)
+pub async fn groups_by_ids(c: &mut impl Conn, ids: &[i64]) -> anyhow::Result<Vec<Group>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "{GROUP_SELECT} WHERE g.id IN ({}) ORDER BY i.name, g.name",
+        crate::db::placeholders(1, ids.len())
+    );
+    crate::db::fetch_all_with_ids(c, &sql, ids).await
 }
 
 /// Finds a group by institution, name and school year (CSV import).

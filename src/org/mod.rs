@@ -1,6 +1,7 @@
 //! The organisation: municipality → districts → institutions → groups → children, with
 //! enrolment history and guardians. Admin pages maintain it; CSV import fills it in bulk.
 
+pub mod choice;
 pub mod db;
 pub mod import;
 pub mod routes;

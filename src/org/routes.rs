@@ -12,6 +12,7 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 use validator::Validate;
 
+use super::choice::{CHOOSE_INSTITUTION, GroupChoice};
 use super::db::{
     self as org, Child, ChildInput, District, Enrolment, Group, Guardian, GuardianInput,
     Institution,
@@ -839,9 +840,14 @@ struct ChildForm {
     #[serde(default)]
     protected_address: Option<String>,
     #[serde(default)]
+    institution_id: String,
+    #[serde(default)]
     group_id: String,
     #[serde(default)]
     from_date: String,
+    /// `choose_institution` shows an institution's groups instead of saving.
+    #[serde(default)]
+    action: String,
 }
 
 impl ChildForm {
@@ -895,7 +901,7 @@ struct ChildFormPage {
     ctx: PageCtx,
     form: ChildForm,
     errors: FieldErrors,
-    groups: Vec<Group>,
+    choice: GroupChoice,
 }
 
 #[derive(Deserialize)]
@@ -916,12 +922,12 @@ async fn new_child(
         gender: "u".into(),
         ..Default::default()
     };
-    let groups = org::all_groups(&mut c).await?;
+    let choice = GroupChoice::load(&mut c, None, q.group).await?;
     Ok(render(ChildFormPage {
         ctx: a.ctx,
         form,
         errors: FieldErrors::default(),
-        groups,
+        choice,
     })?
     .into_response())
 }
@@ -933,6 +939,19 @@ async fn create_child(
 ) -> AppResult<Response> {
     scope::admin(&a.user)?;
     let now = state.now();
+    let institution = parse_id(&form.institution_id);
+    if form.action == CHOOSE_INSTITUTION {
+        let mut c = state.db.conn().await?;
+        let choice = GroupChoice::load(&mut c, institution, parse_id(&form.group_id)).await?;
+        let errors = FieldErrors::default();
+        return Ok(render(ChildFormPage {
+            ctx: a.ctx,
+            form,
+            errors,
+            choice,
+        })?
+        .into_response());
+    }
     let mut tx = state.db.begin().await?;
     let parsed = form.parse(&mut tx, None, now.date_naive()).await?;
     let group = match parse_id(&form.group_id) {
@@ -940,22 +959,28 @@ async fn create_child(
         None => None,
     };
     let from = parse_date(&form.from_date);
+    let fits = group
+        .as_ref()
+        .is_none_or(|g| GroupChoice::fits(institution, g));
     let input = match (parsed, &group, from) {
-        (Ok(input), Some(_), Some(_)) => input,
+        (Ok(input), Some(_), Some(_)) if fits => input,
         (parsed, group, from) => {
             let mut errors = parsed.err().unwrap_or_default();
             if group.is_none() {
                 errors.add("group_id", tkey("err.choose"));
+            } else if !fits {
+                errors.add("group_id", tkey("err.group_elsewhere"));
             }
             if from.is_none() {
                 errors.add("from_date", tkey("err.date"));
             }
-            let groups = org::all_groups(&mut tx).await?;
+            let group = group.as_ref().filter(|_| fits).map(|g| g.id);
+            let choice = GroupChoice::load(&mut tx, institution, group).await?;
             return invalid(ChildFormPage {
                 ctx: a.ctx,
                 form,
                 errors,
-                groups,
+                choice,
             });
         }
     };
@@ -976,7 +1001,7 @@ struct ChildEditPage {
     id: i64,
     form: ChildForm,
     errors: FieldErrors,
-    groups: Vec<Group>,
+    choice: GroupChoice,
     enrolments: Vec<Enrolment>,
     guardians: Vec<Guardian>,
     show_addresses: bool,
@@ -988,6 +1013,9 @@ struct ChildEditPage {
 
 impl ChildEditPage {
     async fn load(c: &mut impl Conn, a: &Auth, child: &Child, today: NaiveDate) -> AppResult<Self> {
+        let enrolments = org::enrolments(c, child.id).await?;
+        let current = enrolments.iter().find(|e| e.to_date.is_none());
+        let choice = GroupChoice::load(c, None, current.map(|e| e.group_id)).await?;
         Ok(ChildEditPage {
             ctx: a.ctx.clone(),
             id: child.id,
@@ -998,17 +1026,16 @@ impl ChildEditPage {
                 gender: child.gender.clone(),
                 external_id: child.external_id.clone().unwrap_or_default(),
                 protected_address: child.protected_address.then(|| "on".to_string()),
-                group_id: String::new(),
-                from_date: String::new(),
+                ..Default::default()
             },
             errors: FieldErrors::default(),
-            groups: org::all_groups(c).await?,
-            enrolments: org::enrolments(c, child.id).await?,
+            choice,
+            enrolments,
             guardians: org::guardians(c, child.id).await?,
             show_addresses: scope::may_see_addresses(&a.user, child),
             enrol: EnrolForm {
-                group_id: String::new(),
                 from_date: today.to_string(),
+                ..Default::default()
             },
             enrol_errors: FieldErrors::default(),
             guardian: GuardianForm {
@@ -1089,9 +1116,14 @@ async fn update_child(
 #[derive(Deserialize, Default, Clone)]
 struct EnrolForm {
     #[serde(default)]
+    institution_id: String,
+    #[serde(default)]
     group_id: String,
     #[serde(default)]
     from_date: String,
+    /// `choose_institution` shows an institution's groups instead of moving the child.
+    #[serde(default)]
+    action: String,
 }
 
 async fn enrol_child(
@@ -1103,19 +1135,29 @@ async fn enrol_child(
     let now = state.now();
     let mut tx = state.db.begin().await?;
     let child = admin_child(&mut tx, &state, &a, id).await?;
+    let institution = parse_id(&form.institution_id);
     let mut errors = FieldErrors::default();
-    let group = match parse_id(&form.group_id) {
+    let mut group = match parse_id(&form.group_id) {
         Some(g) => org::group(&mut tx, g).await?,
         None => None,
     };
-    if group.is_none() {
+    let choosing = form.action == CHOOSE_INSTITUTION;
+    if group
+        .as_ref()
+        .is_some_and(|g| !GroupChoice::fits(institution, g))
+    {
+        group = None;
+        if !choosing {
+            errors.add("group_id", tkey("err.group_elsewhere"));
+        }
+    } else if group.is_none() && !choosing {
         errors.add("group_id", tkey("err.choose"));
     }
     let from = parse_date(&form.from_date);
-    if from.is_none() {
+    if from.is_none() && !choosing {
         errors.add("from_date", tkey("err.date"));
     }
-    if let (Some(group), Some(from)) = (&group, from) {
+    if let (Some(group), Some(from), false) = (&group, from, choosing) {
         if org::enrol(&mut tx, id, group.id, from).await? {
             crate::alerts::reroute_child(&mut tx, &state, &a.user, id, now).await?;
             audit::record(
@@ -1133,12 +1175,21 @@ async fn enrol_child(
         }
         errors.add("from_date", tkey("err.enrol_date"));
     }
-    // Nothing is written for an invalid move: start over from a clean transaction.
-    drop(tx);
+    // Nothing is written for an invalid move: start over from a clean transaction (the read
+    // stays logged when only the institution's groups were asked for).
+    if choosing {
+        tx.commit().await?;
+    } else {
+        drop(tx);
+    }
     let mut c = state.db.conn().await?;
     let mut page = ChildEditPage::load(&mut c, &a, &child, now.date_naive()).await?;
+    page.choice = GroupChoice::load(&mut c, institution, group.map(|g| g.id)).await?;
     page.enrol = form;
     page.enrol_errors = errors;
+    if choosing {
+        return Ok(render(page)?.into_response());
+    }
     invalid(page)
 }
 

@@ -380,7 +380,7 @@ async fn admin_manages_staff_accounts_and_their_scope() {
                 ("role", "educator"),
                 ("active", "on"),
                 ("password", "en-lang-kode-1"),
-                ("assign", &group),
+                ("assign_group", &group),
             ],
         )
         .await;
@@ -412,7 +412,7 @@ async fn admin_manages_staff_accounts_and_their_scope() {
                 ("name", "Nina Ny"),
                 ("email", "nina@test.dk"),
                 ("role", "educator"),
-                ("assign", &group),
+                ("assign_group", &group),
             ],
         )
         .await;
@@ -428,7 +428,7 @@ async fn admin_manages_staff_accounts_and_their_scope() {
                 ("email", ADMIN),
                 ("role", "leader"),
                 ("active", "on"),
-                ("assign", &f.school_a.to_string()),
+                ("assign_institution", &f.school_a.to_string()),
             ],
         )
         .await;
@@ -496,4 +496,143 @@ async fn the_child_search_finds_names_by_their_start_and_lists_the_unenrolled_on
         .await
         .assert_contains("Åse Østergård")
         .assert_lacks("Alma Andersen");
+}
+
+/// At municipal scale no form lists every group: the admin chooses the institution, presses
+/// "Vis grupper", and picks among its groups; the form comes back with what was typed and
+/// nothing is saved until the admin saves.
+#[tokio::test]
+async fn groups_are_chosen_by_institution_first_and_choosing_saves_nothing() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::create(&app).await;
+    let mut admin = app.login(ADMIN).await;
+
+    // Moving a child: the form starts at the child's own institution and lists only its groups.
+    let page = admin.get(&format!("/admin/children/{}", f.child_a1)).await;
+    page.assert_contains(&format!(
+        r#"<option value="{}" selected>Askeskolen</option>"#,
+        f.school_a
+    ))
+    .assert_contains("2.A (2026/27)")
+    .assert_lacks("1.B (2026/27)")
+    .assert_lacks("Rød stue");
+    let enrolments = "SELECT COUNT(*) FROM enrolments";
+    let before = app.count(enrolments).await;
+    let res = admin
+        .post(
+            &format!("/admin/children/{}/enrol", f.child_a1),
+            &[
+                ("institution_id", &f.school_b.to_string()),
+                ("group_id", &f.class_a2.to_string()),
+                ("from_date", "2026-10-01"),
+                ("action", "choose_institution"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    res.assert_contains(&format!(
+        r#"<option value="{}" >1.B (2026/27)</option>"#,
+        f.class_b1
+    ))
+    .assert_lacks("2.A (2026/27)")
+    .assert_contains(r#"value="2026-10-01""#);
+    assert_eq!(app.count(enrolments).await, before);
+
+    // A group left over from the institution shown before is refused, not guessed at.
+    let res = admin
+        .post(
+            &format!("/admin/children/{}/enrol", f.child_a1),
+            &[
+                ("institution_id", &f.school_b.to_string()),
+                ("group_id", &f.class_a2.to_string()),
+                ("from_date", "2026-10-01"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    res.assert_contains("Gruppen hører ikke til den valgte institution.");
+    assert_eq!(app.count(enrolments).await, before);
+
+    // A new child: no institution yet, so no groups until one is chosen; the name stays.
+    admin
+        .get("/admin/children/new")
+        .await
+        .assert_contains("Vælg institutionen og tryk »Vis grupper«")
+        .assert_lacks("1.A (2026/27)");
+    let res = admin
+        .post(
+            "/admin/children/new",
+            &[
+                ("first_name", "Ida"),
+                ("last_name", "Valg"),
+                ("birth_date", "2021-03-04"),
+                ("gender", "p"),
+                ("institution_id", &f.daycare_a.to_string()),
+                ("from_date", "2026-08-01"),
+                ("action", "choose_institution"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    res.assert_contains(r#"value="Ida""#)
+        .assert_contains("Rød stue")
+        .assert_lacks("1.A (2026/27)");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM children WHERE first_name = 'Ida'")
+            .await,
+        0
+    );
+
+    // An educator's groups: the ticked ones stay listed, another institution's are added.
+    let id: i64 = app
+        .count(&format!("SELECT id FROM users WHERE email = '{EDUCATOR}'"))
+        .await;
+    let page = admin.get(&format!("/admin/users/{id}")).await;
+    page.assert_contains(&format!(
+        r#"name="assign_group" value="{}" checked"#,
+        f.class_a1
+    ))
+    .assert_lacks("Rød stue");
+    let res = admin
+        .post(
+            &format!("/admin/users/{id}"),
+            &[
+                ("name", "Ændret navn"),
+                ("email", EDUCATOR),
+                ("role", "educator"),
+                ("active", "on"),
+                ("assign_group", &f.class_a1.to_string()),
+                ("institution_id", &f.daycare_a.to_string()),
+                ("action", "choose_institution"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    res.assert_contains(r#"value="Ændret navn""#)
+        .assert_contains(&format!(
+            r#"name="assign_group" value="{}" checked"#,
+            f.class_a1
+        ))
+        .assert_contains(&format!(r#"name="assign_group" value="{}" >"#, f.room_a));
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM users WHERE name = 'Ændret navn'")
+            .await,
+        0
+    );
+
+    // Boxes ticked under another role are not read as ids of this role's kind.
+    let res = admin
+        .post(
+            &format!("/admin/users/{id}"),
+            &[
+                ("name", "Ændret navn"),
+                ("email", EDUCATOR),
+                ("role", "educator"),
+                ("active", "on"),
+                ("assign_institution", &f.class_a1.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    res.assert_contains("Vælg mindst én gruppe");
 }
