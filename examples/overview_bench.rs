@@ -7,9 +7,10 @@
 
 use std::time::{Duration, Instant};
 
-use trivsel::app::{self, AppState};
+use trivsel::app;
 use trivsel::config::Config;
 use trivsel::db::Db;
+use trivsel::state::AppState;
 
 mod support;
 

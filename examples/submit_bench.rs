@@ -38,13 +38,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use trivsel::app::{self, AppState};
+use trivsel::app;
 use trivsel::assessment::db as adb;
 use trivsel::audit::{self, Action};
 use trivsel::auth::{CurrentUser, Role, scope};
 use trivsel::config::Config;
 use trivsel::db::Db;
 use trivsel::questionnaire::Catalogue;
+use trivsel::state::AppState;
 
 mod support;
 

@@ -1,7 +1,6 @@
-//! Builds the shared state and the router, and serves on a listener the caller bound (tests
-//! bind `127.0.0.1:0` and talk HTTP to the real thing).
-
-use std::sync::{Arc, RwLock};
+//! The top of the crate: assembles every feature's router with the cross-cutting layers and
+//! serves on a listener the caller bound (tests bind `127.0.0.1:0` and talk HTTP to the real
+//! thing). The shared state lives in [`crate::state`].
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
@@ -9,124 +8,14 @@ use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use chrono::{DateTime, Utc};
 use tokio::net::TcpListener;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
-use crate::auth::session_store::{DbSessionStore, SessionCache};
-use crate::config::Config;
-use crate::db::Db;
-
-/// The time, from one place: the system clock, or a clock tests set and advance (deadlines
-/// and escalation are tested without sleeping).
-#[derive(Debug, Clone, Default)]
-pub struct Clock(Option<Arc<std::sync::Mutex<DateTime<Utc>>>>);
-
-impl Clock {
-    pub fn fixed(at: DateTime<Utc>) -> Clock {
-        Clock(Some(Arc::new(std::sync::Mutex::new(at))))
-    }
-
-    pub fn now(&self) -> DateTime<Utc> {
-        match &self.0 {
-            None => Utc::now(),
-            Some(t) => *t.lock().unwrap_or_else(|e| e.into_inner()),
-        }
-    }
-
-    /// Moves a fixed clock forward; the system clock cannot be moved.
-    pub fn advance(&self, by: chrono::Duration) {
-        if let Some(t) = &self.0 {
-            let mut g = t.lock().unwrap_or_else(|e| e.into_inner());
-            *g += by;
-        }
-    }
-}
-
-/// Shared state: one cheap clone, everything behind an `Arc`.
-#[derive(Clone)]
-pub struct AppState {
-    inner: Arc<Inner>,
-}
-
-pub struct Inner {
-    pub db: Db,
-    pub config: Config,
-    /// The scale and questionnaires in use (validated at start-up).
-    pub catalogue: Option<Arc<crate::questionnaire::Catalogue>>,
-    pub clock: Clock,
-    municipality: RwLock<String>,
-    /// Recently counted municipal figures (see `aggregate_cache_seconds`).
-    pub aggregates: crate::overview::AggregateCache,
-    /// Recently read sessions and their accounts (see `session_cache_seconds`).
-    pub sessions: SessionCache,
-}
-
-impl std::ops::Deref for AppState {
-    type Target = Inner;
-    fn deref(&self) -> &Inner {
-        &self.inner
-    }
-}
-
-impl AppState {
-    pub fn new(db: Db, config: Config, municipality: String) -> AppState {
-        AppState {
-            inner: Arc::new(Inner {
-                db,
-                sessions: SessionCache::new(config.session_cache_seconds),
-                config,
-                catalogue: None,
-                clock: Clock::default(),
-                municipality: RwLock::new(municipality),
-                aggregates: Default::default(),
-            }),
-        }
-    }
-
-    /// Sets the clock; only before the state is shared.
-    pub fn with_clock(mut self, clock: Clock) -> AppState {
-        if let Some(inner) = Arc::get_mut(&mut self.inner) {
-            inner.clock = clock;
-        }
-        self
-    }
-
-    /// Sets the questionnaire catalogue; only before the state is shared.
-    pub fn with_catalogue(mut self, catalogue: crate::questionnaire::Catalogue) -> AppState {
-        if let Some(inner) = Arc::get_mut(&mut self.inner) {
-            inner.catalogue = Some(Arc::new(catalogue));
-        }
-        self
-    }
-
-    pub fn municipality_name(&self) -> String {
-        self.municipality
-            .read()
-            .map(|m| m.clone())
-            .unwrap_or_default()
-    }
-
-    /// Reads the municipality's name from the database (set by the demo or an admin).
-    pub async fn load_municipality_name(&self) -> anyhow::Result<()> {
-        let mut c = self.db.conn().await?;
-        let name = crate::org::db::municipality_name(&mut c)
-            .await?
-            .unwrap_or_else(|| self.config.municipality_name.clone());
-        if let Ok(mut m) = self.municipality.write() {
-            *m = name;
-        }
-        Ok(())
-    }
-
-    /// The current time. One place, so time-dependent behaviour can be tested.
-    pub fn now(&self) -> DateTime<Utc> {
-        self.clock.now()
-    }
-}
+use crate::auth::session_store::DbSessionStore;
+use crate::state::AppState;
 
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                    form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";

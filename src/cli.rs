@@ -6,10 +6,11 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use crate::app::{self, AppState};
+use crate::app;
 use crate::auth::{Role, password, users};
 use crate::config::Config;
 use crate::db::Db;
+use crate::state::AppState;
 
 #[derive(Parser, Debug)]
 #[command(

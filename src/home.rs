@@ -6,10 +6,10 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use crate::app::AppState;
 use crate::auth::{Auth, Role};
 use crate::error::AppResult;
 use crate::org::db::{self as org, Counts, District, Group, Institution};
+use crate::state::AppState;
 use crate::web::{PageCtx, render};
 
 pub fn router() -> Router<AppState> {

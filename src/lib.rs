@@ -3,7 +3,9 @@
 //! A tour of the modules:
 //! - [`cli`] — the command line (`serve`, `migrate`, `demo`, `user`, `check`).
 //! - [`config`] — typed settings from defaults, a TOML file and the environment.
-//! - [`app`] — shared state, the router and its cross-cutting layers, `serve`.
+//! - [`app`] — the top: every feature's router, the cross-cutting layers, `serve`.
+//! - [`state`] — the shared state features import (database, settings, catalogue, caches).
+//! - [`clock`] — the time, from one place.
 //! - [`db`] — one code path for SQLite and PostgreSQL; embedded migrations.
 //! - [`auth`] — accounts, sessions, CSRF, and [`auth::scope`], which decides what a user sees.
 //! - [`org`] — districts, institutions, groups, children, enrolments, guardians, CSV import.
@@ -29,6 +31,7 @@ pub mod assessment;
 pub mod audit;
 pub mod auth;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod consent;
 pub mod db;
@@ -40,5 +43,6 @@ pub mod org;
 pub mod overview;
 pub mod questionnaire;
 pub mod scoring;
+pub mod state;
 pub mod telemetry;
 pub mod web;

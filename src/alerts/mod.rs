@@ -18,13 +18,13 @@ pub mod routes;
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::app::AppState;
 use crate::assessment::db::Decided;
 use crate::auth::CurrentUser;
 use crate::consent::{self, Purpose};
 use crate::db::{Conn, Db};
 use crate::dispatch;
 use crate::questionnaire::Alerting;
+use crate::state::AppState;
 
 pub const NAMED: &str = "named";
 pub const ANONYMOUS: &str = "anonymous";

@@ -10,7 +10,6 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::{ANONYMOUS, NOTIFICATION};
-use crate::app::AppState;
 use crate::assessment::routes::LevelView;
 use crate::audit::{self, Action};
 use crate::auth::{Auth, CurrentUser, Role, scope};
@@ -18,6 +17,7 @@ use crate::consent::{self, Purpose};
 use crate::db::Conn;
 use crate::dispatch;
 use crate::error::{AppError, AppResult};
+use crate::state::AppState;
 use crate::web::{FieldErrors, PageCtx, render, tkey};
 
 pub fn router() -> Router<AppState> {

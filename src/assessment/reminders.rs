@@ -6,8 +6,8 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use crate::app::AppState;
 use crate::dispatch;
+use crate::state::AppState;
 
 /// A staff member not yet reminded in a round: id, email, role, a group, an institution.
 type Person = (i64, String, String, Option<i64>, Option<i64>);

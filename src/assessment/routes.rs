@@ -17,7 +17,6 @@ use super::db::{self as adb, Assessment, Round};
 use super::follow_up;
 use super::individual;
 use super::{AnswerMap, INDIVIDUAL, TEAM};
-use crate::app::AppState;
 use crate::audit::{self, Action};
 use crate::auth::{Auth, scope};
 use crate::error::{AppError, AppResult};
@@ -26,6 +25,7 @@ use crate::org::{InstitutionKind, parse_date};
 use crate::questionnaire::format::Level;
 use crate::questionnaire::{Catalogue, Questionnaire, Scale};
 use crate::scoring::{self, Reason};
+use crate::state::AppState;
 use crate::web::{FieldErrors, Lang, PageCtx, render, tkey};
 
 pub fn router() -> Router<AppState> {

@@ -17,10 +17,10 @@ use serde::Deserialize;
 
 use super::db::{self as adb, Round, RoundState};
 use super::routes::{LevelView, catalogue, position_taken};
-use crate::app::AppState;
 use crate::audit::{self, Action};
 use crate::auth::{Auth, scope};
 use crate::error::{AppError, AppResult};
+use crate::state::AppState;
 use crate::web::Lang;
 
 /// For the group page: the open round, each child's newest team position, its state in the

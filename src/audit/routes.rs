@@ -9,9 +9,9 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use super::Entry;
-use crate::app::AppState;
 use crate::auth::{Auth, scope};
 use crate::error::AppResult;
+use crate::state::AppState;
 use crate::web::{PageCtx, render};
 
 pub fn router() -> Router<AppState> {

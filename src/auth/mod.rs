@@ -15,8 +15,8 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
-use crate::app::AppState;
 use crate::error::AppError;
+use crate::state::AppState;
 use crate::web::{Lang, PageCtx};
 
 const USER_KEY: &str = "user_id";

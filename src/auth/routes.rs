@@ -13,12 +13,12 @@ use validator::Validate;
 
 use super::users::{self, Assignments, UserRow};
 use super::{Auth, Role, Visitor, password, scope};
-use crate::app::AppState;
 use crate::db::{Conn, Db};
 use crate::dispatch;
 use crate::error::{AppError, AppResult};
 use crate::org::choice::{CHOOSE_INSTITUTION, GroupChoice};
 use crate::org::db::{self as org, District, Group, Institution};
+use crate::state::AppState;
 use crate::web::{FieldErrors, Lang, PageCtx, render, tkey};
 
 pub fn router() -> Router<AppState> {

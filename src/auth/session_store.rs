@@ -22,7 +22,7 @@ use tower_sessions::session_store::{self, SessionStore};
 
 use super::USER_KEY;
 use super::users::UserRow;
-use crate::app::Clock;
+use crate::clock::Clock;
 use crate::db::Db;
 use crate::dispatch;
 

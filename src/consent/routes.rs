@@ -8,11 +8,11 @@ use axum::routing::post;
 use serde::Deserialize;
 
 use super::{EventKind, Purpose, State as ConsentState, allowed, db};
-use crate::app::AppState;
 use crate::audit::{self, Action};
 use crate::auth::{Auth, scope};
 use crate::error::{AppError, AppResult};
 use crate::org::parse_date;
+use crate::state::AppState;
 use crate::web::{render, tkey};
 
 pub fn router() -> Router<AppState> {

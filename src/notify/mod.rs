@@ -151,7 +151,7 @@ pub async fn deliver_due(
 pub fn spawn_sender(
     db: Db,
     config: &Config,
-    clock: crate::app::Clock,
+    clock: crate::clock::Clock,
     every: Duration,
 ) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
     let Some(transport) = transport(config)? else {

@@ -18,11 +18,11 @@ use super::db::{self as org, ChildInput, GuardianInput};
 use super::{
     InstitutionKind, name_key, parse_date, parse_gender, school_year_of, valid_school_year,
 };
-use crate::app::AppState;
 use crate::audit::{self, Action};
 use crate::auth::{Auth, scope};
 use crate::db::Conn;
 use crate::error::{AppError, AppResult};
+use crate::state::AppState;
 use crate::web::{PageCtx, render, tkey};
 
 pub fn router() -> Router<AppState> {

@@ -18,12 +18,12 @@ use super::db::{
     Institution,
 };
 use super::{GroupKind, InstitutionKind, parse_date, parse_gender, valid_school_year};
-use crate::app::AppState;
 use crate::audit::{self, Action};
 use crate::auth::{Auth, scope};
 use crate::consent::routes::ConsentForm;
 use crate::db::Conn;
 use crate::error::{AppError, AppResult};
+use crate::state::AppState;
 use crate::web::{FieldErrors, PageCtx, render, tkey};
 
 pub fn router() -> Router<AppState> {

@@ -11,13 +11,13 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use super::suppress::{Cell, suppress};
-use crate::app::AppState;
 use crate::assessment::db::{self as adb, Round};
 use crate::assessment::routes::LevelView;
 use crate::audit::{self, Action};
 use crate::auth::{Auth, Role};
 use crate::error::{AppError, AppResult};
 use crate::org::db::{self as org, Group};
+use crate::state::AppState;
 use crate::web::{Lang, PageCtx, render};
 
 pub fn router() -> Router<AppState> {

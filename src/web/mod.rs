@@ -15,9 +15,9 @@ use axum::http::header;
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 
-use crate::app::AppState;
 use crate::auth::{CurrentUser, Role};
 use crate::error::AppResult;
+use crate::state::AppState;
 pub use i18n::{Lang, tkey};
 
 /// Layout context for `templates/base.html`: who is logged in, the language, the CSRF token for

@@ -5,12 +5,13 @@ use std::sync::LazyLock;
 use chrono::NaiveDate;
 use reqwest::StatusCode;
 use reqwest::redirect::Policy;
-use trivsel::app::{self, AppState};
+use trivsel::app;
 use trivsel::auth::{Role, password, users};
 use trivsel::config::Config;
 use trivsel::db::Db;
 use trivsel::org::db::{self as org, ChildInput};
 use trivsel::org::{GroupKind, InstitutionKind};
+use trivsel::state::AppState;
 
 pub const PASSWORD: &str = "korrekt-hest-batteri";
 
@@ -162,13 +163,13 @@ async fn start(
     tokio::task::JoinHandle<()>,
 ) {
     // A fixed clock, moved only by the tests.
-    start_with_clock(db, config, trivsel::app::Clock::fixed(chrono::Utc::now())).await
+    start_with_clock(db, config, trivsel::clock::Clock::fixed(chrono::Utc::now())).await
 }
 
 async fn start_with_clock(
     db: Db,
     config: Config,
-    clock: trivsel::app::Clock,
+    clock: trivsel::clock::Clock,
 ) -> (
     String,
     AppState,
