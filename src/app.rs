@@ -1,6 +1,6 @@
 //! The top of the crate: assembles every feature's router with the cross-cutting layers and
 //! serves on a listener the caller bound (tests bind `127.0.0.1:0` and talk HTTP to the real
-//! thing). The shared state lives in [`crate::state`].
+//! thing). The shared state lives in [`crate::state`]; the background jobs in [`crate::jobs`].
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
@@ -108,42 +108,12 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let db = state.db.clone();
-    let sweeper = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
-        for n in 0u64.. {
-            tick.tick().await;
-            if let Err(e) = crate::auth::session_store::delete_expired(&db).await {
-                tracing::warn!(
-                    error = format!("{e:#}"),
-                    "could not delete expired sessions"
-                );
-            }
-            // Hourly, the planner's statistics (a no-op when little has changed).
-            if n % 6 == 5
-                && let Err(e) = db.refresh_statistics(false).await
-            {
-                tracing::warn!(error = format!("{e:#}"), "could not refresh statistics");
-            }
-        }
-    });
-    let sender = crate::notify::spawn_sender(
-        state.db.clone(),
-        &state.config,
-        state.clock.clone(),
-        std::time::Duration::from_secs(state.config.mail_poll_seconds),
-    )?;
-    let escalator =
-        crate::alerts::spawn_escalator(state.clone(), std::time::Duration::from_secs(60));
+    let jobs = crate::jobs::Jobs::start(&state)?;
     let app = router(state);
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
-    sweeper.abort();
-    escalator.abort();
-    if let Some(s) = sender {
-        s.abort();
-    }
+    drop(jobs);
     result.map_err(Into::into)
 }
 

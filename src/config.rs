@@ -76,6 +76,11 @@ pub struct Config {
     pub mail_from: String,
     /// How often the outbox is checked for due email, in seconds.
     pub mail_poll_seconds: u64,
+    /// The longest one email may take, from connecting to the server's last reply, in
+    /// seconds; a server that hangs past it counts as a temporary failure.
+    pub mail_timeout_seconds: u64,
+    /// How often the minute jobs (escalation, round reminders) run, in seconds.
+    pub job_interval_seconds: u64,
     /// Counts below this are shown as "<N" in aggregate overviews.
     pub suppression_threshold: i64,
     /// Days before a round closes when educators and leaders are reminded of missing positions.
@@ -115,6 +120,8 @@ impl Default for Config {
             smtp_password: None,
             mail_from: "Trivsel <trivsel@localhost>".to_string(),
             mail_poll_seconds: 5,
+            mail_timeout_seconds: 30,
+            job_interval_seconds: 60,
             suppression_threshold: 5,
             reminder_days_before_close: 7,
             aggregate_cache_seconds: 60,
@@ -181,8 +188,11 @@ impl Config {
             "invalid configuration: suppression_threshold must be 2 or more"
         );
         anyhow::ensure!(
-            self.mail_poll_seconds > 0,
-            "invalid configuration: mail_poll_seconds must be positive"
+            self.mail_poll_seconds > 0
+                && self.mail_timeout_seconds > 0
+                && self.job_interval_seconds > 0,
+            "invalid configuration: mail_poll_seconds, mail_timeout_seconds and \
+             job_interval_seconds must be positive"
         );
         anyhow::ensure!(
             self.max_connections > 0,

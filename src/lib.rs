@@ -15,6 +15,7 @@
 //! - [`consent`] — consent per child and purpose; the one disclosure decision.
 //! - [`alerts`] — rules, routing to the district, the social worker's inbox, escalation.
 //! - [`notify`] — the email outbox and its SMTP sender.
+//! - [`jobs`] — the background jobs, each done once however many instances run.
 //! - [`overview`] — leader and municipal overviews, small-cell suppression, CSV export.
 //! - [`audit`] — the access log of every read and change of a child's data.
 //! - [`home`] — the start page for each role.
@@ -38,6 +39,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod home;
+pub mod jobs;
 pub mod notify;
 pub mod org;
 pub mod overview;

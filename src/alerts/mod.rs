@@ -506,19 +506,30 @@ pub async fn queue_count(c: &mut impl Conn) -> anyhow::Result<i64> {
 pub async fn escalate_due(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<usize> {
     let db: &Db = &state.db;
     let mut tx = db.begin().await?;
+    if !crate::db::try_job_lock(&mut tx, crate::db::Job::Escalation).await? {
+        return Ok(0); // another instance is escalating right now
+    }
     let due: Vec<(i64, Option<i64>)> = dispatch!(&mut tx, c => sqlx::query_as(
         "SELECT id, district_id FROM alerts WHERE status = 'new' AND escalated_at IS NULL AND deadline < $1 ORDER BY id",
     )
     .bind(now)
     .fetch_all(&mut *c)
     .await)?;
+    let mut escalated = 0;
     for (id, district) in &due {
-        dispatch!(&mut tx, c => sqlx::query("UPDATE alerts SET escalated_at = $1, updated_at = $1 WHERE id = $2")
+        // The guard makes a second run (an instance whose lock was not needed) a no-op.
+        let changed = dispatch!(&mut tx, c => sqlx::query(
+            "UPDATE alerts SET escalated_at = $1, updated_at = $1 WHERE id = $2 AND escalated_at IS NULL",
+        )
             .bind(now)
             .bind(*id)
             .execute(&mut *c)
             .await
             .map(|r| r.rows_affected()))?;
+        if changed == 0 {
+            continue;
+        }
+        escalated += 1;
         event(&mut tx, *id, None, "escalated", "deadline passed", now).await?;
         let (subject, body) = announce(state, *id, true);
         let mut recipients = worker_emails(&mut tx, *district).await?;
@@ -532,27 +543,10 @@ pub async fn escalate_due(state: &AppState, now: DateTime<Utc>) -> anyhow::Resul
         }
     }
     tx.commit().await?;
-    if !due.is_empty() {
-        tracing::warn!(count = due.len(), "alerts escalated after their deadline");
+    if escalated > 0 {
+        tracing::warn!(count = escalated, "alerts escalated after their deadline");
     }
-    Ok(due.len())
-}
-
-/// The minute job: escalation of overdue alerts and round reminders.
-pub fn spawn_escalator(state: AppState, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        loop {
-            tick.tick().await;
-            if let Err(e) = escalate_due(&state, state.now()).await {
-                tracing::warn!(error = format!("{e:#}"), "alert escalation");
-            }
-            // Round reminders share the minute tick: both are cheap when nothing is due.
-            if let Err(e) = crate::assessment::reminders::queue_due(&state, state.now()).await {
-                tracing::warn!(error = format!("{e:#}"), "round reminders");
-            }
-        }
-    })
+    Ok(escalated)
 }
 
 #[cfg(test)]

@@ -17,6 +17,9 @@ pub async fn queue_due(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<u
     let today = now.date_naive();
     let days = i64::from(state.config.reminder_days_before_close);
     let mut tx = state.db.begin().await?;
+    if !crate::db::try_job_lock(&mut tx, crate::db::Job::Reminders).await? {
+        return Ok(0); // another instance is queuing them right now
+    }
     let rounds = super::db::rounds(&mut tx).await?;
     let mut queued = 0;
     for round in rounds.iter().filter(|r| {

@@ -279,9 +279,16 @@ impl Db {
         Ok(match self {
             Db::Sqlite { write, .. } => {
                 let mut conn = sqlite_writer(write).await?;
-                <Sqlite as sqlx::Database>::TransactionManager::begin(&mut conn, None)
-                    .await
-                    .context("begin transaction")?;
+                // IMMEDIATE: the write lock is taken at the start, so a transaction that reads
+                // and then writes never finds its snapshot outdated by another process's
+                // commit (two instances on one file, `trivsel` commands beside the service);
+                // SQLite's busy handler waits for the lock instead.
+                <Sqlite as sqlx::Database>::TransactionManager::begin(
+                    &mut conn,
+                    Some("BEGIN IMMEDIATE".into()),
+                )
+                .await
+                .context("begin transaction")?;
                 Tx::Sqlite(SqliteTx { conn, open: true })
             }
             Db::Postgres(p) => Tx::Postgres(p.begin().await.context("begin transaction")?),
@@ -340,6 +347,39 @@ where
         }
         q.fetch_all(&mut *c).await
     })?)
+}
+
+/// The background jobs that must run on one instance at a time (see `crate::jobs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Job {
+    Escalation,
+    Reminders,
+}
+
+impl Job {
+    /// The PostgreSQL advisory lock key ("Trivsel" in ASCII, then the job).
+    fn key(self) -> i64 {
+        const BASE: i64 = 0x5472_6976_7365_6c00;
+        BASE + match self {
+            Job::Escalation => 1,
+            Job::Reminders => 2,
+        }
+    }
+}
+
+/// Takes `job`'s lock for the rest of the transaction `tx`: false when another instance runs
+/// the job right now (that run is then skipped here). PostgreSQL releases the lock when the
+/// transaction ends, or when a killed instance's connection drops. SQLite is one process's
+/// file and its transactions already run one at a time: always true.
+pub async fn try_job_lock(tx: &mut Tx, job: Job) -> anyhow::Result<bool> {
+    match tx {
+        Tx::Sqlite(_) => Ok(true),
+        Tx::Postgres(t) => Ok(sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
+            .bind(job.key())
+            .fetch_one(&mut **t)
+            .await
+            .context("take job lock")?),
+    }
 }
 
 /// `$from, $from+1, …` for `n` bound parameters (an `IN (…)` list); both engines number

@@ -7,6 +7,16 @@
 //! Each message's `Message-ID` is derived from its outbox row, so in the rare case a crash
 //! falls between the server's acceptance and the row being marked sent, the repeated message
 //! carries the same id and mail systems treat it as the same message.
+//!
+//! Several instances share the outbox: a sender first *claims* due rows in one statement
+//! (PostgreSQL skips rows another instance holds locked), which moves their next attempt to the
+//! end of a lease. Each claimed row is then sent by that instance alone; if the instance dies
+//! mid-batch, the lease runs out and another instance picks the rows up. Every SMTP step is
+//! bounded by `mail_timeout_seconds` and the claimed messages go out side by side, so a relay
+//! that hangs holds up nothing for longer than that. A server's temporary refusal (4xx, a
+//! time-out, a dropped connection) is retried with back-off from the attempt's own time; a
+//! permanent refusal (5xx, an address that cannot be parsed) is given up after
+//! [`PERMANENT_ATTEMPTS`].
 
 use std::time::Duration;
 
@@ -18,8 +28,9 @@ use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::ExposeSecret;
 
+use crate::clock::Clock;
 use crate::config::{Config, SmtpTls};
-use crate::db::{Conn, Db};
+use crate::db::{Backend, Conn, Db};
 use crate::dispatch;
 
 /// Queues an email in the caller's transaction.
@@ -44,6 +55,12 @@ pub async fn enqueue(
     Ok(())
 }
 
+/// A message the server refused permanently is given up after this many attempts.
+pub const PERMANENT_ATTEMPTS: i32 = 3;
+
+/// How many due messages one claim takes (and so how many are sent side by side).
+const CLAIM_BATCH: i64 = 10;
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 struct Due {
     id: i64,
@@ -55,122 +72,186 @@ struct Due {
 
 pub type Transport = AsyncSmtpTransport<Tokio1Executor>;
 
-/// The SMTP transport from the settings; `None` when email is not configured.
-pub fn transport(config: &Config) -> anyhow::Result<Option<Transport>> {
-    let Some(host) = &config.smtp_host else {
-        return Ok(None);
-    };
-    let tls = match config.smtp_tls {
-        SmtpTls::None => Tls::None,
-        SmtpTls::Starttls => Tls::Required(TlsParameters::new(host.clone())?),
-        SmtpTls::Tls => Tls::Wrapper(TlsParameters::new(host.clone())?),
-    };
-    let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host.as_str())
-        .port(config.smtp_port)
-        .tls(tls)
-        .timeout(Some(Duration::from_secs(10)));
-    if let (Some(user), Some(pass)) = (&config.smtp_username, &config.smtp_password) {
-        b = b.credentials(Credentials::new(
-            user.clone(),
-            pass.expose_secret().to_string(),
-        ));
-    }
-    Ok(Some(b.build()))
-}
-
 /// Back-off after `attempts` failures: 30 s, 1 min, 2 min … at most an hour.
 pub fn backoff(attempts: i32) -> chrono::Duration {
     let secs = 30i64.saturating_mul(1i64 << attempts.clamp(0, 7));
     chrono::Duration::seconds(secs.min(3600))
 }
 
-/// Sends every due message once; returns how many were delivered.
-pub async fn deliver_due(
-    db: &Db,
-    transport: &Transport,
-    from: &Mailbox,
-    now: DateTime<Utc>,
-) -> anyhow::Result<usize> {
-    let mut c = db.conn().await?;
-    let due: Vec<Due> = dispatch!(&mut c, c => sqlx::query_as(
-        "SELECT id, recipient, subject, body, attempts FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= $1 ORDER BY id LIMIT 100",
-    )
-    .bind(now)
-    .fetch_all(&mut *c)
-    .await)?;
-    drop(c);
-    let mut sent = 0;
-    for m in due {
-        let result = async {
-            let to: Mailbox = m.recipient.parse()?;
-            let domain = from.email.domain().to_string();
-            // Quoted-printable keeps the text readable in transit (and checkable in tests).
-            let body = SinglePart::builder()
-                .header(ContentType::TEXT_PLAIN)
-                .header(ContentTransferEncoding::QuotedPrintable)
-                .body(m.body.clone());
-            let msg = Message::builder()
-                .from(from.clone())
-                .to(to)
-                .subject(&m.subject)
-                .message_id(Some(format!("<outbox-{}@{domain}>", m.id)))
-                .singlepart(body)?;
-            transport.send(msg).await?;
-            anyhow::Ok(())
+/// Why a message was not delivered.
+#[derive(Debug)]
+enum Failure {
+    /// Worth another attempt: a time-out, a dropped connection, a 4xx reply.
+    Temporary(String),
+    /// The server refused it for good (5xx), or it cannot be built.
+    Permanent(String),
+}
+
+/// Delivers the outbox over SMTP. One per instance.
+#[derive(Clone)]
+pub struct Sender {
+    transport: Transport,
+    from: Mailbox,
+    /// The longest one message may take.
+    timeout: Duration,
+    /// Names this instance's claims (diagnosis only).
+    instance: String,
+}
+
+impl Sender {
+    /// The sender from the settings; `None` when email is not configured.
+    pub fn from_config(config: &Config, instance: &str) -> anyhow::Result<Option<Sender>> {
+        let Some(host) = &config.smtp_host else {
+            return Ok(None);
+        };
+        let timeout = Duration::from_secs(config.mail_timeout_seconds);
+        let tls = match config.smtp_tls {
+            SmtpTls::None => Tls::None,
+            SmtpTls::Starttls => Tls::Required(TlsParameters::new(host.clone())?),
+            SmtpTls::Tls => Tls::Wrapper(TlsParameters::new(host.clone())?),
+        };
+        let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host.as_str())
+            .port(config.smtp_port)
+            .tls(tls)
+            .timeout(Some(timeout));
+        if let (Some(user), Some(pass)) = (&config.smtp_username, &config.smtp_password) {
+            b = b.credentials(Credentials::new(
+                user.clone(),
+                pass.expose_secret().to_string(),
+            ));
         }
-        .await;
-        let mut w = db.writer().await?;
-        match result {
-            Ok(()) => {
-                dispatch!(&mut w, c => sqlx::query("UPDATE outbox SET sent_at = $1, attempts = attempts + 1 WHERE id = $2")
-                    .bind(now)
-                    .bind(m.id)
-                    .execute(&mut *c)
-                    .await
-                    .map(|r| r.rows_affected()))?;
-                sent += 1;
+        let from: Mailbox = config
+            .mail_from
+            .parse()
+            .map_err(|e| anyhow::anyhow!("invalid mail_from: {e}"))?;
+        Ok(Some(Sender {
+            transport: b.build(),
+            from,
+            timeout,
+            instance: instance.to_string(),
+        }))
+    }
+
+    /// How long a claim holds: every message of a batch is done (or timed out) well within it.
+    fn lease(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.timeout * 2).unwrap_or(chrono::Duration::hours(1))
+            + chrono::Duration::seconds(30)
+    }
+
+    /// Claims and sends due messages until none is left; returns how many were delivered.
+    pub async fn deliver_due(&self, db: &Db, clock: &Clock) -> anyhow::Result<usize> {
+        let mut delivered = 0;
+        loop {
+            let batch = self.claim(db, clock.now()).await?;
+            let claimed = batch.len();
+            let mut sending = tokio::task::JoinSet::new();
+            for m in batch {
+                let sender = self.clone();
+                sending.spawn(async move {
+                    let result = sender.send(&m).await;
+                    (m, result)
+                });
             }
-            Err(e) => {
-                tracing::warn!(outbox_id = m.id, attempts = m.attempts + 1, error = %e, "email not delivered; will retry");
-                dispatch!(&mut w, c => sqlx::query(
-                    "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $1, last_error = $2 WHERE id = $3",
-                )
-                .bind(now + backoff(m.attempts))
-                .bind(e.to_string())
-                .bind(m.id)
-                .execute(&mut *c)
-                .await
-                .map(|r| r.rows_affected()))?;
+            while let Some(done) = sending.join_next().await {
+                let (m, result) = done?;
+                if self.record(db, &m, result, clock.now()).await? {
+                    delivered += 1;
+                }
+            }
+            if claimed < CLAIM_BATCH as usize {
+                return Ok(delivered);
             }
         }
     }
-    Ok(sent)
-}
 
-/// The background sender: polls the outbox every `every` until the process ends.
-pub fn spawn_sender(
-    db: Db,
-    config: &Config,
-    clock: crate::clock::Clock,
-    every: Duration,
-) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
-    let Some(transport) = transport(config)? else {
-        tracing::warn!(
-            "email is disabled (no smtp_host): messages wait in the outbox until it is configured"
+    /// Takes up to [`CLAIM_BATCH`] due messages for this instance.
+    async fn claim(&self, db: &Db, now: DateTime<Utc>) -> anyhow::Result<Vec<Due>> {
+        let skip_locked = match db.backend() {
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "", // one writer: the statement is the claim
+        };
+        let sql = format!(
+            "UPDATE outbox SET next_attempt_at = $2, claimed_by = $3 WHERE id IN (\
+             SELECT id FROM outbox WHERE sent_at IS NULL AND given_up_at IS NULL \
+             AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $4{skip_locked}) \
+             RETURNING id, recipient, subject, body, attempts"
         );
-        return Ok(None);
-    };
-    let from: Mailbox = config
-        .mail_from
-        .parse()
-        .map_err(|e| anyhow::anyhow!("invalid mail_from: {e}"))?;
-    Ok(Some(tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        loop {
-            tick.tick().await;
-            if let Err(e) = deliver_due(&db, &transport, &from, clock.now()).await {
-                tracing::warn!(error = format!("{e:#}"), "outbox sender");
-            }
+        let mut w = db.writer().await?;
+        Ok(dispatch!(&mut w, c => sqlx::query_as(&sql)
+            .bind(now)
+            .bind(now + self.lease())
+            .bind(&self.instance)
+            .bind(CLAIM_BATCH)
+            .fetch_all(&mut *c)
+            .await)?)
+    }
+
+    /// One message, start to end, within the time-out.
+    async fn send(&self, m: &Due) -> Result<(), Failure> {
+        let to: Mailbox = m
+            .recipient
+            .parse()
+            .map_err(|e| Failure::Permanent(format!("recipient: {e}")))?;
+        let domain = self.from.email.domain().to_string();
+        // Quoted-printable keeps the text readable in transit (and checkable in tests).
+        let body = SinglePart::builder()
+            .header(ContentType::TEXT_PLAIN)
+            .header(ContentTransferEncoding::QuotedPrintable)
+            .body(m.body.clone());
+        let msg = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(&m.subject)
+            .message_id(Some(format!("<outbox-{}@{domain}>", m.id)))
+            .singlepart(body)
+            .map_err(|e| Failure::Permanent(e.to_string()))?;
+        match tokio::time::timeout(self.timeout, self.transport.send(msg)).await {
+            Err(_) => Err(Failure::Temporary(format!(
+                "no answer within {} s",
+                self.timeout.as_secs()
+            ))),
+            Ok(Err(e)) if e.is_permanent() => Err(Failure::Permanent(e.to_string())),
+            Ok(Err(e)) => Err(Failure::Temporary(e.to_string())),
+            Ok(Ok(_)) => Ok(()),
         }
-    })))
+    }
+
+    /// Records how an attempt ended, at the attempt's own time; true when delivered.
+    async fn record(
+        &self,
+        db: &Db,
+        m: &Due,
+        result: Result<(), Failure>,
+        at: DateTime<Utc>,
+    ) -> anyhow::Result<bool> {
+        let attempts = m.attempts + 1;
+        // (sent_at, given_up_at, next_attempt_at, last_error)
+        let (sent, given_up, next, error) = match &result {
+            Ok(()) => (Some(at), None, None, ""),
+            Err(Failure::Permanent(e)) if attempts >= PERMANENT_ATTEMPTS => {
+                tracing::error!(outbox_id = m.id, attempts, error = %e, "email refused permanently; given up");
+                (None, Some(at), None, e.as_str())
+            }
+            Err(Failure::Permanent(e) | Failure::Temporary(e)) => {
+                tracing::warn!(outbox_id = m.id, attempts, error = %e, "email not delivered; will retry");
+                (None, None, Some(at + backoff(m.attempts)), e.as_str())
+            }
+        };
+        let mut w = db.writer().await?;
+        dispatch!(&mut w, c => sqlx::query(
+            "UPDATE outbox SET sent_at = $1, given_up_at = $2, \
+             next_attempt_at = COALESCE($3, next_attempt_at), attempts = $4, last_error = $5 \
+             WHERE id = $6",
+        )
+        .bind(sent)
+        .bind(given_up)
+        .bind(next)
+        .bind(attempts)
+        .bind(error)
+        .bind(m.id)
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(result.is_ok())
+    }
 }

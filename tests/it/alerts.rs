@@ -10,7 +10,7 @@ use trivsel::config::{Config, SmtpTls};
 use crate::helpers::*;
 use crate::smtp::{SmtpServer, assert_no_personal_data, free_port};
 
-fn mail_config(port: u16) -> Config {
+pub fn mail_config(port: u16) -> Config {
     Config {
         smtp_host: Some("127.0.0.1".into()),
         smtp_port: port,
@@ -21,7 +21,12 @@ fn mail_config(port: u16) -> Config {
 }
 
 /// The educator records a team position for `child` with `answers`, deciding `level`.
-async fn position(c: &mut Client, child: i64, answers: &[(String, String)], level: &str) -> String {
+pub async fn position(
+    c: &mut Client,
+    child: i64,
+    answers: &[(String, String)],
+    level: &str,
+) -> String {
     let page = c.get(&format!("/children/{child}/assess")).await.body;
     let (key, questionnaire) = (key_in(&page), hidden_in(&page, "questionnaire"));
     let mut f: Vec<(&str, &str)> = vec![

@@ -22,6 +22,8 @@ static PASSWORD_HASH: LazyLock<String> =
 enum Store {
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
     Postgres,
+    /// Another instance's database: the first instance owns it.
+    Shared,
 }
 
 pub struct TestApp {
@@ -108,6 +110,36 @@ impl TestApp {
         self.state = state;
         self.shutdown = Some(shutdown);
         self.handle = Some(handle);
+    }
+
+    /// A second instance on the same database, as behind a load balancer: its own settings,
+    /// pools, caches and background jobs, and the same clock.
+    pub async fn another_instance(&self, mut config: Config) -> TestApp {
+        config.listen = "127.0.0.1:0".parse().unwrap();
+        config.max_connections = 5;
+        let db = Db::connect(&self.url, 5).await.expect("connect");
+        let clock = self.state.clock.clone();
+        let (base, state, shutdown, handle) =
+            start_with_clock(db.clone(), config.clone(), clock).await;
+        TestApp {
+            base,
+            db,
+            state,
+            config,
+            url: self.url.clone(),
+            shutdown: Some(shutdown),
+            handle: Some(handle),
+            _store: Store::Shared,
+        }
+    }
+
+    /// Ends the instance at once, as `kill -9` would: requests and jobs in flight are dropped
+    /// where they stand (the database keeps whatever they had committed).
+    pub fn kill(&mut self) {
+        self.shutdown.take();
+        if let Some(h) = self.handle.take() {
+            h.abort();
+        }
     }
 
     async fn stop(&mut self) {
@@ -313,9 +345,11 @@ impl Client {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         all.push(("csrf_token".into(), self.csrf.clone().unwrap_or_default()));
+        // As a browser does: it says which site the form came from.
         let res = self
             .http
             .post(format!("{}{path}", self.base))
+            .header("origin", &self.base)
             .form(&all)
             .send()
             .await

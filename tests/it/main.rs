@@ -13,6 +13,7 @@ mod consent;
 mod demo;
 mod helpers;
 mod import;
+mod jobs;
 mod matrix;
 mod org;
 mod overview;

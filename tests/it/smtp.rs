@@ -1,5 +1,10 @@
 //! A small SMTP server on loopback for the tests: it speaks enough of RFC 5321 for a real
 //! client (lettre) to deliver to it, and keeps every message it receives.
+//!
+//! It also misbehaves on request, as real relays do: a recipient whose address starts with
+//! `hang` is answered at DATA with silence (the connection stays open), `reject` with a
+//! permanent refusal (550) and `busy` with a temporary one (451); a server started with
+//! [`SmtpServer::silent`] accepts connections and never greets.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -25,6 +30,15 @@ impl SmtpServer {
     }
 
     pub async fn start_on(port: u16) -> SmtpServer {
+        Self::start_as(port, true).await
+    }
+
+    /// A server that accepts connections and then says nothing at all.
+    pub async fn silent() -> SmtpServer {
+        Self::start_as(0, false).await
+    }
+
+    async fn start_as(port: u16, greets: bool) -> SmtpServer {
         let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let messages = Arc::new(Mutex::new(Vec::new()));
@@ -38,9 +52,16 @@ impl SmtpServer {
                 tokio::spawn(async move {
                     let (read, mut write) = stream.into_split();
                     let mut lines = BufReader::new(read);
+                    if !greets {
+                        // Holds the connection open until the client gives up.
+                        let mut sink = String::new();
+                        let _ = lines.read_line(&mut sink).await;
+                        std::future::pending::<()>().await;
+                    }
                     let _ = write
                         .write_all(b"220 localhost ESMTP trivsel-test\r\n")
                         .await;
+                    let mut hang = false;
                     let mut line = String::new();
                     loop {
                         line.clear();
@@ -48,8 +69,21 @@ impl SmtpServer {
                             return;
                         }
                         let cmd = line.trim_end().to_ascii_uppercase();
+                        let to = cmd
+                            .strip_prefix("RCPT TO:")
+                            .map(|t| t.trim_start_matches('<'));
                         let reply: &[u8] = if cmd.starts_with("EHLO") {
                             b"250-localhost\r\n250 8BITMIME\r\n"
+                        } else if to.is_some_and(|t| t.starts_with("REJECT")) {
+                            b"550 5.1.1 no such user\r\n"
+                        } else if to.is_some_and(|t| t.starts_with("BUSY")) {
+                            b"451 4.3.0 try again later\r\n"
+                        } else if to.is_some_and(|t| t.starts_with("HANG")) {
+                            hang = true;
+                            b"250 OK\r\n"
+                        } else if cmd.starts_with("DATA") && hang {
+                            std::future::pending::<()>().await;
+                            return;
                         } else if cmd.starts_with("DATA") {
                             let _ = write.write_all(b"354 end with .\r\n").await;
                             let mut data = String::new();

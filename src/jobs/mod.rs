@@ -1,0 +1,125 @@
+//! Background work, in one place, written for several instances on one PostgreSQL: every job
+//! makes sure each item is handled once however many instances run it.
+//!
+//! | job | runs every | done once by |
+//! |---|---|---|
+//! | outbox delivery ([`crate::notify`]) | `mail_poll_seconds` | row claims with a lease: a killed instance's claims come due again |
+//! | escalation of overdue alerts ([`crate::alerts::escalate_due`]) | `job_interval_seconds` | the job's lock, and a guard on each alert (`escalated_at IS NULL`) |
+//! | round reminders ([`crate::assessment::reminders`]) | `job_interval_seconds` | the job's lock, and one row per round and person |
+//! | expired sessions | 10 minutes | an idempotent delete |
+//! | planner statistics ([`crate::db::Db::refresh_statistics`]) | hourly | per instance (SQLite only) |
+//!
+//! The job lock is a PostgreSQL advisory lock held for the job's transaction
+//! ([`crate::db::try_job_lock`]): while one instance runs a job, the others skip that run.
+//! SQLite is single-instance by nature: one file, written by one process (docs/decisions.md,
+//! "Background jobs on several instances").
+
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+
+use crate::state::AppState;
+
+/// The running jobs of one instance; dropping it stops them.
+pub struct Jobs {
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for Jobs {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// This process's name on its claims: the host, the process and a random part (two instances
+/// in one process, as in the tests, still differ).
+fn instance_name() -> String {
+    let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+    let host = host.trim();
+    let random = uuid::Uuid::new_v4().simple().to_string();
+    format!(
+        "{}-{}-{}",
+        if host.is_empty() { "trivsel" } else { host },
+        std::process::id(),
+        &random[..8]
+    )
+}
+
+impl Jobs {
+    /// Starts every job for this instance.
+    pub fn start(state: &AppState) -> anyhow::Result<Jobs> {
+        let instance = instance_name();
+        tracing::info!(instance, "background jobs started");
+        let mut tasks = vec![
+            every(
+                Duration::from_secs(state.config.job_interval_seconds),
+                state.clone(),
+                minute_jobs,
+            ),
+            every(Duration::from_secs(600), state.clone(), housekeeping),
+        ];
+        match crate::notify::Sender::from_config(&state.config, &instance)? {
+            Some(sender) => {
+                let db = state.db.clone();
+                let clock = state.clock.clone();
+                let mut tick =
+                    tokio::time::interval(Duration::from_secs(state.config.mail_poll_seconds));
+                tasks.push(tokio::spawn(async move {
+                    loop {
+                        tick.tick().await;
+                        if let Err(e) = sender.deliver_due(&db, &clock).await {
+                            tracing::warn!(error = format!("{e:#}"), "outbox delivery");
+                        }
+                    }
+                }));
+            }
+            None => tracing::warn!(
+                "email is disabled (no smtp_host): messages wait in the outbox until it is configured"
+            ),
+        }
+        Ok(Jobs { tasks })
+    }
+}
+
+/// Runs `job` on every tick of `period`, counting the ticks, until the task is aborted.
+fn every<F, Fut>(period: Duration, state: AppState, job: F) -> JoinHandle<()>
+where
+    F: Fn(AppState, u64) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(period);
+        for n in 0u64.. {
+            tick.tick().await;
+            job(state.clone(), n).await;
+        }
+    })
+}
+
+/// Escalation of overdue alerts, then round reminders: both cheap when nothing is due.
+async fn minute_jobs(state: AppState, _: u64) {
+    if let Err(e) = crate::alerts::escalate_due(&state, state.now()).await {
+        tracing::warn!(error = format!("{e:#}"), "alert escalation");
+    }
+    if let Err(e) = crate::assessment::reminders::queue_due(&state, state.now()).await {
+        tracing::warn!(error = format!("{e:#}"), "round reminders");
+    }
+}
+
+/// Expired sessions every ten minutes; hourly, the planner's statistics (a no-op when little
+/// has changed).
+async fn housekeeping(state: AppState, n: u64) {
+    if let Err(e) = crate::auth::session_store::delete_expired(&state.db).await {
+        tracing::warn!(
+            error = format!("{e:#}"),
+            "could not delete expired sessions"
+        );
+    }
+    if n % 6 == 5
+        && let Err(e) = state.db.refresh_statistics(false).await
+    {
+        tracing::warn!(error = format!("{e:#}"), "could not refresh statistics");
+    }
+}
