@@ -490,6 +490,7 @@ async fn log_in(base: &str) -> anyhow::Result<Session> {
         .await?;
     let res = http
         .post(format!("{base}/login"))
+        .header("origin", base)
         .form(&[
             ("email", "paedagog@demo.trivsel.dk"),
             ("password", "demo"),

@@ -12,6 +12,23 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::state::AppState;
 
+/// Writes a line to standard output. Output piped into a program that stops reading
+/// (`trivsel check | head -1`) ends quietly instead of panicking.
+fn say(line: std::fmt::Arguments<'_>) -> anyhow::Result<()> {
+    use std::io::Write;
+    match writeln!(std::io::stdout().lock(), "{line}") {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        done => done.context("write to standard output"),
+    }
+}
+
+/// `println!` through [`say`], returning the error from the calling function.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        say(format_args!($($arg)*))?
+    };
+}
+
 #[derive(Parser, Debug)]
 #[command(
     name = "trivsel",
@@ -88,7 +105,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate => {
             let db = open(&config).await?;
             db.close().await;
-            println!("migrations applied");
+            out!("migrations applied");
             Ok(())
         }
         Command::Demo { children, rounds } => {
@@ -98,7 +115,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let size = crate::demo::Size::for_children(children.unwrap_or(2030), rounds);
             let started = std::time::Instant::now();
             let s = crate::demo::seed_with(&db, chrono::Utc::now(), size, Some(&catalogue)).await?;
-            println!(
+            out!(
                 "demo municipality seeded in {:.1} s: {} districts, {} institutions, {} groups, {} children, {} assessments, {} alerts, {} accounts (password: {})",
                 started.elapsed().as_secs_f64(),
                 s.districts,
@@ -120,7 +137,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         } => score(&config, &questionnaire, &answers),
         Command::Check => {
             let catalogue = config.catalogue()?;
-            println!(
+            out!(
                 "questionnaires OK: scale {:?} with {} levels; {}",
                 catalogue.scale.def.id,
                 catalogue.scale.def.levels.len(),
@@ -139,7 +156,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 url.starts_with("sqlite:") || url.starts_with("postgres"),
                 "database URL must start with sqlite: or postgres://"
             );
-            println!(
+            out!(
                 "configuration OK ({} database, listening on {})",
                 if url.starts_with("sqlite:") {
                     "SQLite"
@@ -199,8 +216,8 @@ async fn serve(mut config: Config, demo: bool) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| format!("http://{addr}"));
     if let Some(token) = crate::auth::routes::issue_setup_token(&db, now).await? {
-        println!("No accounts yet. Create the first administrator here (the link works once):");
-        println!("  {base}/setup/{token}");
+        out!("No accounts yet. Create the first administrator here (the link works once):");
+        out!("  {base}/setup/{token}");
     }
     let state = AppState::new(db.clone(), config, String::new()).with_catalogue(catalogue);
     state.load_municipality_name().await?;
@@ -251,7 +268,7 @@ fn score(config: &Config, file: &std::path::Path, answers: &std::path::Path) -> 
         level_name: &level.name.da,
         outcome,
     };
-    println!("{}", serde_json::to_string_pretty(&report)?);
+    out!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
 }
 
@@ -309,7 +326,7 @@ async fn user(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
                 .await
                 .context("assign (check that the ids exist)")?;
             tx.commit().await?;
-            println!("account {id} created");
+            out!("account {id} created");
         }
         UserCommand::SetPassword { email } => {
             let mut c = db.writer().await?;
@@ -319,7 +336,7 @@ async fn user(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
             let pw = read_password()?;
             let hash = password::hash(pw).await?;
             users::set_password_hash(&mut c, id, &hash).await?;
-            println!("password set for account {id}");
+            out!("password set for account {id}");
         }
     }
     db.close().await;

@@ -47,6 +47,7 @@ pub async fn log_in(
     let token = csrf_in(&page).expect("login form");
     let res = client
         .post(format!("{base}/login"))
+        .header("origin", base)
         .form(&[
             ("email", email),
             ("password", password),

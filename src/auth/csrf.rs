@@ -2,6 +2,13 @@
 //! forget it: the synchronizer token kept in the server-side session must come back in the
 //! form (`csrf_token` field, url-encoded or multipart) or the `x-csrf-token` header, and a
 //! browser-sent `Origin` must be our own.
+//!
+//! A visitor who is not logged in has no session to keep a token in (none is stored until it
+//! holds something). The two forms such a visitor posts, the login and the first admin's
+//! setup, are accepted without a token only when the browser says where they came from and it
+//! is here: an `Origin` of our own, or `Sec-Fetch-Site: same-origin`. Browsers send at least
+//! one of them on every cross-site form post, so a forged login (login CSRF) is refused, and
+//! so is a post that says nothing about its origin.
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{FromRequest, Multipart, Request, State};
@@ -31,7 +38,14 @@ async fn check(state: &AppState, req: Request) -> Result<Request, Response> {
     let path = req.uri().path().to_string();
     let (session, parts, bytes) = match token_checked(state, req).await {
         Ok(Checked::Passed(req)) => return Ok(req),
-        Ok(Checked::Failed(session, parts, bytes)) => (session, parts, bytes),
+        Ok(Checked::Anonymous(_, parts, bytes))
+            if anonymous_form(&path) && declared_same_origin(&parts.headers) =>
+        {
+            return Ok(Request::from_parts(parts, Body::from(bytes)));
+        }
+        Ok(Checked::Failed(session, parts, bytes) | Checked::Anonymous(session, parts, bytes)) => {
+            (session, parts, bytes)
+        }
         Err(e) => return Err(e.into_response()),
     };
     // An assessment form posted with an expired session or a stale token keeps its answers:
@@ -72,6 +86,23 @@ enum Checked {
     Passed(Request),
     /// The token is missing or wrong: the session and the request as read.
     Failed(Session, axum::http::request::Parts, axum::body::Bytes),
+    /// The session holds no token (a visitor not logged in): the same.
+    Anonymous(Session, axum::http::request::Parts, axum::body::Bytes),
+}
+
+/// The forms a visitor who is not logged in posts.
+fn anonymous_form(path: &str) -> bool {
+    path == "/login" || path.starts_with("/setup/")
+}
+
+/// Whether the browser declared that the request comes from our own pages. The `Origin` itself
+/// was checked already: if present, it is ours.
+fn declared_same_origin(headers: &HeaderMap) -> bool {
+    let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    match fetch_site {
+        Some(site) => site == "same-origin",
+        None => headers.contains_key(header::ORIGIN),
+    }
 }
 
 async fn token_checked(state: &AppState, req: Request) -> Result<Checked, AppError> {
@@ -105,7 +136,7 @@ async fn token_checked(state: &AppState, req: Request) -> Result<Checked, AppErr
             .find(|(k, _)| k == FIELD)
             .map(|(_, v)| v.into_owned())
     } else if content_type.starts_with("multipart/form-data") {
-        multipart_token(&parts.headers, bytes.clone()).await
+        multipart_token(&parts, bytes.clone()).await
     } else {
         None
     };
@@ -123,13 +154,20 @@ async fn token_checked(state: &AppState, req: Request) -> Result<Checked, AppErr
                 Body::from(bytes),
             )))
         }
+        (_, None) => Ok(Checked::Anonymous(session, parts, bytes)),
         _ => Ok(Checked::Failed(session, parts, bytes)),
     }
 }
 
-async fn multipart_token(headers: &HeaderMap, bytes: axum::body::Bytes) -> Option<String> {
+async fn multipart_token(
+    parts: &axum::http::request::Parts,
+    bytes: axum::body::Bytes,
+) -> Option<String> {
     let mut req = Request::new(Body::from(bytes));
-    *req.headers_mut() = headers.clone();
+    *req.headers_mut() = parts.headers.clone();
+    // The extensions carry the configured body limit; without them the multipart reader
+    // falls back to its own 2 MiB and refuses a larger upload as if its token were wrong.
+    *req.extensions_mut() = parts.extensions.clone();
     let mut form = Multipart::from_request(req, &()).await.ok()?;
     while let Ok(Some(field)) = form.next_field().await {
         if field.name() == Some(FIELD) {

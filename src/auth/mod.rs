@@ -169,8 +169,20 @@ async fn page_ctx(
         String::new()
     };
     let lang = user.as_ref().map(|u| u.lang).unwrap_or_default();
+    // A visitor who is not logged in gets no token: it would be the only thing in the
+    // session, and every anonymous look at the login page would store a session. The two
+    // forms such a visitor posts (login, first-admin setup) are checked by origin instead
+    // (see `csrf`).
+    let csrf = match &user {
+        Some(_) => csrf_token(session).await?,
+        None => session
+            .get::<String>(CSRF_KEY)
+            .await
+            .map_err(|e| anyhow::anyhow!("read session: {e}"))?
+            .unwrap_or_default(),
+    };
     Ok(PageCtx {
-        csrf: csrf_token(session).await?,
+        csrf,
         lang,
         municipality: state.municipality_name(),
         path,

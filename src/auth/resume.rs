@@ -32,7 +32,13 @@ pub struct KeptForm {
 /// `path` if it is a path on this site: it starts with one slash, and no second slash or
 /// backslash (browsers read `/\host` as `//host`) could make it leave the site.
 pub fn local_path(path: &str) -> Option<&str> {
-    (path.starts_with('/') && !path.starts_with("//") && !path.contains('\\')).then_some(path)
+    // Visible ASCII only: browsers drop tabs and line breaks from a location (`/\t/evil` would
+    // become `//evil`, another site), and a control character cannot be a header value.
+    (path.starts_with('/')
+        && !path.starts_with("//")
+        && !path.contains('\\')
+        && path.bytes().all(|b| b.is_ascii_graphic()))
+    .then_some(path)
 }
 
 /// Whether a form posted to `path` is kept across a login: the assessment form.

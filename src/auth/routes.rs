@@ -371,6 +371,10 @@ impl UserForm {
                 _ => {}
             }
         }
+        for ids in [&mut f.groups, &mut f.institutions, &mut f.districts] {
+            ids.sort_unstable();
+            ids.dedup();
+        }
         f
     }
 
@@ -542,7 +546,11 @@ async fn save_user(
         None => errors.add("role", tkey("err.required")),
         Some(Role::Admin) => {}
         Some(r) if form.assign(r).is_empty() => errors.add("assign", tkey("err.assign_required")),
-        Some(_) => {}
+        Some(r) => {
+            if !users::assignments_exist(&mut c, r, form.assign(r)).await? {
+                errors.add("assign", tkey("err.choose"));
+            }
+        }
     }
     if id.is_none() && form.password.is_empty() {
         errors.add("password", tkey("err.password_length"));

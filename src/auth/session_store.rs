@@ -196,10 +196,11 @@ impl SessionStore for DbSessionStore {
         let (data, user_id) = encode(record)?;
         let mut c = self.db.writer().await.map_err(backend)?;
         // The copy goes after the write: a read that began before it may have seen the old row.
+        // An update, never an insert: a session deleted meanwhile (a logout while another
+        // request of the same session was in flight) stays deleted. New sessions are created
+        // by `create`.
         let saved = dispatch!(&mut c, c => sqlx::query(
-            "INSERT INTO sessions (id, data, expires_at, user_id) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at, \
-             user_id = excluded.user_id",
+            "UPDATE sessions SET data = $2, expires_at = $3, user_id = $4 WHERE id = $1",
         )
         .bind(record.id.to_string())
         .bind(&data)

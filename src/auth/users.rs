@@ -202,6 +202,32 @@ pub async fn assignments(c: &mut impl Conn, user_id: i64) -> anyhow::Result<Assi
 
 /// Replaces an account's assignments with those that fit `role` (the others are cleared).
 #[tracing::instrument(skip_all)]
+/// Whether each of `ids` (distinct) names an existing group, institution or district, as
+/// `role` assigns them.
+pub async fn assignments_exist(c: &mut impl Conn, role: Role, ids: &[i64]) -> anyhow::Result<bool> {
+    let table = match role {
+        Role::Educator => "groups",
+        Role::Leader => "institutions",
+        Role::SocialWorker => "districts",
+        Role::Admin => return Ok(true),
+    };
+    if ids.is_empty() {
+        return Ok(true);
+    }
+    let sql = format!(
+        "SELECT COUNT(*) FROM {table} WHERE id IN ({})",
+        crate::db::placeholders(1, ids.len())
+    );
+    let found: i64 = dispatch!(c, c => {
+        let mut q = sqlx::query_scalar(&sql);
+        for id in ids {
+            q = q.bind(*id);
+        }
+        q.fetch_one(&mut *c).await
+    })?;
+    Ok(found == ids.len() as i64)
+}
+
 pub async fn set_assignments(
     c: &mut impl Conn,
     user_id: i64,

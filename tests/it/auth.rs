@@ -334,3 +334,80 @@ async fn a_changed_account_bites_on_the_next_request_and_is_never_stored_in_the_
     // The role changed with it: a leader's overview is now open to the former educator.
     assert_eq!(c.get("/overview").await.status, StatusCode::OK);
 }
+
+/// A logout while another request of the same session is in flight: that request's save
+/// must not bring the deleted session back.
+#[tokio::test]
+async fn a_session_deleted_while_a_request_is_in_flight_stays_deleted() {
+    use tower_sessions::SessionStore;
+    use tower_sessions::session::{Id, Record};
+    use trivsel::auth::session_store::{DbSessionStore, SessionCache};
+    let app = TestApp::spawn().await;
+    let store = DbSessionStore::new(
+        app.db.clone(),
+        SessionCache::new(0),
+        app.state.clock.clone(),
+    );
+    let mut record = Record {
+        id: Id::default(),
+        data: Default::default(),
+        expiry_date: time::OffsetDateTime::now_utc() + time::Duration::hours(1),
+    };
+    record.data.insert("user_id".into(), serde_json::json!(1));
+    store.create(&mut record).await.unwrap();
+    let loaded = store.load(&record.id).await.unwrap().expect("stored");
+    store.delete(&record.id).await.unwrap(); // the logout
+    store.save(&loaded).await.unwrap(); // the request that was in flight ends
+    assert!(store.load(&record.id).await.unwrap().is_none());
+    assert_eq!(app.count("SELECT COUNT(*) FROM sessions").await, 0);
+}
+
+/// Looking at the login page stores nothing; the login form is accepted from our own pages
+/// (as a browser declares them) and refused from anywhere else or from nowhere.
+#[tokio::test]
+async fn the_login_page_stores_no_session_and_the_login_checks_its_origin() {
+    let app = TestApp::spawn().await;
+    Fixture::create(&app).await;
+    let mut c = app.client();
+    for _ in 0..3 {
+        assert_eq!(c.get("/login").await.status, StatusCode::OK);
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM sessions").await, 0);
+    assert!(c.cookie_header().is_empty(), "no session cookie yet");
+
+    let fields = [("email", ADMIN), ("password", PASSWORD)];
+    let forged = c
+        .post_raw("/login", &fields, Some("http://evil.example"))
+        .await;
+    assert_eq!(forged.status, StatusCode::BAD_REQUEST);
+    let silent = c.post_raw("/login", &fields, None).await;
+    assert_eq!(silent.status, StatusCode::BAD_REQUEST);
+    assert_eq!(app.count("SELECT COUNT(*) FROM sessions").await, 0);
+    let base = c.base.clone();
+    let ours = c.post_raw("/login", &fields, Some(&base)).await;
+    assert_eq!(ours.status, StatusCode::SEE_OTHER, "{}", ours.body);
+    assert_eq!(app.count("SELECT COUNT(*) FROM sessions").await, 1);
+}
+
+/// The language switch goes back only to a local path: a tab or a control character in it
+/// (which browsers drop, or which cannot be a header) sends the user to the start page.
+#[tokio::test]
+async fn the_language_switch_never_leaves_the_site_and_never_fails() {
+    let app = TestApp::spawn().await;
+    Fixture::create(&app).await;
+    let mut c = app.login(EDUCATOR).await;
+    for back in [
+        "/\t/evil.example",
+        "/\u{1}x",
+        "/\n/evil.example",
+        "/ok path",
+    ] {
+        let res = c.post("/lang", &[("lang", "en"), ("back", back)]).await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "{back:?}: {}", res.body);
+        assert_eq!(res.location.as_deref(), Some("/"), "{back:?}");
+    }
+    let res = c
+        .post("/lang", &[("lang", "da"), ("back", "/alerts?page=2")])
+        .await;
+    assert_eq!(res.location.as_deref(), Some("/alerts?page=2"));
+}

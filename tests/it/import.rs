@@ -137,3 +137,21 @@ async fn a_good_file_is_checked_then_imported_whole() {
     assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY);
     again.assert_contains("Et andet barn har allerede dette eksterne id.");
 }
+
+/// An upload between the multipart reader's own 2 MiB default and the configured body limit
+/// (4 MiB) reaches the import and its checks, not a CSRF refusal.
+#[tokio::test]
+async fn a_three_megabyte_upload_is_read_not_refused_as_forged() {
+    let app = TestApp::spawn().await;
+    Fixture::create(&app).await;
+    let mut c = app.login(ADMIN).await;
+    let long_name = "A".repeat(3 * 1024 * 1024);
+    let row = format!("{long_name};Iversen;2020-02-02;pige;I-1;nej;Askeskolen;0.A;2026/27;;;");
+    let data = file(&[&row]);
+    assert!(data.len() > 3 * 1024 * 1024);
+    let res = c
+        .post_multipart("/admin/import", &[("mode", "dry_run")], ("file", data))
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    res.assert_contains("Intet er gemt");
+}

@@ -636,3 +636,56 @@ async fn groups_are_chosen_by_institution_first_and_choosing_saves_nothing() {
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
     res.assert_contains("Vælg mindst én gruppe");
 }
+
+/// An account's assignments must name groups, institutions or districts that exist; a repeated
+/// one counts once.
+#[tokio::test]
+async fn assignments_that_do_not_exist_are_refused_at_the_field() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::create(&app).await;
+    let mut admin = app.login(ADMIN).await;
+    let res = admin
+        .post(
+            "/admin/users/new",
+            &[
+                ("name", "Nina Ny"),
+                ("email", "nina@test.dk"),
+                ("role", "educator"),
+                ("active", "on"),
+                ("password", "en-lang-kode-1"),
+                ("assign_group", "999999"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    res.assert_contains("Vælg en af mulighederne.")
+        .assert_contains(r#"value="Nina Ny""#);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM users WHERE email = 'nina@test.dk'")
+            .await,
+        0
+    );
+    let group = f.room_a.to_string();
+    let res = admin
+        .post(
+            "/admin/users/new",
+            &[
+                ("name", "Nina Ny"),
+                ("email", "nina@test.dk"),
+                ("role", "educator"),
+                ("active", "on"),
+                ("password", "en-lang-kode-1"),
+                ("assign_group", &group),
+                ("assign_group", &group),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM user_groups WHERE group_id = {group}"
+        ))
+        .await,
+        1
+    );
+}

@@ -22,6 +22,7 @@ async fn health_and_readiness() {
 #[tokio::test]
 async fn security_headers_and_cookie_flags() {
     let app = TestApp::spawn().await;
+    Fixture::create(&app).await;
     let res = reqwest::get(format!("{}/login", app.base)).await.unwrap();
     let h = res.headers();
     let csp = h.get("content-security-policy").unwrap().to_str().unwrap();
@@ -32,7 +33,12 @@ async fn security_headers_and_cookie_flags() {
     );
     assert_eq!(h.get("x-content-type-options").unwrap(), "nosniff");
     assert_eq!(h.get("referrer-policy").unwrap(), "same-origin");
-    let cookie = h.get("set-cookie").unwrap().to_str().unwrap();
+    assert!(
+        h.get("set-cookie").is_none(),
+        "looking at the login page stores no session"
+    );
+    let res = log_in_directly(&app, &app.base).await;
+    let cookie = res.headers().get("set-cookie").unwrap().to_str().unwrap();
     assert!(
         cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
         "{cookie}"
@@ -62,9 +68,26 @@ async fn cookies_are_secure_behind_https() {
         ..Default::default()
     };
     let app = TestApp::spawn_with(config).await;
-    let res = reqwest::get(format!("{}/login", app.base)).await.unwrap();
+    Fixture::create(&app).await;
+    let res = log_in_directly(&app, "https://trivsel.example.dk").await;
     let cookie = res.headers().get("set-cookie").unwrap().to_str().unwrap();
     assert!(cookie.contains("Secure"), "{cookie}");
+}
+
+/// Posts the login form as a browser on `origin` would, and returns the raw response.
+async fn log_in_directly(app: &TestApp, origin: &str) -> reqwest::Response {
+    let res = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(format!("{}/login", app.base))
+        .header("origin", origin)
+        .form(&[("email", ADMIN), ("password", PASSWORD), ("csrf_token", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    res
 }
 
 #[tokio::test]
