@@ -1167,3 +1167,82 @@ async fn a_team_screens_mariehoenen_in_one_sitting_by_keyboard() {
     }
     b.close().await;
 }
+
+/// The admin moves a child from daycare to school as a new admin would: the move form starts at
+/// the child's own institution, another institution is chosen and its groups shown, one of
+/// them picked, and the child's page then names the new group. Every page passes axe.
+#[tokio::test]
+#[ignore = "needs Chromium, chromedriver and axe-core: run by .ci/run"]
+async fn an_admin_moves_a_child_choosing_the_institution_first() {
+    let app = demo_app().await;
+    let room = group_id(&app, "Børnehaven Troldehøj", "Mariehønen").await;
+    let class = group_id(&app, "Centrumskolen", "3.A").await;
+    let school = app
+        .count("SELECT id FROM institutions WHERE name = 'Centrumskolen'")
+        .await;
+    let child = app
+        .count(&format!(
+            "SELECT MIN(child_id) FROM enrolments WHERE group_id = {room} AND to_date IS NULL"
+        ))
+        .await;
+    let b = Browser::start(&app.base).await;
+    b.login("admin@demo.trivsel.dk").await;
+    b.open(&format!("/admin/children/{child}")).await;
+    let chosen =
+        b.c.execute(
+            "const s = document.getElementById('enrol_institution_id'); \
+             return s.options[s.selectedIndex].text;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(chosen, json!("Børnehaven Troldehøj"));
+    assert!(b.source().await.contains("Sommerfuglen"));
+
+    b.c.execute(
+        "document.getElementById('enrol_institution_id').value = arguments[0];",
+        vec![json!(school.to_string())],
+    )
+    .await
+    .unwrap();
+    b.follow("button[name=action][value=choose_institution]")
+        .await;
+    let source = b.source().await;
+    assert!(source.contains("3.A"), "the school's classes are shown");
+    assert!(
+        !source.contains("Sommerfuglen"),
+        "the daycare's rooms are not"
+    );
+
+    b.c.execute(
+        "document.getElementById('enrol_group_id').value = arguments[0];",
+        vec![json!(class.to_string())],
+    )
+    .await
+    .unwrap();
+    b.c.execute(
+        "document.getElementById('enrol_from_date').value = '2099-08-01';",
+        vec![],
+    )
+    .await
+    .unwrap();
+    b.follow("form[action$='/enrol'] button:not([name])").await;
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM enrolments WHERE child_id = {child} AND group_id = {class}"
+        ))
+        .await,
+        1
+    );
+    // The account forms with the same choice pass axe too.
+    let educator = app
+        .count("SELECT id FROM users WHERE email = 'paedagog@demo.trivsel.dk'")
+        .await;
+    b.open(&format!("/admin/users/{educator}")).await;
+    assert!(
+        b.source().await.contains("checked"),
+        "the educator's groups are ticked"
+    );
+    b.open("/admin/children/new").await;
+    b.close().await;
+}
