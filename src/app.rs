@@ -50,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::alerts::routes::router())
         .merge(crate::overview::routes::router())
         .merge(crate::audit::routes::router())
+        .merge(crate::notify::routes::router())
         .layer(middleware::from_fn_with_state(
             state.clone(),
             crate::auth::csrf::protect,

@@ -181,7 +181,15 @@ async fn page_ctx(
             .map_err(|e| anyhow::anyhow!("read session: {e}"))?
             .unwrap_or_default(),
     };
+    let mail_warning = match &user {
+        Some(u) if u.role == Role::Admin => {
+            let mut c = state.db.conn().await?;
+            crate::notify::needing_attention(&mut c, state.now()).await?
+        }
+        _ => 0,
+    };
     Ok(PageCtx {
+        mail_warning,
         csrf,
         lang,
         municipality: state.municipality_name(),

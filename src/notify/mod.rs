@@ -18,6 +18,8 @@
 //! permanent refusal (5xx, an address that cannot be parsed) is given up after
 //! [`PERMANENT_ATTEMPTS`].
 
+pub mod routes;
+
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -254,4 +256,23 @@ impl Sender {
         .map(|r| r.rows_affected()))?;
         Ok(result.is_ok())
     }
+}
+
+/// Undelivered this long, a message is shown to the admin as a problem.
+pub const OVERDUE_AFTER: chrono::Duration = chrono::Duration::hours(1);
+
+/// A message refused for good stays on the admin's warning this long.
+pub const GIVEN_UP_SHOWN_FOR: chrono::Duration = chrono::Duration::days(7);
+
+/// How many messages need the admin's attention at `now`: undelivered for more than
+/// [`OVERDUE_AFTER`], or given up within [`GIVEN_UP_SHOWN_FOR`].
+pub async fn needing_attention(c: &mut impl Conn, now: DateTime<Utc>) -> anyhow::Result<i64> {
+    Ok(dispatch!(c, c => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL \
+         AND ((given_up_at IS NULL AND created_at < $1) OR given_up_at > $2)",
+    )
+    .bind(now - OVERDUE_AFTER)
+    .bind(now - GIVEN_UP_SHOWN_FOR)
+    .fetch_one(&mut *c)
+    .await)?)
 }

@@ -33,6 +33,9 @@ pub struct PageCtx {
     pub path: String,
     /// The municipality's time zone, in which every time is shown.
     pub tz: chrono_tz::Tz,
+    /// For an admin: emails that need attention (undelivered for over an hour, or given up
+    /// lately), shown as a warning on every page; 0 for everyone else.
+    pub mail_warning: i64,
 }
 
 impl PageCtx {

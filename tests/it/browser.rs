@@ -1244,5 +1244,6 @@ async fn an_admin_moves_a_child_choosing_the_institution_first() {
         "the educator's groups are ticked"
     );
     b.open("/admin/children/new").await;
+    b.open("/admin/outbox").await;
     b.close().await;
 }

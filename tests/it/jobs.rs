@@ -201,6 +201,7 @@ async fn a_relay_that_hangs_or_refuses_holds_up_nothing_and_is_recorded() {
         ..busy_config(smtp.port)
     })
     .await;
+    Fixture::create(&app).await;
     let now = app.state.now();
     let mut tx = app.db.begin().await.unwrap();
     for to in [
@@ -269,5 +270,30 @@ async fn a_relay_that_hangs_or_refuses_holds_up_nothing_and_is_recorded() {
         app.count("SELECT COUNT(*) FROM outbox WHERE recipient LIKE 'ok%' AND sent_at IS NOT NULL")
             .await,
         2
+    );
+
+    // The admin is told on every page, and sees the queue by status and role, not content.
+    let mut admin = app.login(ADMIN).await;
+    admin
+        .get("/admin/org")
+        .await
+        .assert_contains("E-mails fra Trivsel er ikke nået frem: 3");
+    let page = admin.get("/admin/outbox").await;
+    page.assert_contains(r#"<dd id="outbox-failing">2</dd>"#)
+        .assert_contains(r#"<dd id="outbox-given-up">1</dd>"#)
+        .assert_contains(r#"<dd id="outbox-sent">2</dd>"#)
+        .assert_contains("Opgivet")
+        .assert_contains("Fejler – prøves igen")
+        .assert_contains("Ikke en medarbejder")
+        .assert_lacks("Der venter noget")
+        .assert_lacks("hang@test.dk");
+    let mut educator = app.login(EDUCATOR).await;
+    educator
+        .get("/")
+        .await
+        .assert_lacks("E-mails fra Trivsel er ikke nået frem");
+    assert_eq!(
+        educator.get("/admin/outbox").await.status,
+        reqwest::StatusCode::NOT_FOUND
     );
 }
