@@ -7,6 +7,7 @@ pub mod resume;
 pub mod routes;
 pub mod scope;
 pub mod session_store;
+pub mod throttle;
 pub mod users;
 
 use axum::extract::FromRequestParts;

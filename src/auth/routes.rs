@@ -6,13 +6,13 @@ use axum::extract::{Form, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use validator::Validate;
 
 use super::users::{self, Assignments, UserRow};
-use super::{Auth, Role, Visitor, password, scope};
+use super::{Auth, Role, Visitor, password, scope, throttle};
 use crate::db::{Conn, Db};
 use crate::dispatch;
 use crate::error::{AppError, AppResult};
@@ -67,13 +67,12 @@ struct LoginForm {
 async fn login(
     State(state): State<AppState>,
     v: Visitor,
+    headers: axum::http::HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> AppResult<Response> {
     let now = state.now();
     let email = users::normalise_email(&form.email);
-    let mut c = state.db.writer().await?;
-    let window_start = now - Duration::minutes(state.config.login_window_minutes);
-    let failures = recent_failures(&mut c, &email, window_start).await?;
+    let device = throttle::device_of(&headers);
     let resumed = super::resume::has_form(&v.session).await?;
     let page = |error, status| -> AppResult<Response> {
         Ok((
@@ -87,58 +86,39 @@ async fn login(
         )
             .into_response())
     };
-    if failures >= state.config.login_max_failures {
-        tracing::warn!("login refused: too many failed attempts for one account");
+    let Some(attempt) =
+        throttle::begin(&state.db, &state.config, &email, device.as_deref(), now).await?
+    else {
         return page(tkey("login.throttled"), StatusCode::TOO_MANY_REQUESTS);
-    }
-    let creds = users::credentials(&mut c, &email).await?;
+    };
+    let creds = {
+        let mut c = state.db.conn().await?;
+        users::credentials(&mut c, &email).await?
+    };
     let (stored, user) = match &creds {
         Some((id, Some(hash), true)) => (hash.clone(), Some(*id)),
         _ => (password::dummy_hash().to_string(), None),
     };
+    // The hash is checked with no connection held: a burst of wrong passwords must not hold
+    // up anyone's writes.
     let ok = password::verify(form.password.clone(), stored).await? && user.is_some();
-    record_attempt(&mut c, &email, now, ok).await?;
-    drop(c);
     match user {
         Some(id) if ok => {
+            let token = throttle::succeeded(&state.db, attempt, id, device.as_deref(), now).await?;
             super::log_in(&v.session, id).await?;
             tracing::info!(user_id = id, "logged in");
             let next = super::resume::take_path(&v.session).await?;
-            Ok(Redirect::to(&next).into_response())
+            let mut response = Redirect::to(&next).into_response();
+            if let Some(token) = token {
+                response.headers_mut().append(
+                    axum::http::header::SET_COOKIE,
+                    throttle::device_cookie(&token, state.config.secure_cookies())?,
+                );
+            }
+            Ok(response)
         }
         _ => page(tkey("login.failed"), StatusCode::UNAUTHORIZED),
     }
-}
-
-async fn recent_failures(
-    c: &mut impl Conn,
-    email: &str,
-    since: DateTime<Utc>,
-) -> anyhow::Result<i64> {
-    // Failures since the last success inside the window.
-    Ok(dispatch!(c, c => sqlx::query_scalar(
-        "SELECT COUNT(*) FROM login_attempts WHERE email = $1 AND at > $2 AND NOT success \
-         AND at > COALESCE((SELECT MAX(at) FROM login_attempts WHERE email = $1 AND success), $2)",
-    )
-    .bind(email)
-    .bind(since)
-    .fetch_one(&mut *c)
-    .await)?)
-}
-
-async fn record_attempt(
-    c: &mut impl Conn,
-    email: &str,
-    now: DateTime<Utc>,
-    success: bool,
-) -> anyhow::Result<()> {
-    dispatch!(c, c => sqlx::query("INSERT INTO login_attempts (email, at, success) VALUES ($1, $2, $3)")
-        .bind(email)
-        .bind(now)
-        .bind(success)
-        .execute(&mut *c)
-        .await.map(|r| r.rows_affected()))?;
-    Ok(())
 }
 
 async fn logout(a: Auth) -> AppResult<Redirect> {

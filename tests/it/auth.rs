@@ -411,3 +411,51 @@ async fn the_language_switch_never_leaves_the_site_and_never_fails() {
         .await;
     assert_eq!(res.location.as_deref(), Some("/alerts?page=2"));
 }
+
+/// Wrong passwords from elsewhere cannot lock a user out of her own computer: the account
+/// locks for unknown devices only, and a burst of parallel guesses gets no more than the
+/// limit between them.
+#[tokio::test]
+async fn a_locked_account_still_opens_on_its_own_device_and_parallel_guesses_get_the_limit() {
+    let app = TestApp::spawn_with(Config {
+        login_max_failures: 3,
+        ..Config::default()
+    })
+    .await;
+    Fixture::create(&app).await;
+    // The social worker has logged in on her own computer before.
+    let mut own = app.login(WORKER).await;
+    assert_eq!(own.post("/logout", &[]).await.status, StatusCode::SEE_OTHER);
+
+    // Someone sends ten wrong passwords for her account at once.
+    let mut guesses = tokio::task::JoinSet::new();
+    for i in 0..10 {
+        let mut c = app.client();
+        guesses.spawn(async move { c.login(WORKER, &format!("gaet-forkert-{i}")).await.status });
+    }
+    let mut statuses = Vec::new();
+    while let Some(s) = guesses.join_next().await {
+        statuses.push(s.unwrap());
+    }
+    let checked = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    assert_eq!(checked, 3, "only the limit is checked: {statuses:?}");
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+            .count(),
+        7
+    );
+    // From an unknown device even the right password is refused now…
+    assert_eq!(
+        app.client().login(WORKER, PASSWORD).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // …but her own computer gets in.
+    let res = own.login(WORKER, PASSWORD).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    assert_eq!(own.get("/").await.status, StatusCode::OK);
+}
