@@ -56,6 +56,7 @@ pub fn router(state: AppState) -> Router {
             crate::auth::csrf::protect,
         ))
         .layer(session_layer)
+        .layer(middleware::from_fn_with_state(state.clone(), gate))
         .merge(crate::web::router())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -93,13 +94,26 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
+/// Ready when the database answers and takes a write, within a second.
 async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> impl IntoResponse {
-    match state.db.ping().await {
+    match state.check_database().await {
         Ok(()) => (StatusCode::OK, "ready"),
-        Err(e) => {
-            tracing::error!(error = format!("{e:#}"), "database not reachable");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
-        }
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable"),
+    }
+}
+
+/// While the last readiness check failed, every page answers at once with "try again in a
+/// moment" (503) instead of waiting for a database that is not there. The health job checks
+/// every second, so the pages follow the database within about a second either way.
+async fn gate(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    if state.database_ready() {
+        next.run(req).await
+    } else {
+        crate::error::AppError::Unavailable.into_response()
     }
 }
 

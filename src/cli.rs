@@ -1,4 +1,5 @@
-//! The command line: `serve` (default), `migrate`, `demo`, `user add|set-password`, `check`.
+//! The command line: `serve` (default), `migrate`, `demo`, `user add|set-password`, `check`, `init`,
+//! `score`, `backup`.
 
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -67,6 +68,19 @@ pub enum Command {
     User(UserCommand),
     /// Validate the configuration and the questionnaire files; exit non-zero on a problem.
     Check,
+    /// Make a consistent copy of the SQLite database while the service runs (PostgreSQL:
+    /// use its own tools, see docs/operations.md).
+    Backup {
+        /// The new file to write (it must not exist).
+        file: PathBuf,
+    },
+    /// Write editable copies of the built-in questionnaires, scales and alert rules into a
+    /// folder (then set `questionnaire_dir` to it).
+    Init {
+        /// The folder to create or fill; existing files are never overwritten.
+        #[arg(default_value = "questionnaires")]
+        dir: PathBuf,
+    },
     /// Score a set of answers with a questionnaire file, as the service would, and print JSON.
     Score {
         /// The questionnaire file (TOML).
@@ -135,6 +149,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             questionnaire,
             answers,
         } => score(&config, &questionnaire, &answers),
+        Command::Init { dir } => init(&dir),
+        Command::Backup { file } => {
+            let url = config.database_url()?;
+            anyhow::ensure!(
+                url.starts_with("sqlite:"),
+                "trivsel backup copies a SQLite database; back up PostgreSQL with its own tools \
+                 (pg_dump, or base backups with WAL archiving; see docs/operations.md)"
+            );
+            anyhow::ensure!(
+                !file.exists(),
+                "{} exists; give the backup a new file",
+                file.display()
+            );
+            let db = Db::connect(&url, 1).await?;
+            db.backup_to(&file).await?;
+            db.close().await;
+            let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+            out!("backed up to {} ({size} bytes)", file.display());
+            Ok(())
+        }
         Command::Check => {
             let catalogue = config.catalogue()?;
             out!(
@@ -228,11 +262,37 @@ async fn serve(mut config: Config, demo: bool) -> anyhow::Result<()> {
 }
 
 /// `trivsel score`: the same loading, validation and engine as the service.
+/// Writes the built-in files into `dir`, refusing to overwrite any.
+fn init(dir: &std::path::Path) -> anyhow::Result<()> {
+    let targets: Vec<(PathBuf, &[u8])> = crate::questionnaire::BUILT_IN
+        .iter()
+        .map(|(name, bytes)| (dir.join(name), *bytes))
+        .collect();
+    if let Some((existing, _)) = targets.iter().find(|(p, _)| p.exists()) {
+        anyhow::bail!(
+            "{} exists; nothing was written (init never overwrites a file)",
+            existing.display()
+        );
+    }
+    for (path, bytes) in &targets {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("create folder {}", parent.display()))?;
+        }
+        std::fs::write(path, bytes).with_context(|| format!("write {}", path.display()))?;
+    }
+    out!(
+        "wrote {} files to {}; set questionnaire_dir = {:?} (or TRIVSEL_QUESTIONNAIRE_DIR) to use them",
+        targets.len(),
+        dir.display(),
+        dir.display().to_string()
+    );
+    Ok(())
+}
+
 fn score(config: &Config, file: &std::path::Path, answers: &std::path::Path) -> anyhow::Result<()> {
     use crate::questionnaire::{self as q, Problems};
-    let catalogue_scale = q::Catalogue::load(&config.questionnaire_dir, &config.scale)
-        .map(|c| c.scale)
-        .map_err(|p| anyhow::anyhow!("{p}"))?;
+    let catalogue_scale = config.catalogue()?.scale;
     let name = file.display().to_string();
     let bytes = std::fs::read(file).with_context(|| format!("read {name}"))?;
     let text = String::from_utf8(bytes.clone()).with_context(|| format!("{name} is not UTF-8"))?;

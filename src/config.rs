@@ -62,8 +62,10 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Name shown in the header when the database does not hold one yet.
     pub municipality_name: String,
-    /// Folder of the questionnaire files, with the scales in its `scales/` subfolder.
-    pub questionnaire_dir: PathBuf,
+    /// Folder of the questionnaire files, with the scales in its `scales/` subfolder and the
+    /// alert rules in `alerts.toml`. Unset: the files built into the binary (`trivsel init`
+    /// writes editable copies of them).
+    pub questionnaire_dir: Option<PathBuf>,
     /// Id of the scale in use, e.g. `boernelineal` (four levels) or `topi` (three).
     pub scale: String,
     /// SMTP server for notification emails; without it email waits in the outbox.
@@ -111,7 +113,7 @@ impl Default for Config {
             body_limit_bytes: 4 * 1024 * 1024,
             log_format: LogFormat::Text,
             municipality_name: "Trivsel".to_string(),
-            questionnaire_dir: PathBuf::from("questionnaires"),
+            questionnaire_dir: None,
             scale: "boernelineal".to_string(),
             smtp_host: None,
             smtp_port: 587,
@@ -218,8 +220,11 @@ impl Config {
 
     /// Loads and validates the scale and questionnaire files.
     pub fn catalogue(&self) -> anyhow::Result<crate::questionnaire::Catalogue> {
-        crate::questionnaire::Catalogue::load(&self.questionnaire_dir, &self.scale)
-            .map_err(|p| anyhow::anyhow!("{p}"))
+        match &self.questionnaire_dir {
+            Some(dir) => crate::questionnaire::Catalogue::load(dir, &self.scale),
+            None => crate::questionnaire::Catalogue::built_in(&self.scale),
+        }
+        .map_err(|p| anyhow::anyhow!("{p}"))
     }
 
     /// The address links in emails point to.

@@ -22,8 +22,28 @@ pub enum AppError {
     /// A request no form of ours produces (bad CSRF token, malformed body).
     #[error("bad request: {0}")]
     BadRequest(&'static str),
+    /// The database cannot be reached or written just now: "try again in a moment".
+    #[error("database unavailable")]
+    Unavailable,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+}
+
+/// Whether `e` says the database is out of reach (down, unreachable, its pool exhausted, a
+/// connection lost) rather than that a query went wrong.
+pub fn is_unavailable(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<sqlx::Error>(),
+            Some(
+                sqlx::Error::PoolTimedOut
+                    | sqlx::Error::PoolClosed
+                    | sqlx::Error::Io(_)
+                    | sqlx::Error::Tls(_)
+                    | sqlx::Error::WorkerCrashed
+            )
+        )
+    })
 }
 
 pub type AppResult<T> = Result<T, AppError>;
@@ -82,6 +102,15 @@ impl IntoResponse for AppError {
                 tkey("error.bad_request"),
                 tkey("error.bad_request_message"),
             ),
+            AppError::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                tkey("error.unavailable"),
+                tkey("error.unavailable_message"),
+            ),
+            AppError::Internal(e) if is_unavailable(e) => {
+                tracing::error!(error = format!("{e:#}"), "database unavailable");
+                return AppError::Unavailable.into_response();
+            }
             AppError::Internal(e) => {
                 tracing::error!(error = format!("{e:#}"), "internal error");
                 (
@@ -99,9 +128,16 @@ impl IntoResponse for AppError {
             title,
             message,
         };
-        match page.render() {
+        let mut response = match page.render() {
             Ok(html) => (status, Html(html)).into_response(),
             Err(_) => (status, text(Lang::Da, title)).into_response(),
+        };
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("10"),
+            );
         }
+        response
     }
 }

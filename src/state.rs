@@ -2,6 +2,7 @@
 //! clock and this instance's caches. It sits at the bottom of the crate: features import it,
 //! and it imports no feature's routes (the router is assembled in [`crate::app`], at the top).
 
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
@@ -10,6 +11,12 @@ use crate::auth::session_store::SessionCache;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::Db;
+
+/// Failed readiness checks in a row (one a second) before the pages answer "try again".
+const GATE_AFTER: u32 = 3;
+
+/// How long a readiness check may take.
+const READY_WITHIN: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Shared state: one cheap clone, everything behind an `Arc`.
 #[derive(Clone)]
@@ -28,6 +35,8 @@ pub struct Inner {
     pub aggregates: crate::overview::AggregateCache,
     /// Recently read sessions and their accounts (see `session_cache_seconds`).
     pub sessions: SessionCache,
+    /// Readiness checks failed in a row (0 while the database answers).
+    database_failures: std::sync::atomic::AtomicU32,
 }
 
 impl std::ops::Deref for AppState {
@@ -48,6 +57,7 @@ impl AppState {
                 clock: Clock::default(),
                 municipality: RwLock::new(municipality),
                 aggregates: Default::default(),
+                database_failures: Default::default(),
             }),
         }
     }
@@ -85,6 +95,34 @@ impl AppState {
             *m = name;
         }
         Ok(())
+    }
+
+    /// Checks that the database answers and takes a write, within a second, and remembers
+    /// the answer for the pages (see `app::gate`).
+    pub async fn check_database(&self) -> anyhow::Result<()> {
+        let checked = match tokio::time::timeout(READY_WITHIN, self.db.ready()).await {
+            Ok(result) => result,
+            Err(_) => Err(anyhow::anyhow!(
+                "the database did not answer within {} ms",
+                READY_WITHIN.as_millis()
+            )),
+        };
+        let before = match &checked {
+            Ok(()) => self.database_failures.swap(0, Relaxed),
+            Err(_) => self.database_failures.fetch_add(1, Relaxed),
+        };
+        match (&checked, before) {
+            (Err(e), 0) => tracing::error!(error = format!("{e:#}"), "database unavailable"),
+            (Ok(()), 1..) => tracing::warn!("database available again"),
+            _ => {}
+        }
+        checked
+    }
+
+    /// Whether the pages should be served: false once [`GATE_AFTER`] readiness checks in a
+    /// row have failed (one slow check under a burst of writes does not close the gate).
+    pub fn database_ready(&self) -> bool {
+        self.database_failures.load(Relaxed) < GATE_AFTER
     }
 
     /// The current time. One place, so time-dependent behaviour can be tested.

@@ -61,6 +61,38 @@ pub enum Db {
     Postgres(sqlx::PgPool),
 }
 
+/// SQLite's durability from the URL's `synchronous` parameter (ours, taken out before the URL
+/// is parsed): `full`, the default, makes every acknowledged commit survive a power cut;
+/// `normal` may lose the last commits before one, for fewer disk flushes
+/// (docs/decisions.md, "Durability on SQLite").
+fn sqlite_synchronous(url: &str) -> anyhow::Result<(String, SqliteSynchronous)> {
+    let Some((base, query)) = url.split_once('?') else {
+        return Ok((url.to_string(), SqliteSynchronous::Full));
+    };
+    let mut synchronous = SqliteSynchronous::Full;
+    let mut rest = Vec::new();
+    for pair in query.split('&') {
+        match pair.split_once('=') {
+            Some(("synchronous", "full")) => synchronous = SqliteSynchronous::Full,
+            Some(("synchronous", "normal")) => synchronous = SqliteSynchronous::Normal,
+            Some(("synchronous", other)) => {
+                anyhow::bail!("SQLite URL: synchronous must be full or normal, not {other:?}")
+            }
+            _ => rest.push(pair),
+        }
+    }
+    let url = if rest.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{}", rest.join("&"))
+    };
+    Ok((url, synchronous))
+}
+
+/// How long a request waits for a pooled connection before it is answered "try again": long
+/// enough for a burst, short enough that nobody watches a page hang when the database is gone.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// How long a write waits for SQLite's one writer before it gives up.
 const SQLITE_WRITER_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -154,13 +186,23 @@ impl Db {
     pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Db> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let opts = PgConnectOptions::from_str(url).context("parse PostgreSQL URL")?;
+            // One connection first, so that a failure names its cause ("connection refused",
+            // a wrong password, a missing database) instead of the pool's time-out.
+            let first = PgConnection::connect_with(&opts).await.with_context(|| {
+                format!(
+                    "connect to PostgreSQL at {}:{}",
+                    opts.get_host(),
+                    opts.get_port()
+                )
+            })?;
+            sqlx::Connection::close(first).await.ok();
             // sqlx pings every connection it hands out by default: one more round trip per
             // acquire, which on a busy server is a third of all round trips. A connection
             // that was in use moments ago is alive; only one that has sat idle for a while
             // (the server restarted, a firewall dropped it) is checked first.
             let pool = PgPoolOptions::new()
                 .max_connections(max_connections)
-                .acquire_timeout(Duration::from_secs(10))
+                .acquire_timeout(ACQUIRE_TIMEOUT)
                 .test_before_acquire(false)
                 .before_acquire(|conn, meta| {
                     Box::pin(async move {
@@ -175,26 +217,30 @@ impl Db {
                 .context("connect to PostgreSQL")?;
             Ok(Db::Postgres(pool))
         } else if url.starts_with("sqlite:") {
-            let opts = SqliteConnectOptions::from_str(url)
+            let (url, synchronous) = sqlite_synchronous(url)?;
+            let opts = SqliteConnectOptions::from_str(&url)
                 .context("parse SQLite URL")?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
+                .synchronous(synchronous)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10));
             // The writer first: it creates the file and switches it to WAL. A connection to
             // a local file cannot go stale, so the read pool does not ping before handing one
             // out.
+            let path = opts.get_filename().display().to_string();
             let write = SqliteConnection::connect_with(&opts)
                 .await
-                .context("open SQLite database")?;
+                .with_context(|| {
+                    format!("open SQLite database {path} (is its folder there and writable?)")
+                })?;
             let write = Arc::new(Mutex::new(Some(write)));
             // Each reader keeps its own page cache: 1 MiB each (SQLite's default is 2 MiB)
             // keeps a full pool within the memory target on a large file (docs/benchmarks.md);
             // the operating system's file cache holds the rest.
             let read = SqlitePoolOptions::new()
                 .max_connections(max_connections)
-                .acquire_timeout(Duration::from_secs(10))
+                .acquire_timeout(ACQUIRE_TIMEOUT)
                 .test_before_acquire(false)
                 .connect_with(opts.read_only(true).pragma("cache_size", "-1024"))
                 .await
@@ -295,7 +341,38 @@ impl Db {
         })
     }
 
-    /// A trivial round trip, for `/readyz`.
+    /// Whether the database answers and takes a write: a read and a one-row update (the
+    /// `readiness` table). Bound it with a time-out: a locked or unreachable database makes
+    /// it wait.
+    pub async fn ready(&self) -> anyhow::Result<()> {
+        self.ping().await?;
+        let mut w = self.writer().await?;
+        dispatch!(&mut w, c => sqlx::query("UPDATE readiness SET checked_at = $1 WHERE id = 1")
+            .bind(chrono::Utc::now())
+            .execute(&mut *c)
+            .await
+            .map(|_| ()))
+        .context("write to the database")
+    }
+
+    /// Writes a consistent copy of a SQLite database to `file` (`VACUUM INTO`): one read
+    /// transaction's snapshot, taken while the service goes on writing; the copy is compact
+    /// and has no write-ahead log beside it.
+    pub async fn backup_to(&self, file: &std::path::Path) -> anyhow::Result<()> {
+        match self {
+            Db::Sqlite { read, .. } => {
+                sqlx::query("VACUUM INTO $1")
+                    .bind(file.display().to_string())
+                    .execute(read)
+                    .await
+                    .with_context(|| format!("back up to {}", file.display()))?;
+                Ok(())
+            }
+            Db::Postgres(_) => anyhow::bail!("PostgreSQL is backed up with its own tools"),
+        }
+    }
+
+    /// A trivial round trip.
     pub async fn ping(&self) -> anyhow::Result<()> {
         let mut c = self.conn().await?;
         dispatch!(&mut c, c => sqlx::query("SELECT 1").execute(&mut *c).await.map(|_| ()))

@@ -8,6 +8,7 @@
 //! | round reminders ([`crate::assessment::reminders`]) | `job_interval_seconds` | the job's lock, and one row per round and person |
 //! | expired sessions | 10 minutes | an idempotent delete |
 //! | planner statistics ([`crate::db::Db::refresh_statistics`]) | hourly | per instance (SQLite only) |
+//! | database readiness ([`crate::state::AppState::check_database`]) | every second | per instance |
 //!
 //! The job lock is a PostgreSQL advisory lock held for the job's transaction
 //! ([`crate::db::try_job_lock`]): while one instance runs a job, the others skip that run.
@@ -59,6 +60,7 @@ impl Jobs {
                 minute_jobs,
             ),
             every(Duration::from_secs(600), state.clone(), housekeeping),
+            every(Duration::from_secs(1), state.clone(), health),
         ];
         match crate::notify::Sender::from_config(&state.config, &instance)? {
             Some(sender) => {
@@ -96,6 +98,11 @@ where
             job(state.clone(), n).await;
         }
     })
+}
+
+/// The readiness check, every second: the pages answer "try again" while it fails.
+async fn health(state: AppState, _: u64) {
+    let _ = state.check_database().await;
 }
 
 /// Escalation of overdue alerts, then round reminders: both cheap when nothing is due.

@@ -471,11 +471,10 @@ pub struct Catalogue {
     pub alerting: Alerting,
 }
 
-fn load_alerting(dir: &Path, scale: &Scale, problems: &mut Vec<Problem>) -> Option<Alerting> {
-    let path = dir.join("alerts.toml");
-    let name = path.display().to_string();
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
+fn load_alerting(source: &Source, scale: &Scale, problems: &mut Vec<Problem>) -> Option<Alerting> {
+    let (name, read) = source.alerts();
+    let text = match read {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
         Err(e) => {
             problems.push(Problem {
                 file: name,
@@ -557,31 +556,129 @@ fn load_alerting(dir: &Path, scale: &Scale, problems: &mut Vec<Problem>) -> Opti
     })
 }
 
-fn toml_files(dir: &Path) -> Result<Vec<PathBuf>, Problem> {
-    let entries = std::fs::read_dir(dir).map_err(|e| Problem {
-        file: dir.display().to_string(),
-        key: String::new(),
-        reason: format!("cannot read folder: {e}"),
-    })?;
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    files.sort();
-    Ok(files)
+/// The questionnaires, scales and alert rules built into the binary: the shipped files, so the
+/// service runs from any folder. `questionnaire_dir` replaces them; `trivsel init` writes
+/// editable copies.
+pub const BUILT_IN: &[(&str, &[u8])] = &[
+    ("0-2.toml", include_bytes!("../../questionnaires/0-2.toml")),
+    (
+        "10-13.toml",
+        include_bytes!("../../questionnaires/10-13.toml"),
+    ),
+    (
+        "14-17.toml",
+        include_bytes!("../../questionnaires/14-17.toml"),
+    ),
+    ("3-5.toml", include_bytes!("../../questionnaires/3-5.toml")),
+    ("6-9.toml", include_bytes!("../../questionnaires/6-9.toml")),
+    (
+        "alerts.toml",
+        include_bytes!("../../questionnaires/alerts.toml"),
+    ),
+    (
+        "scales/boernelineal.toml",
+        include_bytes!("../../questionnaires/scales/boernelineal.toml"),
+    ),
+    (
+        "scales/topi.toml",
+        include_bytes!("../../questionnaires/scales/topi.toml"),
+    ),
+];
+
+/// Where a catalogue's files come from.
+pub enum Source<'a> {
+    /// A folder: `*.toml` questionnaires and `alerts.toml`, scales in `scales/`.
+    Folder(&'a Path),
+    /// The copies built into the binary ([`BUILT_IN`]).
+    BuiltIn,
+}
+
+/// A file's name (as problems name it) and its bytes, or why it could not be read.
+type Read = (String, Result<Vec<u8>, String>);
+
+impl Source<'_> {
+    /// What the source is called in messages.
+    fn label(&self, sub: &str) -> String {
+        match self {
+            Source::Folder(dir) => dir.join(sub).display().to_string(),
+            Source::BuiltIn => format!("built-in questionnaires/{sub}"),
+        }
+    }
+
+    /// The `*.toml` files of the folder (or of `scales/`), sorted by name.
+    fn files(&self, scales: bool) -> Result<Vec<Read>, Problem> {
+        match self {
+            Source::Folder(dir) => {
+                let dir = if scales {
+                    dir.join("scales")
+                } else {
+                    dir.to_path_buf()
+                };
+                let entries = std::fs::read_dir(&dir).map_err(|e| Problem {
+                    file: dir.display().to_string(),
+                    key: String::new(),
+                    reason: format!("cannot read folder: {e}"),
+                })?;
+                let mut paths: Vec<PathBuf> = entries
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+                    .filter(|p| scales || !p.ends_with("alerts.toml"))
+                    .collect();
+                paths.sort();
+                Ok(paths
+                    .into_iter()
+                    .map(|p| {
+                        let read = std::fs::read(&p).map_err(|e| e.to_string());
+                        (p.display().to_string(), read)
+                    })
+                    .collect())
+            }
+            Source::BuiltIn => Ok(BUILT_IN
+                .iter()
+                .filter(|(name, _)| name.starts_with("scales/") == scales && *name != "alerts.toml")
+                .map(|(name, bytes)| (self.label(name), Ok(bytes.to_vec())))
+                .collect()),
+        }
+    }
+
+    fn alerts(&self) -> Read {
+        match self {
+            Source::Folder(dir) => {
+                let path = dir.join("alerts.toml");
+                let read = std::fs::read(&path).map_err(|e| e.to_string());
+                (path.display().to_string(), read)
+            }
+            Source::BuiltIn => (
+                self.label("alerts.toml"),
+                BUILT_IN
+                    .iter()
+                    .find(|(name, _)| *name == "alerts.toml")
+                    .map(|(_, bytes)| bytes.to_vec())
+                    .ok_or_else(|| "not built in".to_string()),
+            ),
+        }
+    }
 }
 
 impl Catalogue {
     /// Loads `dir/scales/*.toml` and `dir/*.toml`, with `scale_id` as the scale in use.
     /// Every problem in every file is collected before giving up.
     pub fn load(dir: &Path, scale_id: &str) -> Result<Catalogue, Problems> {
+        Self::load_from(&Source::Folder(dir), scale_id)
+    }
+
+    /// The catalogue built into the binary, with `scale_id` as the scale in use.
+    pub fn built_in(scale_id: &str) -> Result<Catalogue, Problems> {
+        Self::load_from(&Source::BuiltIn, scale_id)
+    }
+
+    fn load_from(source: &Source, scale_id: &str) -> Result<Catalogue, Problems> {
         let mut problems = Vec::new();
         let mut scales = Vec::new();
-        match toml_files(&dir.join("scales")) {
+        match source.files(true) {
             Ok(files) => {
-                for path in files {
-                    let name = path.display().to_string();
-                    match std::fs::read(&path) {
+                for (name, read) in files {
+                    match read {
                         Ok(bytes) => {
                             match parse::<ScaleFile>(&name, &String::from_utf8_lossy(&bytes)) {
                                 Ok(def) => {
@@ -601,7 +698,7 @@ impl Catalogue {
                         Err(e) => problems.push(Problem {
                             file: name,
                             key: String::new(),
-                            reason: e.to_string(),
+                            reason: e,
                         }),
                     }
                 }
@@ -611,24 +708,23 @@ impl Catalogue {
         let scale = scales.iter().find(|s| s.def.id == scale_id).cloned();
         if scale.is_none() && problems.is_empty() {
             problems.push(Problem {
-                file: dir.join("scales").display().to_string(),
+                file: source.label("scales"),
                 key: "id".into(),
                 reason: format!("no scale with id {scale_id:?} (the configured `scale`)"),
             });
         }
         let mut questionnaires: Vec<Arc<Questionnaire>> = Vec::new();
-        match toml_files(dir) {
+        match source.files(false) {
             Ok(files) => {
                 // `alerts.toml` sits beside the questionnaires but is not one.
-                for path in files.into_iter().filter(|p| !p.ends_with("alerts.toml")) {
-                    let name = path.display().to_string();
-                    let bytes = match std::fs::read(&path) {
+                for (name, read) in files {
+                    let bytes = match read {
                         Ok(b) => b,
                         Err(e) => {
                             problems.push(Problem {
                                 file: name,
                                 key: String::new(),
-                                reason: e.to_string(),
+                                reason: e,
                             });
                             continue;
                         }
@@ -682,14 +778,14 @@ impl Catalogue {
         }
         if questionnaires.is_empty() && problems.is_empty() {
             problems.push(Problem {
-                file: dir.display().to_string(),
+                file: source.label(""),
                 key: String::new(),
                 reason: "no questionnaire files".into(),
             });
         }
         let alerting = scale
             .as_ref()
-            .and_then(|s| load_alerting(dir, s, &mut problems));
+            .and_then(|s| load_alerting(source, s, &mut problems));
         match (scale, alerting) {
             (Some(scale), Some(alerting)) if problems.is_empty() => Ok(Catalogue {
                 scale: Arc::new(scale),

@@ -290,3 +290,204 @@ fn output_into_a_closed_pipe_ends_quietly() {
     assert!(out.status.success(), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// A database that cannot be opened is refused at start-up with its cause: the address and
+/// "connection refused" for PostgreSQL, the file's path for SQLite.
+#[test]
+fn start_up_errors_name_the_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = free.local_addr().unwrap().port();
+    drop(free);
+    let out = trivsel(dir.path())
+        .arg("migrate")
+        .env(
+            "DATABASE_URL",
+            format!("postgres://postgres@127.0.0.1:{port}/x"),
+        )
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_lowercase();
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("connection refused") && stderr.contains(&format!("127.0.0.1:{port}")),
+        "{stderr}"
+    );
+    let missing = dir.path().join("no-such-folder").join("trivsel.db");
+    let out = trivsel(dir.path())
+        .arg("migrate")
+        .env("DATABASE_URL", format!("sqlite://{}", missing.display()))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains(&missing.display().to_string()), "{stderr}");
+}
+
+/// The binary carries the shipped questionnaires: it runs from any folder, and `init` writes
+/// editable copies (never over an existing file) that `questionnaire_dir` then uses.
+#[test]
+fn the_questionnaires_are_built_in_and_init_writes_editable_copies() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = trivsel(dir.path())
+        .env_remove("TRIVSEL_QUESTIONNAIRE_DIR")
+        .arg("check")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("questionnaires OK: scale \"boernelineal\""),
+        "{stdout}"
+    );
+
+    let copies = dir.path().join("mine");
+    let out = trivsel(dir.path())
+        .env_remove("TRIVSEL_QUESTIONNAIRE_DIR")
+        .args(["init", "mine"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for (name, bytes) in trivsel::questionnaire::BUILT_IN {
+        assert_eq!(&std::fs::read(copies.join(name)).unwrap(), bytes, "{name}");
+    }
+    // The copies are the shipped folder's files.
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("questionnaires");
+    for (name, bytes) in trivsel::questionnaire::BUILT_IN {
+        assert_eq!(&std::fs::read(shipped.join(name)).unwrap(), bytes, "{name}");
+    }
+    let count = |d: &std::path::Path| {
+        std::fs::read_dir(d)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "toml")
+            })
+            .count()
+    };
+    assert_eq!(
+        count(&shipped) + count(&shipped.join("scales")),
+        trivsel::questionnaire::BUILT_IN.len(),
+        "every shipped file is built in"
+    );
+
+    // An edited copy is what the service then uses; init never overwrites it.
+    let edited = std::fs::read_to_string(copies.join("alerts.toml"))
+        .unwrap()
+        .replacen("[[rules]]", "[[rules]]\nbroken = ", 1);
+    std::fs::write(copies.join("alerts.toml"), edited).unwrap();
+    let out = trivsel(dir.path())
+        .env("TRIVSEL_QUESTIONNAIRE_DIR", &copies)
+        .arg("check")
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "the edited (broken) copy is the one checked"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("alerts.toml"));
+    let out = trivsel(dir.path())
+        .env_remove("TRIVSEL_QUESTIONNAIRE_DIR")
+        .args(["init", "mine"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing was written"));
+}
+
+/// A backup taken while the service writes holds every write acknowledged before it began,
+/// and a service started on the restored file serves it. PostgreSQL is backed up with its
+/// own tools, and `backup` says so.
+#[tokio::test]
+async fn a_backup_under_write_load_restores_every_acknowledged_write() {
+    use crate::helpers::*;
+    let app = TestApp::spawn().await;
+    Fixture::create(&app).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("backup.db");
+    if !app.url.starts_with("sqlite:") {
+        let out = trivsel(dir.path())
+            .arg("backup")
+            .arg(&file)
+            .env("DATABASE_URL", &app.url)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("pg_dump"));
+        return;
+    }
+    // An admin keeps creating districts, one acknowledged write after another.
+    let mut admin = app.login(ADMIN).await;
+    let writer = tokio::spawn(async move {
+        let mut acknowledged = Vec::new();
+        for i in 0..400 {
+            let name = format!("Distrikt {i:03}");
+            let res = admin.post("/admin/districts/new", &[("name", &name)]).await;
+            assert_eq!(res.status, reqwest::StatusCode::SEE_OTHER);
+            acknowledged.push((name, std::time::Instant::now()));
+        }
+        acknowledged
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let started = std::time::Instant::now();
+    let mut backup = trivsel(dir.path());
+    backup
+        .arg("backup")
+        .arg(&file)
+        .env("DATABASE_URL", &app.url);
+    let out = tokio::task::spawn_blocking(move || backup.output().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let acknowledged = writer.await.unwrap();
+    let before: Vec<&String> = acknowledged
+        .iter()
+        .filter(|(_, at)| *at < started)
+        .map(|(n, _)| n)
+        .collect();
+    assert!(
+        !before.is_empty(),
+        "writes were acknowledged before the backup"
+    );
+
+    // Restore: the backup becomes a service's database file.
+    let restored_dir = tempfile::tempdir().unwrap();
+    let restored = restored_dir.path().join("trivsel.db");
+    std::fs::copy(&file, &restored).unwrap();
+    let back = TestApp::spawn_at(format!("sqlite://{}", restored.display())).await;
+    for name in &before {
+        assert_eq!(
+            back.count(&format!(
+                "SELECT COUNT(*) FROM districts WHERE name = '{name}'"
+            ))
+            .await,
+            1,
+            "{name} was acknowledged before the backup began"
+        );
+    }
+    assert_eq!(
+        back.count("SELECT COUNT(*) FROM districts WHERE name LIKE 'Distrikt A%' OR name LIKE 'Distrikt B%'")
+            .await,
+        2
+    );
+    let mut admin = back.login(ADMIN).await;
+    admin
+        .get("/admin/org")
+        .await
+        .assert_contains(before[0].as_str());
+}

@@ -73,6 +73,11 @@ impl TestApp {
         Self::spawn_on(url, store, Config::default()).await
     }
 
+    /// A server on an existing database (a restored backup); the caller owns the file.
+    pub async fn spawn_at(url: String) -> TestApp {
+        Self::spawn_on(url, Store::Shared, Config::default()).await
+    }
+
     pub async fn spawn_with(config: Config) -> TestApp {
         let (url, store) = fresh_database().await;
         Self::spawn_on(url, store, config).await

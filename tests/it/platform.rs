@@ -163,3 +163,90 @@ async fn unfinished_transactions_roll_back_and_free_the_writer() {
     app.db.close().await;
     assert!(app.db.begin().await.is_err());
 }
+
+/// Holds the database's write lock from outside the service (another process's long write),
+/// as far as the readiness check is concerned: SQLite's write lock, or on PostgreSQL a lock on
+/// the table the check writes.
+enum WriteLock {
+    Sqlite(sqlx::SqliteConnection),
+    Postgres(sqlx::PgConnection),
+}
+
+impl WriteLock {
+    async fn take(app: &TestApp) -> WriteLock {
+        use sqlx::Connection;
+        if app.url.starts_with("sqlite:") {
+            let mut c = sqlx::SqliteConnection::connect(&app.url).await.unwrap();
+            sqlx::query("BEGIN IMMEDIATE")
+                .execute(&mut c)
+                .await
+                .unwrap();
+            WriteLock::Sqlite(c)
+        } else {
+            let mut c = sqlx::PgConnection::connect(&app.url).await.unwrap();
+            sqlx::query("BEGIN").execute(&mut c).await.unwrap();
+            sqlx::query("LOCK TABLE readiness IN EXCLUSIVE MODE")
+                .execute(&mut c)
+                .await
+                .unwrap();
+            WriteLock::Postgres(c)
+        }
+    }
+
+    async fn release(self) {
+        match self {
+            WriteLock::Sqlite(mut c) => {
+                sqlx::query("ROLLBACK").execute(&mut c).await.unwrap();
+            }
+            WriteLock::Postgres(mut c) => {
+                sqlx::query("ROLLBACK").execute(&mut c).await.unwrap();
+            }
+        }
+    }
+}
+
+/// Ready means the database answers and takes a write, and the answer comes within a second;
+/// while the database is gone, pages say "try again in a moment" (503) instead of failing.
+#[tokio::test]
+async fn readiness_needs_a_write_and_pages_ask_to_try_again_while_the_database_is_gone() {
+    let app = TestApp::spawn().await;
+    Fixture::create(&app).await;
+    let mut c = app.login(EDUCATOR).await;
+    assert_eq!(c.get("/readyz").await.status, StatusCode::OK);
+
+    let lock = WriteLock::take(&app).await;
+    let r = c.get("/readyz").await;
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, "database unavailable"),
+        "a database that cannot be written is not ready"
+    );
+    lock.release().await;
+    assert_eq!(c.get("/readyz").await.status, StatusCode::OK);
+    assert_eq!(c.get("/").await.status, StatusCode::OK);
+
+    app.db.close().await;
+    assert_eq!(
+        c.get("/readyz").await.status,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    // Within a few seconds of checks every page answers "try again" at once.
+    let mut page = c.get("/").await;
+    for _ in 0..100 {
+        if page.status == StatusCode::SERVICE_UNAVAILABLE {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        page = c.get("/").await;
+    }
+    assert_eq!(
+        page.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        page.body
+    );
+    page.assert_contains("Trivsel er ikke tilgængelig lige nu")
+        .assert_contains("Prøv igen om lidt");
+    let h = c.get("/healthz").await;
+    assert_eq!(h.status, StatusCode::OK, "the process itself is alive");
+}
