@@ -60,7 +60,8 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::web::router())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route_layer(middleware::from_fn(record_route))
+        .route("/metrics", get(metrics))
+        .route_layer(middleware::from_fn_with_state(state.clone(), record_route))
         .fallback(|| async { crate::error::AppError::NotFound })
         .layer(DefaultBodyLimit::max(config.body_limit_bytes))
         .layer(header(header::CONTENT_SECURITY_POLICY, CSP))
@@ -81,13 +82,94 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Names the request's span by its route pattern and times it for the metrics.
 async fn record_route(
+    axum::extract::State(state): axum::extract::State<AppState>,
     path: MatchedPath,
     req: Request,
     next: middleware::Next,
 ) -> axum::response::Response {
     tracing::Span::current().record("route", path.as_str());
-    next.run(req).await
+    let method = req.method().to_string();
+    let started = std::time::Instant::now();
+    let response = next.run(req).await;
+    let labels = crate::metrics::RequestLabels {
+        route: path.as_str().to_string(),
+        method,
+        status: response.status().as_u16(),
+    };
+    state
+        .metrics
+        .requests
+        .get_or_create(&labels)
+        .observe(started.elapsed().as_secs_f64());
+    response
+}
+
+/// The metrics, for a scraper that sends `Authorization: Bearer <metrics_token>`.
+async fn metrics(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    use subtle::ConstantTimeEq;
+    let Some(token) = &state.config.metrics_token else {
+        return crate::error::AppError::NotFound.into_response();
+    };
+    let sent = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let expected = secrecy::ExposeSecret::expose_secret(token);
+    if !bool::from(sent.as_bytes().ct_eq(expected.as_bytes())) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            "",
+        )
+            .into_response();
+    }
+    match scrape(&state).await {
+        Ok(body) => (
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            body,
+        )
+            .into_response(),
+        Err(e) => crate::error::AppError::Internal(e).into_response(),
+    }
+}
+
+/// Reads the figures that are counted when scraped, then encodes everything.
+async fn scrape(state: &AppState) -> anyhow::Result<String> {
+    let m = &state.metrics;
+    m.database_ready.set(i64::from(state.database_ready()));
+    for (pool, in_use, idle) in state.db.pool_usage() {
+        m.connections
+            .get_or_create(&crate::metrics::PoolLabels {
+                pool,
+                state: "in_use",
+            })
+            .set(i64::from(in_use));
+        m.connections
+            .get_or_create(&crate::metrics::PoolLabels {
+                pool,
+                state: "idle",
+            })
+            .set(i64::from(idle));
+    }
+    let now = state.now();
+    let depth = {
+        let mut c = state.db.conn().await?;
+        crate::notify::depth(&mut c).await?
+    };
+    m.outbox_undelivered.set(depth.undelivered);
+    m.outbox_given_up.set(depth.given_up);
+    m.outbox_oldest_seconds
+        .set(depth.oldest.map_or(0, |at| (now - at).num_seconds().max(0)));
+    Ok(m.encode()?)
 }
 
 async fn healthz() -> &'static str {

@@ -83,6 +83,8 @@ pub struct Config {
     pub mail_timeout_seconds: u64,
     /// How often the minute jobs (escalation, round reminders) run, in seconds.
     pub job_interval_seconds: u64,
+    /// Bearer token for `GET /metrics` (Prometheus text format); unset, there is no such page.
+    pub metrics_token: Option<SecretString>,
     /// Counts below this are shown as "<N" in aggregate overviews.
     pub suppression_threshold: i64,
     /// Days before a round closes when educators and leaders are reminded of missing positions.
@@ -124,6 +126,7 @@ impl Default for Config {
             mail_poll_seconds: 5,
             mail_timeout_seconds: 30,
             job_interval_seconds: 60,
+            metrics_token: None,
             suppression_threshold: 5,
             reminder_days_before_close: 7,
             aggregate_cache_seconds: 60,

@@ -16,6 +16,7 @@
 //! - [`alerts`] — rules, routing to the district, the social worker's inbox, escalation.
 //! - [`notify`] — the email outbox and its SMTP sender.
 //! - [`jobs`] — the background jobs, each done once however many instances run.
+//! - [`metrics`] — request, job, outbox and pool metrics in the Prometheus text format.
 //! - [`overview`] — leader and municipal overviews, small-cell suppression, CSV export.
 //! - [`audit`] — the access log of every read and change of a child's data.
 //! - [`home`] — the start page for each role.
@@ -40,6 +41,7 @@ pub mod demo;
 pub mod error;
 pub mod home;
 pub mod jobs;
+pub mod metrics;
 pub mod notify;
 pub mod org;
 pub mod overview;

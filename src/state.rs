@@ -35,6 +35,8 @@ pub struct Inner {
     pub aggregates: crate::overview::AggregateCache,
     /// Recently read sessions and their accounts (see `session_cache_seconds`).
     pub sessions: SessionCache,
+    /// This instance's metrics (`GET /metrics`).
+    pub metrics: crate::metrics::Metrics,
     /// Readiness checks failed in a row (0 while the database answers).
     database_failures: std::sync::atomic::AtomicU32,
 }
@@ -58,6 +60,7 @@ impl AppState {
                 municipality: RwLock::new(municipality),
                 aggregates: Default::default(),
                 database_failures: Default::default(),
+                metrics: Default::default(),
             }),
         }
     }

@@ -372,6 +372,25 @@ impl Db {
         }
     }
 
+    /// The pools' connections, in use and idle: (pool, in use, idle).
+    pub fn pool_usage(&self) -> Vec<(&'static str, u32, u32)> {
+        fn usage(size: u32, idle: usize) -> (u32, u32) {
+            let idle = u32::try_from(idle).unwrap_or(u32::MAX).min(size);
+            (size - idle, idle)
+        }
+        match self {
+            Db::Sqlite { read, write } => {
+                let (in_use, idle) = usage(read.size(), read.num_idle());
+                let writing = u32::from(write.try_lock().is_err());
+                vec![("read", in_use, idle), ("write", writing, 1 - writing)]
+            }
+            Db::Postgres(p) => {
+                let (in_use, idle) = usage(p.size(), p.num_idle());
+                vec![("postgres", in_use, idle)]
+            }
+        }
+    }
+
     /// A trivial round trip.
     pub async fn ping(&self) -> anyhow::Result<()> {
         let mut c = self.conn().await?;

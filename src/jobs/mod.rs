@@ -66,12 +66,15 @@ impl Jobs {
             Some(sender) => {
                 let db = state.db.clone();
                 let clock = state.clock.clone();
+                let metrics_state = state.clone();
                 let mut tick =
                     tokio::time::interval(Duration::from_secs(state.config.mail_poll_seconds));
                 tasks.push(tokio::spawn(async move {
                     loop {
                         tick.tick().await;
-                        if let Err(e) = sender.deliver_due(&db, &clock).await {
+                        let done = sender.deliver_due(&db, &clock).await;
+                        metrics_state.metrics.job("outbox", done.is_ok());
+                        if let Err(e) = done {
                             tracing::warn!(error = format!("{e:#}"), "outbox delivery");
                         }
                     }
@@ -102,15 +105,20 @@ where
 
 /// The readiness check, every second: the pages answer "try again" while it fails.
 async fn health(state: AppState, _: u64) {
-    let _ = state.check_database().await;
+    let ready = state.check_database().await;
+    state.metrics.job("readiness", ready.is_ok());
 }
 
 /// Escalation of overdue alerts, then round reminders: both cheap when nothing is due.
 async fn minute_jobs(state: AppState, _: u64) {
-    if let Err(e) = crate::alerts::escalate_due(&state, state.now()).await {
+    let escalated = crate::alerts::escalate_due(&state, state.now()).await;
+    state.metrics.job("escalation", escalated.is_ok());
+    if let Err(e) = escalated {
         tracing::warn!(error = format!("{e:#}"), "alert escalation");
     }
-    if let Err(e) = crate::assessment::reminders::queue_due(&state, state.now()).await {
+    let reminded = crate::assessment::reminders::queue_due(&state, state.now()).await;
+    state.metrics.job("reminders", reminded.is_ok());
+    if let Err(e) = reminded {
         tracing::warn!(error = format!("{e:#}"), "round reminders");
     }
 }
@@ -118,7 +126,9 @@ async fn minute_jobs(state: AppState, _: u64) {
 /// Expired sessions every ten minutes; hourly, the planner's statistics (a no-op when little
 /// has changed).
 async fn housekeeping(state: AppState, n: u64) {
-    if let Err(e) = crate::auth::session_store::delete_expired(&state.db).await {
+    let swept = crate::auth::session_store::delete_expired(&state.db).await;
+    state.metrics.job("sessions", swept.is_ok());
+    if let Err(e) = swept {
         tracing::warn!(
             error = format!("{e:#}"),
             "could not delete expired sessions"

@@ -258,6 +258,30 @@ impl Sender {
     }
 }
 
+/// The outbox's depth: undelivered (not given up), given up, and the oldest undelivered's
+/// creation time.
+pub struct Depth {
+    pub undelivered: i64,
+    pub given_up: i64,
+    pub oldest: Option<DateTime<Utc>>,
+}
+
+pub async fn depth(c: &mut impl Conn) -> anyhow::Result<Depth> {
+    let (undelivered, given_up, oldest): (i64, i64, Option<DateTime<Utc>>) = dispatch!(c, c => sqlx::query_as(
+        "SELECT COALESCE(SUM(CASE WHEN given_up_at IS NULL THEN 1 ELSE 0 END), 0), \
+         COALESCE(SUM(CASE WHEN given_up_at IS NOT NULL THEN 1 ELSE 0 END), 0), \
+         MIN(CASE WHEN given_up_at IS NULL THEN created_at END) \
+         FROM outbox WHERE sent_at IS NULL",
+    )
+    .fetch_one(&mut *c)
+    .await)?;
+    Ok(Depth {
+        undelivered,
+        given_up,
+        oldest,
+    })
+}
+
 /// Undelivered this long, a message is shown to the admin as a problem.
 pub const OVERDUE_AFTER: chrono::Duration = chrono::Duration::hours(1);
 

@@ -250,3 +250,67 @@ async fn readiness_needs_a_write_and_pages_ask_to_try_again_while_the_database_i
     let h = c.get("/healthz").await;
     assert_eq!(h.status, StatusCode::OK, "the process itself is alive");
 }
+
+/// The metrics page needs its token, names routes by pattern (never a child's id), and
+/// reports the jobs, the outbox and the pools.
+#[tokio::test]
+async fn metrics_need_their_token_and_name_routes_by_pattern() {
+    let plain = TestApp::spawn().await;
+    let res = reqwest::get(format!("{}/metrics", plain.base))
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::NOT_FOUND,
+        "no token set: no metrics page"
+    );
+
+    let app = TestApp::spawn_with(trivsel::config::Config {
+        metrics_token: Some("skraber-token-1".to_string().into()),
+        ..Default::default()
+    })
+    .await;
+    let f = Fixture::create(&app).await;
+    let mut c = app.login(EDUCATOR).await;
+    assert_eq!(
+        c.get(&format!("/groups/{}", f.class_a1)).await.status,
+        StatusCode::OK
+    );
+    let mut tx = app.db.begin().await.unwrap();
+    trivsel::notify::enqueue(&mut tx, "a@test.dk", "Trivsel: test", "x", app.state.now())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let http = reqwest::Client::new();
+    let url = format!("{}/metrics", app.base);
+    for auth in [None, Some("Bearer forkert")] {
+        let mut req = http.get(&url);
+        if let Some(a) = auth {
+            req = req.header("authorization", a);
+        }
+        assert_eq!(req.send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    }
+    let res = http
+        .get(&url)
+        .header("authorization", "Bearer skraber-token-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let body = res.text().await.unwrap();
+    for needle in [
+        r#"trivsel_http_request_duration_seconds_count{route="/groups/{id}",method="GET",status="200"} 1"#,
+        "trivsel_outbox_undelivered 1",
+        "trivsel_outbox_given_up 0",
+        "trivsel_database_ready 1",
+        r#"trivsel_job_runs_total{job="readiness"}"#,
+        r#"trivsel_db_connections{pool="#,
+    ] {
+        assert!(body.contains(needle), "{needle} in:\n{body}");
+    }
+    assert!(
+        !body.contains(&format!("/groups/{}\"", f.class_a1)),
+        "no concrete path"
+    );
+}
