@@ -459,3 +459,69 @@ async fn a_locked_account_still_opens_on_its_own_device_and_parallel_guesses_get
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
     assert_eq!(own.get("/").await.status, StatusCode::OK);
 }
+
+/// Wrong passwords must not hold up anyone's writes: the password is checked with no
+/// database connection held. While four clients keep sending wrong passwords, a write waits
+/// for a short statement at most, not for a password check (which is what it waited for
+/// when the check held SQLite's one writer: about a hundred times longer).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_passwords_do_not_hold_up_writes() {
+    let app = TestApp::spawn_with(Config {
+        login_max_failures: 1_000_000,
+        ..Config::default()
+    })
+    .await;
+    Fixture::create(&app).await;
+    // What one password check takes on this machine now.
+    let hash = trivsel::auth::password::hash(PASSWORD.to_string())
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    for _ in 0..5 {
+        trivsel::auth::password::verify("forkert".into(), hash.clone())
+            .await
+            .unwrap();
+    }
+    let check = started.elapsed() / 5;
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut guessers = tokio::task::JoinSet::new();
+    for i in 0..4 {
+        let mut c = app.client();
+        let stop = stop.clone();
+        guessers.spawn(async move {
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                c.login(LEADER, &format!("gaet-forkert-{i}-{n}")).await;
+                n += 1;
+            }
+            n
+        });
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let mut waits = Vec::new();
+    for _ in 0..40 {
+        let t = std::time::Instant::now();
+        let mut w = app.db.writer().await.unwrap();
+        trivsel::dispatch!(&mut w, c => sqlx::query("UPDATE readiness SET checked_at = $1 WHERE id = 1")
+            .bind(chrono::Utc::now())
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected())
+            .unwrap());
+        drop(w);
+        waits.push(t.elapsed());
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut guesses = 0;
+    while let Some(n) = guessers.join_next().await {
+        guesses += n.unwrap();
+    }
+    waits.sort();
+    let median = waits[waits.len() / 2];
+    assert!(guesses >= 4, "the guessers were running");
+    assert!(
+        median < check,
+        "a write waited {median:?} (median) while a password check takes {check:?}"
+    );
+}

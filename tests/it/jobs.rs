@@ -297,3 +297,36 @@ async fn a_relay_that_hangs_or_refuses_holds_up_nothing_and_is_recorded() {
         reqwest::StatusCode::NOT_FOUND
     );
 }
+
+/// A relay that accepts the connection and never greets: the attempt times out, is recorded
+/// as a temporary failure with its reason, and is retried later; nothing hangs.
+#[tokio::test]
+async fn a_relay_that_never_greets_times_out_and_is_retried() {
+    let silent = SmtpServer::silent().await;
+    let app = TestApp::spawn_with(Config {
+        mail_timeout_seconds: 1,
+        ..busy_config(silent.port)
+    })
+    .await;
+    let now = app.state.now();
+    let mut tx = app.db.begin().await.unwrap();
+    trivsel::notify::enqueue(&mut tx, "x@test.dk", "Trivsel: test", "Der venter noget.", now)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    wait_count(
+        &app,
+        "SELECT COUNT(*) FROM outbox WHERE attempts = 1 AND sent_at IS NULL \
+         AND given_up_at IS NULL AND last_error <> ''",
+        1,
+    )
+    .await;
+    // Retried after its back-off, from the attempt's own time.
+    app.state.clock.advance(chrono::Duration::seconds(31));
+    wait_count(
+        &app,
+        "SELECT COUNT(*) FROM outbox WHERE attempts = 2 AND sent_at IS NULL",
+        1,
+    )
+    .await;
+}
