@@ -310,9 +310,15 @@ async fn a_relay_that_never_greets_times_out_and_is_retried() {
     .await;
     let now = app.state.now();
     let mut tx = app.db.begin().await.unwrap();
-    trivsel::notify::enqueue(&mut tx, "x@test.dk", "Trivsel: test", "Der venter noget.", now)
-        .await
-        .unwrap();
+    trivsel::notify::enqueue(
+        &mut tx,
+        "x@test.dk",
+        "Trivsel: test",
+        "Der venter noget.",
+        now,
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
     wait_count(
         &app,
