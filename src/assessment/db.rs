@@ -784,6 +784,8 @@ pub struct Position {
     pub decided_level: String,
     pub round_id: Option<i64>,
     pub submitted_at: DateTime<Utc>,
+    /// The day the child first came to the group's institution (`auth::scope::RecordWindow`).
+    pub since: Option<NaiveDate>,
 }
 
 #[tracing::instrument(skip_all)]
@@ -795,7 +797,10 @@ pub async fn latest_positions(c: &mut impl Conn, group_id: i64) -> anyhow::Resul
 }
 
 /// [`latest_positions`]: driven from the group's current enrolments (`$1`: the group).
-pub const LATEST_POSITIONS: &str = "SELECT a.child_id, a.decided_rank, a.decided_level, a.round_id, a.submitted_at FROM assessments a \
+pub const LATEST_POSITIONS: &str = "SELECT a.child_id, a.decided_rank, a.decided_level, a.round_id, a.submitted_at, \
+     (SELECT MIN(e2.from_date) FROM enrolments e2 JOIN groups g2 ON g2.id = e2.group_id \
+      WHERE e2.child_id = a.child_id AND g2.institution_id = (SELECT institution_id FROM groups WHERE id = $1)) AS since \
+     FROM assessments a \
      JOIN enrolments e ON e.child_id = a.child_id AND e.to_date IS NULL AND e.group_id = $1 \
      WHERE a.kind = 'team' AND a.status = 'submitted' \
      AND NOT EXISTS (SELECT 1 FROM assessments n WHERE n.supersedes_id = a.id AND n.status = 'submitted') \

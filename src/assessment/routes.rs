@@ -1101,6 +1101,11 @@ async fn load_assessment(state: &AppState, a: &Auth, id: i64) -> AppResult<(Asse
     let mut c = state.db.conn().await?;
     let assessment = adb::get(&mut c, id).await?.ok_or(AppError::NotFound)?;
     let child = scope::assessable_child(&mut c, &a.user, assessment.child_id).await?;
+    let today = state.now().date_naive();
+    let window = scope::record_window(&mut c, &a.user, assessment.child_id, today).await?;
+    if !window.admits(assessment.submitted_at.unwrap_or(assessment.created_at)) {
+        return Err(AppError::NotFound);
+    }
     // Others' drafts are private until submitted.
     if assessment.status != "submitted" && assessment.author_id != a.user.id {
         return Err(AppError::NotFound);
@@ -1593,12 +1598,14 @@ pub async fn child_history(
     c: &mut impl crate::db::Conn,
     state: &AppState,
     child_id: i64,
+    window: &scope::RecordWindow,
     ctx: &PageCtx,
 ) -> AppResult<Vec<SummaryView>> {
     let cat = catalogue(state)?;
     let rows = adb::history(c, child_id).await?;
     Ok(rows
         .iter()
+        .filter(|a| window.admits(a.submitted_at.unwrap_or(a.created_at)))
         .map(|a| {
             summary(
                 a,

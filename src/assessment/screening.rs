@@ -30,6 +30,9 @@ pub struct GroupStatus {
     pub positions: HashMap<i64, LevelView>,
     pub states: HashMap<i64, RoundState>,
     pub alerts: HashSet<i64>,
+    /// Children with positions this institution may not see (recorded before they came,
+    /// no handover consent): the team has nothing to place them quickly on.
+    pub unseen: HashSet<i64>,
     /// Quick placement is enabled and a round is open.
     pub quick: bool,
 }
@@ -66,6 +69,7 @@ impl GroupStatus {
         self.quick
             && !self.has_position(child)
             && !self.alerts.contains(child)
+            && (self.positions.contains_key(child) || !self.unseen.contains(child))
             && self.positions.get(child).is_none_or(|l| l.rank == 0)
     }
 }
@@ -79,8 +83,20 @@ pub async fn group_status(
 ) -> AppResult<GroupStatus> {
     let cat = catalogue(state)?;
     let round = adb::current_round(c, institution_kind, state.now().date_naive()).await?;
+    let today = state.now().date_naive();
+    let latest = adb::latest_positions(c, group_id).await?;
+    let mut children: Vec<i64> = latest.iter().map(|p| p.child_id).collect();
+    children.dedup();
+    let consent = crate::consent::db::events_of(c, &children).await?;
     let mut positions = HashMap::new();
-    for p in adb::latest_positions(c, group_id).await? {
+    let mut unseen = HashSet::new();
+    // What other institutions recorded shows only with the handover consent.
+    for p in latest {
+        let events = consent.get(&p.child_id).map(Vec::as_slice).unwrap_or(&[]);
+        if !scope::RecordWindow::of(p.since, events, today).admits(p.submitted_at) {
+            unseen.insert(p.child_id);
+            continue;
+        }
         positions
             .entry(p.child_id)
             .or_insert_with(|| LevelView::of(&cat.scale, p.decided_rank.max(0) as usize, lang));
@@ -98,6 +114,7 @@ pub async fn group_status(
         positions,
         states,
         alerts,
+        unseen,
     })
 }
 

@@ -7,7 +7,11 @@
 //! - preventive social worker: their districts; children only through routed alerts (no
 //!   child is visible by organisation alone);
 //! - municipal admin: the whole organisation and children's basic details, never the
-//!   content of assessments.
+//!   content of assessments;
+//! - of a child's record, educators and leaders see what was recorded since the child came
+//!   to their institution, unless the parents consented to the handover ([`record_window`]).
+
+use chrono::{DateTime, NaiveDate, Utc};
 
 use super::{CurrentUser, Role};
 use crate::db::Conn;
@@ -65,6 +69,73 @@ pub async fn institution(c: &mut impl Conn, user: &CurrentUser, id: i64) -> AppR
     } else {
         Err(AppError::NotFound)
     }
+}
+
+/// How much of a child's record a user may see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordWindow {
+    /// The whole record.
+    All,
+    /// What was recorded on or after this day (UTC), the day the child first came to one of
+    /// the user's institutions; `None`: nothing (the child never was in one).
+    Since(Option<NaiveDate>),
+}
+
+impl RecordWindow {
+    /// Whether a record made at `at` is within the window.
+    pub fn admits(&self, at: DateTime<Utc>) -> bool {
+        match self {
+            RecordWindow::All => true,
+            RecordWindow::Since(since) => since.is_some_and(|d| at.date_naive() >= d),
+        }
+    }
+
+    /// The window of a child in institution `since` came to, given the child's consent events.
+    pub fn of(
+        since: Option<NaiveDate>,
+        consent: &[crate::consent::Event],
+        today: NaiveDate,
+    ) -> RecordWindow {
+        if crate::consent::may_share_earlier_records(consent, today) {
+            RecordWindow::All
+        } else {
+            RecordWindow::Since(since)
+        }
+    }
+}
+
+/// What of child `child_id`'s record `user` may see. Educators and leaders see what was
+/// recorded since the child first came to one of their institutions, unless the parents have
+/// given the handover consent: a child moved from a daycare to a school does not bring the
+/// daycare's positions and scores to the new teacher without it. (A child that left and came
+/// back shows the time between too; enrolment periods are not cut apart.) A social worker's
+/// view comes through the alert; the admin sees no assessments.
+pub async fn record_window(
+    c: &mut impl Conn,
+    user: &CurrentUser,
+    child_id: i64,
+    today: NaiveDate,
+) -> AppResult<RecordWindow> {
+    let institutions = match user.role {
+        Role::Admin | Role::SocialWorker => return Ok(RecordWindow::All),
+        Role::Educator => {
+            "SELECT g2.institution_id FROM user_groups ug JOIN groups g2 ON g2.id = ug.group_id \
+             WHERE ug.user_id = $2"
+        }
+        Role::Leader => "SELECT institution_id FROM user_institutions WHERE user_id = $2",
+    };
+    let sql = format!(
+        "SELECT MIN(e.from_date) FROM enrolments e JOIN groups g ON g.id = e.group_id \
+         WHERE e.child_id = $1 AND g.institution_id IN ({institutions})"
+    );
+    let since: Option<NaiveDate> = dispatch!(c, c => sqlx::query_scalar(&sql)
+        .bind(child_id)
+        .bind(user.id)
+        .fetch_one(&mut *c)
+        .await)?;
+    let consent = crate::consent::db::events_of(c, &[child_id]).await?;
+    let events = consent.get(&child_id).map(Vec::as_slice).unwrap_or(&[]);
+    Ok(RecordWindow::of(since, events, today))
 }
 
 /// The child `id` if `user` may see the child's details: the child and the visibility check

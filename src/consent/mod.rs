@@ -172,6 +172,16 @@ pub fn may_disclose_identity(
     duty_to_notify || matches!(state(events, purpose, today), State::Given { .. })
 }
 
+/// Whether what other institutions recorded about the child may be shown to the child's
+/// current one: only with the parents' handover consent, holding today. Until then a new
+/// institution sees what was recorded while the child was with it (`auth::scope::record_window`).
+pub fn may_share_earlier_records(events: &[Event], today: NaiveDate) -> bool {
+    matches!(
+        state(events, Purpose::HandoverNextInstitution, today),
+        State::Given { .. }
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

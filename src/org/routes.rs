@@ -234,7 +234,9 @@ pub async fn child_page_for(
     let guardians = org::guardians(&mut c, id).await?;
     let sees_assessments = scope::sees_assessments(&a.user);
     let history = if sees_assessments {
-        crate::assessment::routes::child_history(&mut c, state, id, &a.ctx).await?
+        let today = state.now().date_naive();
+        let window = scope::record_window(&mut c, &a.user, id, today).await?;
+        crate::assessment::routes::child_history(&mut c, state, id, &window, &a.ctx).await?
     } else {
         Vec::new()
     };

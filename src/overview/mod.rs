@@ -22,6 +22,8 @@ pub struct RoundPosition {
     pub domain_scores: String,
     pub submitted_at: chrono::DateTime<chrono::Utc>,
     pub assessment_id: i64,
+    /// The day the child first came to the group's institution (`auth::scope::RecordWindow`).
+    pub since: Option<chrono::NaiveDate>,
 }
 
 /// Positions in `round_id` of the children currently enrolled in `group_ids`.
@@ -29,20 +31,24 @@ pub async fn positions(
     c: &mut impl Conn,
     round_id: i64,
     group_ids: &[i64],
+    today: chrono::NaiveDate,
 ) -> anyhow::Result<HashMap<i64, RoundPosition>> {
-    Ok(positions_in_rounds(c, &[round_id], group_ids)
+    Ok(positions_in_rounds(c, &[round_id], group_ids, today)
         .await?
         .remove(&round_id)
         .unwrap_or_default())
 }
 
 /// Positions per round in `round_ids` of the children currently enrolled in `group_ids`,
-/// in one statement: round → child → position.
+/// in one statement: round → child → position. A position another institution recorded
+/// before the child came is left out unless the parents gave the handover consent
+/// (`auth::scope::RecordWindow`), as `today` has it.
 #[tracing::instrument(skip_all)]
 pub async fn positions_in_rounds(
     c: &mut impl Conn,
     round_ids: &[i64],
     group_ids: &[i64],
+    today: chrono::NaiveDate,
 ) -> anyhow::Result<HashMap<i64, HashMap<i64, RoundPosition>>> {
     if group_ids.is_empty() || round_ids.is_empty() {
         return Ok(HashMap::new());
@@ -50,15 +56,26 @@ pub async fn positions_in_rounds(
     // CROSS JOIN keeps SQLite's join order: from the groups' few children to their positions,
     // not from every position in the rounds.
     let sql = format!(
-        "SELECT p.child_id, e.group_id, p.round_id, p.decided_rank, a.domain_scores, p.submitted_at, p.assessment_id \
+        "SELECT p.child_id, e.group_id, p.round_id, p.decided_rank, a.domain_scores, p.submitted_at, p.assessment_id, \
+         (SELECT MIN(e2.from_date) FROM enrolments e2 JOIN groups g2 ON g2.id = e2.group_id \
+          WHERE e2.child_id = p.child_id AND g2.institution_id = \
+          (SELECT institution_id FROM groups WHERE id = e.group_id)) AS since \
          FROM enrolments e CROSS JOIN round_positions p JOIN assessments a ON a.id = p.assessment_id \
          WHERE p.child_id = e.child_id AND e.to_date IS NULL AND e.group_id IN ({}) AND p.round_id IN ({})",
         placeholders(1, group_ids.len()),
         placeholders(group_ids.len() + 1, round_ids.len()),
     );
     let rows: Vec<RoundPosition> = fetch_with_ids(c, &sql, group_ids, round_ids).await?;
+    let mut children: Vec<i64> = rows.iter().map(|r| r.child_id).collect();
+    children.sort_unstable();
+    children.dedup();
+    let consent = crate::consent::db::events_of(c, &children).await?;
     let mut out: HashMap<i64, HashMap<i64, RoundPosition>> = HashMap::new();
     for r in rows {
+        let events = consent.get(&r.child_id).map(Vec::as_slice).unwrap_or(&[]);
+        if !crate::auth::scope::RecordWindow::of(r.since, events, today).admits(r.submitted_at) {
+            continue;
+        }
         out.entry(r.round_id).or_default().insert(r.child_id, r);
     }
     Ok(out)

@@ -174,7 +174,7 @@ async fn overview(
     let mut out = Vec::new();
     // The chosen and the compared round's positions in one read.
     let wanted: Vec<i64> = round.iter().chain(compare.iter()).map(|r| r.id).collect();
-    let by_round = super::positions_in_rounds(&mut c, &wanted, &ids).await?;
+    let by_round = super::positions_in_rounds(&mut c, &wanted, &ids, now.date_naive()).await?;
     if let Some(r) = &round {
         let none = HashMap::new();
         let pos = by_round.get(&r.id).unwrap_or(&none);
@@ -401,7 +401,7 @@ async fn export(
     let rounds = adb::rounds(&mut c).await?;
     let round = pick_round(&rounds, q.round).ok_or(AppError::NotFound)?;
     let ids: Vec<i64> = groups.iter().map(|g| g.id).collect();
-    let pos = super::positions(&mut c, round.id, &ids).await?;
+    let pos = super::positions(&mut c, round.id, &ids, state.now().date_naive()).await?;
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record([
         "institution",

@@ -139,14 +139,19 @@ impl TestApp {
     }
 
     /// Ends the instance at once, as `kill -9` would: requests and jobs in flight are dropped
-    /// where they stand (the database keeps whatever they had committed).
-    pub fn kill(&mut self) {
+    /// where they stand (the database keeps whatever they had committed), and its
+    /// connections close, as a dead process's do.
+    pub async fn kill(&mut self) {
         self.shutdown.take();
         if let Some(h) = self.handle.take() {
             h.abort();
+            let _ = h.await;
         }
+        self.db.close().await;
     }
 
+    /// Stops the server and closes its connections, as a process that ends does (a job's
+    /// transaction cut off by the stop holds SQLite's write lock until its connection closes).
     async fn stop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
@@ -154,6 +159,7 @@ impl TestApp {
         if let Some(h) = self.handle.take() {
             let _ = h.await;
         }
+        self.db.close().await;
     }
 
     pub fn client(&self) -> Client {

@@ -175,7 +175,7 @@ async fn a_killed_instances_claims_are_delivered_by_the_other_once_the_lease_end
         2,
     )
     .await;
-    a.kill();
+    a.kill().await;
 
     let smtp = SmtpServer::start().await;
     let b = a.another_instance(busy_config(smtp.port)).await;

@@ -243,3 +243,52 @@ async fn home_pages_list_only_what_the_role_may_see() {
         .assert_contains("Kommunens organisation")
         .assert_lacks("Alma");
 }
+
+/// Earlier records stay with the institution that made them: after a move to Bøgeskolen, the
+/// daycare-to-school rule in the matrix (no handover consent recorded).
+#[tokio::test]
+async fn a_moved_childs_records_are_seen_by_the_institution_that_made_them() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::create(&app).await;
+    let mut educator = app.login(EDUCATOR).await;
+    let before =
+        crate::alerts::position(&mut educator, f.child_a1, &thriving_answers(), "green").await;
+    let mut admin = app.login(ADMIN).await;
+    let tomorrow = (app.state.now().date_naive() + chrono::Duration::days(1)).to_string();
+    let res = admin
+        .post(
+            &format!("/admin/children/{}/enrol", f.child_a1),
+            &[
+                ("group_id", &f.class_b1.to_string()),
+                ("from_date", &tomorrow),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    app.state.clock.advance(chrono::Duration::days(2));
+    let mut teacher = app.login(EDUCATOR_B).await;
+    let after =
+        crate::alerts::position(&mut teacher, f.child_a1, &thriving_answers(), "green").await;
+
+    // (path, [educator, educator_b, leader, worker, admin])
+    let reads: Vec<(String, [u16; 5])> = vec![
+        (before, [NF, NF, NF, NF, NF]),
+        (after, [NF, OK, NF, NF, NF]),
+        (format!("/children/{}", f.child_a1), [NF, OK, NF, NF, OK]),
+    ];
+    let roles = [EDUCATOR, EDUCATOR_B, LEADER, WORKER, ADMIN];
+    let mut failures = Vec::new();
+    for (i, email) in roles.iter().enumerate() {
+        let mut c = app.login(email).await;
+        for (path, expected) in &reads {
+            let got = c.get(path).await.status.as_u16();
+            if got != expected[i] {
+                failures.push(format!(
+                    "{email} GET {path}: expected {}, got {got}",
+                    expected[i]
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -689,3 +689,79 @@ async fn assignments_that_do_not_exist_are_refused_at_the_field() {
         1
     );
 }
+
+/// The child's row on a group page.
+fn row_of(page: &str, child: i64) -> String {
+    let start = page
+        .find(&format!("id=\"child-{child}\""))
+        .expect("the child's row");
+    let end = page[start..].find("</tr>").unwrap() + start;
+    page[start..end].to_string()
+}
+
+/// A child moved to another institution does not bring what the first one recorded: the new
+/// teacher sees the positions recorded since the child came, until the parents give the
+/// handover consent; then the earlier record follows the child.
+#[tokio::test]
+async fn a_moved_child_shows_the_new_institution_only_its_own_record_until_handover_consent() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::create(&app).await;
+    let mut educator = app.login(EDUCATOR).await;
+    let earlier =
+        crate::alerts::position(&mut educator, f.child_a1, &thriving_answers(), "green").await;
+
+    // The admin moves the child to Bøgeskolen from tomorrow.
+    let mut admin = app.login(ADMIN).await;
+    let tomorrow = (app.state.now().date_naive() + chrono::Duration::days(1)).to_string();
+    let res = admin
+        .post(
+            &format!("/admin/children/{}/enrol", f.child_a1),
+            &[
+                ("group_id", &f.class_b1.to_string()),
+                ("from_date", &tomorrow),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+
+    let mut teacher = app.login(EDUCATOR_B).await;
+    teacher
+        .get(&format!("/children/{}", f.child_a1))
+        .await
+        .assert_contains("Barnet er ikke vurderet endnu.")
+        .assert_contains("Ikke spurgt");
+    assert_eq!(teacher.get(&earlier).await.status, StatusCode::NOT_FOUND);
+    let group = teacher.get(&format!("/groups/{}", f.class_b1)).await;
+    assert!(
+        !row_of(&group.body, f.child_a1).contains("class=\"level\""),
+        "no earlier position in the group table"
+    );
+
+    // The parents agree to the handover: the earlier record follows the child.
+    let guardian = app
+        .count(&format!(
+            "SELECT id FROM guardians WHERE child_id = {}",
+            f.child_a1
+        ))
+        .await
+        .to_string();
+    let res = teacher
+        .post(
+            &format!("/children/{}/consent", f.child_a1),
+            &[
+                ("purpose", "handover_next_institution"),
+                ("event", "given"),
+                ("guardian_id", &guardian),
+                ("method", "written"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    teacher
+        .get(&format!("/children/{}", f.child_a1))
+        .await
+        .assert_lacks("Barnet er ikke vurderet endnu.");
+    assert_eq!(teacher.get(&earlier).await.status, StatusCode::OK);
+    let group = teacher.get(&format!("/groups/{}", f.class_b1)).await;
+    assert!(row_of(&group.body, f.child_a1).contains("class=\"level\""));
+}
