@@ -1,5 +1,5 @@
 //! The command line: `serve` (default), `migrate`, `demo`, `user add|set-password`, `check`, `init`,
-//! `score`, `backup`.
+//! `score`, `backup`, `audit verify`.
 
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -66,6 +66,9 @@ pub enum Command {
     /// Manage staff accounts.
     #[command(subcommand)]
     User(UserCommand),
+    /// The access log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Validate the configuration and the questionnaire files; exit non-zero on a problem.
     Check,
     /// Make a consistent copy of the SQLite database while the service runs (PostgreSQL:
@@ -88,6 +91,13 @@ pub enum Command {
         /// A JSON object of item id → answer value, e.g. {"social_1": "2", "violence": "no"}.
         answers: PathBuf,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Check the access log's seals: exits non-zero naming the first seal an edited, inserted
+    /// or deleted record breaks.
+    Verify,
 }
 
 #[derive(Subcommand, Debug)]
@@ -145,6 +155,33 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::User(cmd) => user(config, cmd).await,
+        Command::Audit(AuditCommand::Verify) => {
+            let db = Db::connect(&config.database_url()?, 1).await?;
+            let mut c = db.conn().await?;
+            let verified = crate::audit::verify(&mut c).await?;
+            drop(c);
+            db.close().await;
+            match verified {
+                crate::audit::Verified::Intact {
+                    seals,
+                    sealed,
+                    unsealed,
+                } => {
+                    out!(
+                        "access log intact: {sealed} records in {seals} seals ({unsealed} newer records not sealed yet)"
+                    );
+                    Ok(())
+                }
+                crate::audit::Verified::Broken {
+                    seal,
+                    first_id,
+                    last_id,
+                    reason,
+                } => anyhow::bail!(
+                    "access log altered: seal {seal} (records {first_id}–{last_id}): {reason}"
+                ),
+            }
+        }
         Command::Score {
             questionnaire,
             answers,

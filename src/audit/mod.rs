@@ -113,23 +113,279 @@ pub struct Entry {
     pub detail: String,
 }
 
-/// The newest entries, optionally for one child and/or one user.
+impl Entry {
+    /// The catalogue key of the entry's action.
+    pub fn action_key(&self) -> &'static str {
+        match self.action.as_str() {
+            "read" => "log.action.read",
+            "search" => "log.action.search",
+            "create" => "log.action.create",
+            "change" => "log.action.change",
+            "export" => "log.action.export",
+            "delete" => "log.action.delete",
+            _ => "log.action.other",
+        }
+    }
+
+    /// The catalogue key of the role the entry was made in.
+    pub fn role_key(&self) -> &'static str {
+        crate::auth::Role::parse(&self.role)
+            .map(crate::auth::Role::label_key)
+            .unwrap_or("role.unknown")
+    }
+
+    /// Where the next, older page starts (keyset paging).
+    pub fn cursor(&self) -> String {
+        format!(
+            "{}_{}",
+            self.at.timestamp_nanos_opt().unwrap_or_default(),
+            self.id
+        )
+    }
+}
+
+/// [`entries`]' statement: `$1` the limit, then the child, the user and the keyset's time
+/// and id, each only when used.
+pub fn entries_sql(child: bool, user: bool, before: bool) -> String {
+    let mut conditions = Vec::new();
+    let mut n = 1;
+    let mut next = || {
+        n += 1;
+        n
+    };
+    if child {
+        conditions.push(format!("a.child_id = ${}", next()));
+    }
+    if user {
+        conditions.push(format!("a.user_id = ${}", next()));
+    }
+    if before {
+        let (t, i) = (next(), next());
+        conditions.push(format!("(a.at < ${t} OR (a.at = ${t} AND a.id < ${i}))"));
+    }
+    format!(
+        "SELECT a.id, a.at, a.user_id, u.name AS user_name, a.role, a.action, a.child_id, a.object, a.detail \
+         FROM access_log a LEFT JOIN users u ON u.id = a.user_id {} \
+         ORDER BY a.at DESC, a.id DESC LIMIT $1",
+        if conditions.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", conditions.join(" AND "))
+        }
+    )
+}
+
+/// A page of the log, newest first: optionally for one child and/or one user, starting after
+/// `before` (an [`Entry::cursor`]). Each filter is its own condition on an indexed column
+/// (`(child_id, at)`, `(user_id, at)`, `(at, id)`), and the page is read by keyset — never a
+/// sort or a count over the whole log.
 #[tracing::instrument(skip_all)]
 pub async fn entries(
     c: &mut impl Conn,
     child_id: Option<i64>,
     user_id: Option<i64>,
+    before: Option<&str>,
     limit: i64,
 ) -> anyhow::Result<Vec<Entry>> {
-    Ok(dispatch!(c, c => sqlx::query_as(
-        "SELECT a.id, a.at, a.user_id, u.name AS user_name, a.role, a.action, a.child_id, a.object, a.detail \
-         FROM access_log a LEFT JOIN users u ON u.id = a.user_id \
-         WHERE ($1 IS NULL OR a.child_id = $1) AND ($2 IS NULL OR a.user_id = $2) \
-         ORDER BY a.at DESC, a.id DESC LIMIT $3",
+    let before = before.and_then(|b| {
+        let (nanos, id) = b.split_once('_')?;
+        Some((
+            DateTime::<Utc>::from_timestamp_nanos(nanos.parse().ok()?),
+            id.parse::<i64>().ok()?,
+        ))
+    });
+    let sql = entries_sql(child_id.is_some(), user_id.is_some(), before.is_some());
+    Ok(dispatch!(c, c => {
+        let mut q = sqlx::query_as(&sql).bind(limit);
+        if let Some(id) = child_id {
+            q = q.bind(id);
+        }
+        if let Some(id) = user_id {
+            q = q.bind(id);
+        }
+        if let Some((at, id)) = before {
+            q = q.bind(at).bind(id);
+        }
+        q.fetch_all(&mut *c).await
+    })?)
+}
+
+// ---- tamper evidence ----
+
+/// How many records one seal covers at most.
+const SEAL_BATCH: i64 = 1000;
+
+/// Records younger than this are left for the next run: a transaction that took an id a
+/// moment ago may not have committed yet, and a seal must never pass over it.
+const SEAL_AFTER: chrono::Duration = chrono::Duration::minutes(1);
+
+/// The hash the first seal chains to.
+const GENESIS: &str = "trivsel-access-log";
+
+#[derive(sqlx::FromRow)]
+struct Sealed {
+    id: i64,
+    at: DateTime<Utc>,
+    user_id: i64,
+    role: String,
+    action: String,
+    child_id: Option<i64>,
+    object: String,
+    detail: String,
+}
+
+/// SHA-256 over the previous hash and the records, each in one canonical line.
+fn seal_hash(prev: &str, records: &[Sealed]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(prev.as_bytes());
+    for r in records {
+        h.update(
+            format!(
+                "\n{}|{}|{}|{}|{}|{}|{}|{}",
+                r.id,
+                r.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                r.user_id,
+                r.role,
+                r.action,
+                r.child_id.map(|c| c.to_string()).unwrap_or_default(),
+                r.object.replace('|', "||"),
+                r.detail.replace('|', "||"),
+            )
+            .as_bytes(),
+        );
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+const SEALED_COLUMNS: &str = "id, at, user_id, role, action, child_id, object, detail";
+
+/// The newest seal: (last record id, hash); none yet: (0, genesis).
+async fn last_seal(c: &mut impl Conn) -> anyhow::Result<(i64, String)> {
+    let row: Option<(i64, String)> = dispatch!(c, c => sqlx::query_as(
+        "SELECT last_id, hash FROM access_log_seals ORDER BY last_id DESC LIMIT 1",
     )
-    .bind(child_id)
-    .bind(user_id)
-    .bind(limit)
+    .fetch_optional(&mut *c)
+    .await)?;
+    Ok(row.unwrap_or((0, GENESIS.to_string())))
+}
+
+/// Seals the records older than a minute that no seal covers yet, in batches, chaining each
+/// seal to the one before; returns how many records were sealed. One instance at a time.
+pub async fn seal(db: &crate::db::Db, now: DateTime<Utc>) -> anyhow::Result<u64> {
+    let mut sealed = 0u64;
+    loop {
+        let mut tx = db.begin().await?;
+        if !crate::db::try_job_lock(&mut tx, crate::db::Job::SealAccessLog).await? {
+            return Ok(sealed);
+        }
+        let (after, prev) = last_seal(&mut tx).await?;
+        let sql =
+            format!("SELECT {SEALED_COLUMNS} FROM access_log WHERE id > $1 ORDER BY id LIMIT $2");
+        let mut records: Vec<Sealed> = dispatch!(&mut tx, c => sqlx::query_as(&sql)
+            .bind(after)
+            .bind(SEAL_BATCH)
+            .fetch_all(&mut *c)
+            .await)?;
+        let full = records.len() as i64 == SEAL_BATCH;
+        // Stop at the first record still too young: a seal covers consecutive records.
+        if let Some(young) = records.iter().position(|r| r.at >= now - SEAL_AFTER) {
+            records.truncate(young);
+        }
+        let (Some(first), Some(last)) = (records.first(), records.last()) else {
+            return Ok(sealed);
+        };
+        let (first_id, last_id, n) = (first.id, last.id, records.len() as i64);
+        let hash = seal_hash(&prev, &records);
+        dispatch!(&mut tx, c => sqlx::query(
+            "INSERT INTO access_log_seals (first_id, last_id, records, prev_hash, hash, sealed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(first_id)
+        .bind(last_id)
+        .bind(n)
+        .bind(&prev)
+        .bind(&hash)
+        .bind(now)
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected()))?;
+        tx.commit().await?;
+        sealed += n as u64;
+        if !full || n < SEAL_BATCH {
+            return Ok(sealed);
+        }
+    }
+}
+
+/// What `trivsel audit verify` found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verified {
+    /// Every seal holds: `sealed` records in `seals` seals, `unsealed` newer records after.
+    Intact {
+        seals: i64,
+        sealed: i64,
+        unsealed: i64,
+    },
+    /// The first seal that does not hold, with its record range and what is wrong.
+    Broken {
+        seal: i64,
+        first_id: i64,
+        last_id: i64,
+        reason: String,
+    },
+}
+
+/// Walks the seals in order and checks each against the records it covers.
+pub async fn verify(c: &mut impl Conn) -> anyhow::Result<Verified> {
+    let seals: Vec<(i64, i64, i64, i64, String, String)> = dispatch!(c, c => sqlx::query_as(
+        "SELECT id, first_id, last_id, records, prev_hash, hash FROM access_log_seals ORDER BY last_id",
+    )
     .fetch_all(&mut *c)
-    .await)?)
+    .await)?;
+    let mut prev = GENESIS.to_string();
+    let mut prev_last = 0i64;
+    let mut sealed = 0i64;
+    for (id, first_id, last_id, n, prev_hash, hash) in &seals {
+        let broken = |reason: String| Verified::Broken {
+            seal: *id,
+            first_id: *first_id,
+            last_id: *last_id,
+            reason,
+        };
+        if *prev_hash != prev {
+            return Ok(broken("the seal does not follow the one before it".into()));
+        }
+        // Everything after the previous seal up to this one's last record: a record inserted
+        // or deleted anywhere in between changes the count or the hash.
+        let sql = format!(
+            "SELECT {SEALED_COLUMNS} FROM access_log WHERE id > $1 AND id <= $2 ORDER BY id"
+        );
+        let records: Vec<Sealed> = dispatch!(c, c => sqlx::query_as(&sql)
+            .bind(prev_last)
+            .bind(*last_id)
+            .fetch_all(&mut *c)
+            .await)?;
+        if records.len() as i64 != *n {
+            return Ok(broken(format!(
+                "{} records where {n} were sealed (a record was inserted or deleted)",
+                records.len()
+            )));
+        }
+        if seal_hash(&prev, &records) != *hash {
+            return Ok(broken("a record was changed".into()));
+        }
+        prev = hash.clone();
+        prev_last = *last_id;
+        sealed += n;
+    }
+    let unsealed: i64 = dispatch!(c, c => sqlx::query_scalar("SELECT COUNT(*) FROM access_log WHERE id > $1")
+        .bind(prev_last)
+        .fetch_one(&mut *c)
+        .await)?;
+    Ok(Verified::Intact {
+        seals: seals.len() as i64,
+        sealed,
+        unsealed,
+    })
 }

@@ -1,21 +1,29 @@
-//! The admin's view of the access log, filtered by child and/or user. Looking at the log is
-//! itself not logged per child: it shows ids, not personal data.
+//! The access log as people read it: the admin's view of the whole log (filtered by child
+//! and/or user), and "who has seen this child" on a child's own page for the institution's
+//! leader and the admin. Both read a page at a time by keyset, newest first. Looking at the
+//! log is itself not logged per child: it shows staff and times, not the child's data.
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
 
 use super::Entry;
-use crate::auth::{Auth, scope};
-use crate::error::AppResult;
+use crate::auth::{Auth, Role, scope};
+use crate::error::{AppError, AppResult};
+use crate::org::db::Child;
 use crate::state::AppState;
 use crate::web::{PageCtx, render};
 
+/// Entries per page.
+const PAGE: i64 = 50;
+
 pub fn router() -> Router<AppState> {
-    Router::new().route("/admin/access-log", get(access_log))
+    Router::new()
+        .route("/admin/access-log", get(access_log))
+        .route("/children/{id}/accesses", get(child_accesses))
 }
 
 #[derive(Deserialize, Default)]
@@ -24,6 +32,16 @@ struct Filter {
     child: String,
     #[serde(default)]
     user: String,
+    #[serde(default)]
+    before: String,
+}
+
+/// One page of entries and, when there are more, where the next starts.
+fn page_of(mut entries: Vec<Entry>) -> (Vec<Entry>, Option<String>) {
+    let more = entries.len() as i64 > PAGE;
+    entries.truncate(PAGE as usize);
+    let next = more.then(|| entries.last().map(Entry::cursor)).flatten();
+    (entries, next)
 }
 
 #[derive(Template)]
@@ -33,6 +51,7 @@ struct AccessLogPage {
     child: String,
     user: String,
     entries: Vec<Entry>,
+    next: Option<String>,
 }
 
 async fn access_log(
@@ -44,12 +63,51 @@ async fn access_log(
     let mut c = state.db.conn().await?;
     let child = f.child.trim().parse::<i64>().ok();
     let user = f.user.trim().parse::<i64>().ok();
-    let entries = super::entries(&mut c, child, user, 500).await?;
+    let before = Some(f.before.as_str()).filter(|b| !b.is_empty());
+    let (entries, next) = page_of(super::entries(&mut c, child, user, before, PAGE + 1).await?);
     Ok(render(AccessLogPage {
         ctx: a.ctx,
         child: f.child,
         user: f.user,
         entries,
+        next,
+    })?
+    .into_response())
+}
+
+#[derive(Template)]
+#[template(path = "child_accesses.html")]
+struct ChildAccessesPage {
+    ctx: PageCtx,
+    child: Child,
+    entries: Vec<Entry>,
+    next: Option<String>,
+}
+
+/// Whether `role` may see who has seen a child (in its scope): the leader and the admin.
+pub fn sees_accesses(role: Role) -> bool {
+    matches!(role, Role::Leader | Role::Admin)
+}
+
+/// "Hvem har set barnets oplysninger": the accesses to one child, newest first.
+async fn child_accesses(
+    State(state): State<AppState>,
+    a: Auth,
+    Path(id): Path<i64>,
+    Query(f): Query<Filter>,
+) -> AppResult<Response> {
+    if !sees_accesses(a.user.role) {
+        return Err(AppError::NotFound);
+    }
+    let mut c = state.db.conn().await?;
+    let child = scope::child(&mut c, &a.user, id).await?;
+    let before = Some(f.before.as_str()).filter(|b| !b.is_empty());
+    let (entries, next) = page_of(super::entries(&mut c, Some(id), None, before, PAGE + 1).await?);
+    Ok(render(ChildAccessesPage {
+        ctx: a.ctx,
+        child,
+        entries,
+        next,
     })?
     .into_response())
 }

@@ -450,6 +450,7 @@ where
 pub enum Job {
     Escalation,
     Reminders,
+    SealAccessLog,
 }
 
 impl Job {
@@ -459,6 +460,7 @@ impl Job {
         BASE + match self {
             Job::Escalation => 1,
             Job::Reminders => 2,
+            Job::SealAccessLog => 3,
         }
     }
 }

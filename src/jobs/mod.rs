@@ -6,6 +6,7 @@
 //! | outbox delivery ([`crate::notify`]) | `mail_poll_seconds` | row claims with a lease: a killed instance's claims come due again |
 //! | escalation of overdue alerts ([`crate::alerts::escalate_due`]) | `job_interval_seconds` | the job's lock, and a guard on each alert (`escalated_at IS NULL`) |
 //! | round reminders ([`crate::assessment::reminders`]) | `job_interval_seconds` | the job's lock, and one row per round and person |
+//! | sealing the access log ([`crate::audit::seal`]) | `job_interval_seconds` | the job's lock; each seal chains to the last |
 //! | expired sessions | 10 minutes | an idempotent delete |
 //! | planner statistics ([`crate::db::Db::refresh_statistics`]) | hourly | per instance (SQLite only) |
 //! | database readiness ([`crate::state::AppState::check_database`]) | every second | per instance |
@@ -109,12 +110,18 @@ async fn health(state: AppState, _: u64) {
     state.metrics.job("readiness", ready.is_ok());
 }
 
-/// Escalation of overdue alerts, then round reminders: both cheap when nothing is due.
+/// Escalation of overdue alerts, sealing the access log, then round reminders: all cheap
+/// when nothing is due.
 async fn minute_jobs(state: AppState, _: u64) {
     let escalated = crate::alerts::escalate_due(&state, state.now()).await;
     state.metrics.job("escalation", escalated.is_ok());
     if let Err(e) = escalated {
         tracing::warn!(error = format!("{e:#}"), "alert escalation");
+    }
+    let sealed = crate::audit::seal(&state.db, state.now()).await;
+    state.metrics.job("seal_access_log", sealed.is_ok());
+    if let Err(e) = sealed {
+        tracing::warn!(error = format!("{e:#}"), "sealing the access log");
     }
     let reminded = crate::assessment::reminders::queue_due(&state, state.now()).await;
     state.metrics.job("reminders", reminded.is_ok());

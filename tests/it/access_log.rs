@@ -123,9 +123,119 @@ async fn entries_are_listed_newest_first_on_both_backends() {
         .await
         .unwrap();
     }
-    let entries = trivsel::audit::entries(&mut c, Some(f.child_a1), None, 10)
+    let entries = trivsel::audit::entries(&mut c, Some(f.child_a1), None, None, 10)
         .await
         .unwrap();
     let objects: Vec<&str> = entries.iter().map(|e| e.object.as_str()).collect();
     assert_eq!(objects, ["t2", "t5", "t0", "t4", "t3", "t1"]);
+}
+
+/// The access log is sealed in a chain of hashes; `trivsel audit verify` finds an edited,
+/// a deleted and an inserted record.
+#[tokio::test]
+async fn audit_verify_catches_an_edited_deleted_or_inserted_record() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::create(&app).await;
+    let mut c = app.login(EDUCATOR).await;
+    c.get(&format!("/groups/{}", f.class_a1)).await;
+    c.get(&format!("/children/{}", f.child_a1)).await;
+    let logged = app.count("SELECT COUNT(*) FROM access_log").await;
+    assert!(logged >= 2);
+    // A minute later the job seals what was logged.
+    let later = app.state.now() + chrono::Duration::minutes(2);
+    let sealed = trivsel::audit::seal(&app.db, later).await.unwrap();
+    assert_eq!(sealed as i64, logged);
+    let verify = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_trivsel"))
+            .args(["audit", "verify"])
+            .env("DATABASE_URL", &app.url)
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    let out = verify();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains(&format!("access log intact: {logged} records in 1 seals")),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    // Someone rewrites who read the child.
+    let first = app.count("SELECT MIN(id) FROM access_log").await;
+    app.exec(&format!(
+        "UPDATE access_log SET user_id = 1 WHERE id = {first} + 1"
+    ))
+    .await;
+    let out = verify();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("access log altered") && stderr.contains("a record was changed"),
+        "{stderr}"
+    );
+
+    // Deleting a record, or slipping one in among the sealed, breaks the chain too.
+    let mut db = app.db.conn().await.unwrap();
+    app.exec(&format!("DELETE FROM access_log WHERE id = {first}"))
+        .await;
+    match trivsel::audit::verify(&mut db).await.unwrap() {
+        trivsel::audit::Verified::Broken { reason, .. } => {
+            assert!(reason.contains("inserted or deleted"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    app.exec(&format!(
+        "INSERT INTO access_log (id, at, user_id, role, action, child_id, object, detail) \
+         VALUES ({first}, '2026-01-01T00:00:00Z', 1, 'admin', 'read', NULL, 'x', '')"
+    ))
+    .await;
+    assert!(matches!(
+        trivsel::audit::verify(&mut db).await.unwrap(),
+        trivsel::audit::Verified::Broken { .. }
+    ));
+}
+
+/// "Who has seen this child": the leader and the admin see every access to the child, newest
+/// first, a page at a time; an educator does not get the page.
+#[tokio::test]
+async fn the_leader_sees_who_has_seen_the_child_a_page_at_a_time() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::create(&app).await;
+    let mut educator = app.login(EDUCATOR).await;
+    for _ in 0..60 {
+        educator.get(&format!("/children/{}", f.child_a1)).await;
+        app.state.clock.advance(chrono::Duration::seconds(1));
+    }
+    let path = format!("/children/{}/accesses", f.child_a1);
+    assert_eq!(educator.get(&path).await.status, StatusCode::NOT_FOUND);
+
+    let mut leader = app.login(LEADER).await;
+    leader
+        .get(&format!("/children/{}", f.child_a1))
+        .await
+        .assert_contains(&path);
+    let first = leader.get(&path).await;
+    first
+        .assert_contains("Hvem har set barnets oplysninger")
+        .assert_contains("educator@test.dk")
+        .assert_contains("Pædagog");
+    let rows = |body: &str| body.matches("<tr><td>").count();
+    assert_eq!(rows(&first.body), 50);
+    let marker = "rel=\"next\"";
+    let at = first.body.find(marker).expect("a link to older entries");
+    let href = first.body[..at].rsplit("href=\"").next().unwrap();
+    let href = href[..href.find('"').unwrap()].replace("&amp;", "&");
+    let second = leader.get(&href).await;
+    // 60 reads by the educator and the leader's own read of the child's page.
+    assert_eq!(rows(&second.body), 11);
+    assert!(!second.body.contains(marker));
+    // The admin sees it too.
+    let mut admin = app.login(ADMIN).await;
+    assert_eq!(admin.get(&path).await.status, StatusCode::OK);
 }

@@ -167,6 +167,22 @@ async fn the_pages_queries_do_not_read_large_tables_end_to_end() {
             ],
         ),
         (
+            "who has seen a child, an older page",
+            trivsel::audit::entries_sql(true, false, true),
+            vec![P::I(51), P::I(1), P::T(now), P::I(1000)],
+        ),
+        (
+            // (The first page walks the time index from its end, stopped by the limit.)
+            "the access log, an older page",
+            trivsel::audit::entries_sql(false, false, true),
+            vec![P::I(51), P::T(now), P::I(1000)],
+        ),
+        (
+            "one user's accesses",
+            trivsel::audit::entries_sql(false, true, false),
+            vec![P::I(51), P::I(1)],
+        ),
+        (
             "children without a current enrolment",
             trivsel::org::db::unenrolled_sql(),
             vec![P::I(50), P::I(0)],
