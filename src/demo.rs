@@ -229,6 +229,12 @@ pub const ACCOUNTS: &[(&str, &str, Role, &str)] = &[
         "",
     ),
     (
+        "dpo@demo.trivsel.dk",
+        "Dorthe Databeskyttelse",
+        Role::Dpo,
+        "",
+    ),
+    (
         "leder@demo.trivsel.dk",
         "Lars Leder",
         Role::Leader,
@@ -474,7 +480,7 @@ pub async fn seed_with(
     for &(email, name, role, assigned) in ACCOUNTS {
         let id = users::insert(&mut tx, email, name, role, Some(&hash), now).await?;
         let ids: Vec<i64> = match role {
-            Role::Admin => Vec::new(),
+            Role::Admin | Role::Dpo => Vec::new(),
             Role::Leader => vec![institution_ids[assigned]],
             Role::SocialWorker => vec![district_ids[assigned]],
             Role::Educator => {

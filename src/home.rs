@@ -53,6 +53,12 @@ struct SocialWorkerHome {
 }
 
 #[derive(Template)]
+#[template(path = "home_dpo.html")]
+struct DpoHome {
+    ctx: PageCtx,
+}
+
+#[derive(Template)]
 #[template(path = "home_admin.html")]
 struct AdminHome {
     ctx: PageCtx,
@@ -112,6 +118,7 @@ async fn home(State(state): State<AppState>, a: Auth) -> AppResult<Response> {
                 districts,
             })?
         }
+        Role::Dpo => render(DpoHome { ctx: a.ctx })?,
         Role::Admin => render(AdminHome {
             queue: crate::alerts::queue_count(&mut c).await?,
             counts: org::counts(&mut c).await?,

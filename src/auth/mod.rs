@@ -33,14 +33,18 @@ pub enum Role {
     Leader,
     SocialWorker,
     Admin,
+    /// The data-protection officer (databeskyttelsesrådgiver): reads the access log and who
+    /// has seen a child; sees no assessments.
+    Dpo,
 }
 
 impl Role {
-    pub const ALL: [Role; 4] = [
+    pub const ALL: [Role; 5] = [
         Role::Educator,
         Role::Leader,
         Role::SocialWorker,
         Role::Admin,
+        Role::Dpo,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -49,6 +53,7 @@ impl Role {
             Role::Leader => "leader",
             Role::SocialWorker => "social_worker",
             Role::Admin => "admin",
+            Role::Dpo => "dpo",
         }
     }
 
@@ -62,6 +67,7 @@ impl Role {
             Role::Leader => "role.leader",
             Role::SocialWorker => "role.social_worker",
             Role::Admin => "role.admin",
+            Role::Dpo => "role.dpo",
         }
     }
 }

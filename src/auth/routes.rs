@@ -364,7 +364,7 @@ impl UserForm {
             Role::Educator => &self.groups,
             Role::Leader => &self.institutions,
             Role::SocialWorker => &self.districts,
-            Role::Admin => &[],
+            Role::Admin | Role::Dpo => &[],
         }
     }
 
@@ -524,7 +524,7 @@ async fn save_user(
     let role = Role::parse(&form.role);
     match role {
         None => errors.add("role", tkey("err.required")),
-        Some(Role::Admin) => {}
+        Some(Role::Admin | Role::Dpo) => {}
         Some(r) if form.assign(r).is_empty() => errors.add("assign", tkey("err.assign_required")),
         Some(r) => {
             if !users::assignments_exist(&mut c, r, form.assign(r)).await? {

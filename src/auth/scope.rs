@@ -8,6 +8,8 @@
 //!   child is visible by organisation alone);
 //! - municipal admin: the whole organisation and children's basic details, never the
 //!   content of assessments;
+//! - data-protection officer: children's basic details, the access log and who has seen a
+//!   child; no organisation pages, never assessments;
 //! - of a child's record, educators and leaders see what was recorded since the child came
 //!   to their institution, unless the parents consented to the handover ([`record_window`]).
 
@@ -35,7 +37,7 @@ pub async fn group(c: &mut impl Conn, user: &CurrentUser, id: i64) -> AppResult<
             )
             .await?
         }
-        Role::SocialWorker => false,
+        Role::SocialWorker | Role::Dpo => false,
     };
     if visible {
         Ok(group)
@@ -62,7 +64,7 @@ pub async fn institution(c: &mut impl Conn, user: &CurrentUser, id: i64) -> AppR
             )
             .await?
         }
-        Role::Educator => false,
+        Role::Educator | Role::Dpo => false,
     };
     if visible {
         Ok(inst)
@@ -117,7 +119,7 @@ pub async fn record_window(
     today: NaiveDate,
 ) -> AppResult<RecordWindow> {
     let institutions = match user.role {
-        Role::Admin | Role::SocialWorker => return Ok(RecordWindow::All),
+        Role::Admin | Role::SocialWorker | Role::Dpo => return Ok(RecordWindow::All),
         Role::Educator => {
             "SELECT g2.institution_id FROM user_groups ug JOIN groups g2 ON g2.id = ug.group_id \
              WHERE ug.user_id = $2"
@@ -183,7 +185,7 @@ pub fn assessable_enrolled_where(
             "EXISTS (SELECT 1 FROM user_institutions ui \
              WHERE ui.institution_id = {institution} AND ui.user_id = $2)"
         )),
-        Role::Admin | Role::SocialWorker => Err(AppError::NotFound),
+        Role::Admin | Role::SocialWorker | Role::Dpo => Err(AppError::NotFound),
     }
 }
 
@@ -191,8 +193,9 @@ pub fn assessable_enrolled_where(
 /// `$2`, for a role that sees children by organisation; `None` for a role that never does.
 fn child_visible(role: Role, child: &str) -> Option<String> {
     match role {
-        // The admin sees every child ($2, the user, is bound either way).
-        Role::Admin => Some("$2 = $2".into()),
+        // The admin and the data-protection officer see every child's details ($2, the
+        // user, is bound either way).
+        Role::Admin | Role::Dpo => Some("$2 = $2".into()),
         Role::Educator => Some(format!(
             "EXISTS (SELECT 1 FROM enrolments e JOIN user_groups ug ON ug.group_id = e.group_id \
              WHERE e.child_id = {child} AND e.to_date IS NULL AND ug.user_id = $2)"

@@ -209,7 +209,7 @@ pub async fn assignments_exist(c: &mut impl Conn, role: Role, ids: &[i64]) -> an
         Role::Educator => "groups",
         Role::Leader => "institutions",
         Role::SocialWorker => "districts",
-        Role::Admin => return Ok(true),
+        Role::Admin | Role::Dpo => return Ok(true),
     };
     if ids.is_empty() {
         return Ok(true);
@@ -242,7 +242,7 @@ pub async fn set_assignments(
         Role::Educator => "INSERT INTO user_groups (user_id, group_id) VALUES ($1, $2)",
         Role::Leader => "INSERT INTO user_institutions (user_id, institution_id) VALUES ($1, $2)",
         Role::SocialWorker => "INSERT INTO user_districts (user_id, district_id) VALUES ($1, $2)",
-        Role::Admin => return Ok(()),
+        Role::Admin | Role::Dpo => return Ok(()),
     };
     for id in ids {
         dispatch!(c, c => sqlx::query(sql)

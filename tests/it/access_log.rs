@@ -239,3 +239,55 @@ async fn the_leader_sees_who_has_seen_the_child_a_page_at_a_time() {
     let mut admin = app.login(ADMIN).await;
     assert_eq!(admin.get(&path).await.status, StatusCode::OK);
 }
+
+/// The data-protection officer: an account the admin creates without assignments; reads the
+/// access log and who has seen any child, and sees no assessments, groups or organisation.
+#[tokio::test]
+async fn the_data_protection_officer_reads_the_log_and_nothing_else() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::create(&app).await;
+    let mut educator = app.login(EDUCATOR).await;
+    let assessment =
+        crate::alerts::position(&mut educator, f.child_a1, &thriving_answers(), "green").await;
+    let mut admin = app.login(ADMIN).await;
+    let res = admin
+        .post(
+            "/admin/users/new",
+            &[
+                ("name", "Dorthe DPO"),
+                ("email", "dpo@test.dk"),
+                ("role", "dpo"),
+                ("active", "on"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let mut dpo = app.login("dpo@test.dk").await;
+    dpo.get("/")
+        .await
+        .assert_contains("Databeskyttelse")
+        .assert_contains("/admin/access-log");
+    dpo.get("/admin/access-log")
+        .await
+        .assert_contains("educator@test.dk");
+    let child = dpo.get(&format!("/children/{}", f.child_a1)).await;
+    assert_eq!(child.status, StatusCode::OK);
+    child
+        .assert_lacks("Barnet er ikke vurderet endnu.")
+        .assert_lacks("/assess");
+    dpo.get(&format!("/children/{}/accesses", f.child_a1))
+        .await
+        .assert_contains("Pædagog");
+    for path in [
+        assessment,
+        format!("/groups/{}", f.class_a1),
+        format!("/institutions/{}", f.school_a),
+        "/admin/org".to_string(),
+        "/admin/children".to_string(),
+        "/overview".to_string(),
+        "/alerts".to_string(),
+    ] {
+        assert_eq!(dpo.get(&path).await.status, StatusCode::NOT_FOUND, "{path}");
+    }
+}
