@@ -19,6 +19,7 @@
 //! - [`metrics`] — request, job, outbox and pool metrics in the Prometheus text format.
 //! - [`overview`] — leader and municipal overviews, small-cell suppression, CSV export.
 //! - [`audit`] — the access log of every read and change of a child's data.
+//! - [`access_report`] — the parents' right of access: a child's whole record, printable and JSON.
 //! - [`home`] — the start page for each role.
 //! - [`demo`] — the fictional demo municipality.
 //! - [`web`] — layout context, translations, form errors, static assets.
@@ -27,6 +28,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod access_report;
 pub mod alerts;
 pub mod app;
 pub mod assessment;

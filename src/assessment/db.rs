@@ -195,7 +195,7 @@ struct StoredDomain {
     items: usize,
 }
 
-const SELECT: &str = "SELECT a.id, a.child_id, a.round_id, r.name AS round_name, a.kind, a.status, a.mode, a.author_id, \
+pub(crate) const SELECT: &str = "SELECT a.id, a.child_id, a.round_id, r.name AS round_name, a.kind, a.status, a.mode, a.author_id, \
      u.name AS author_name, a.questionnaire_id, a.questionnaire_version, a.questionnaire_hash, a.scale_id, \
      a.answers, a.domain_scores, a.reasons, a.total, a.suggested_rank, a.suggested_level, a.decided_rank, \
      a.decided_level, a.justification, a.observation, a.supersedes_id, \

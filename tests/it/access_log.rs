@@ -291,3 +291,50 @@ async fn the_data_protection_officer_reads_the_log_and_nothing_else() {
         assert_eq!(dpo.get(&path).await.status, StatusCode::NOT_FOUND, "{path}");
     }
 }
+
+/// The parents' right of access: the data-protection officer (or the admin) produces the
+/// child's whole record, printable and as JSON, and producing it is logged.
+#[tokio::test]
+async fn an_access_report_holds_the_whole_record_and_is_logged() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::create(&app).await;
+    let mut educator = app.login(EDUCATOR).await;
+    crate::alerts::position(
+        &mut educator,
+        f.child_a1,
+        &answers("1", Some("violence")),
+        "red",
+    )
+    .await;
+    let path = format!("/children/{}/access-report", f.child_a1);
+    assert_eq!(educator.get(&path).await.status, StatusCode::NOT_FOUND);
+
+    let mut admin = app.login(ADMIN).await;
+    let page = admin.get(&path).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    page.assert_contains("Indsigt: Alma Andersen")
+        .assert_contains("Alma virker ked af det.")
+        .assert_contains("Mor Andersen")
+        .assert_contains("Underretning: oplysninger om, hvem der underrettede");
+    let json = admin.get(&format!("{path}?format=json")).await;
+    assert_eq!(json.status, StatusCode::OK);
+    let v: serde_json::Value = serde_json::from_str(&json.body).unwrap();
+    assert_eq!(v["child"]["first_name"], "Alma");
+    assert_eq!(v["guardians"][0]["name"], "Mor Andersen");
+    assert_eq!(
+        v["assessments"][0]["observation"],
+        "Alma virker ked af det."
+    );
+    assert_eq!(v["assessments"][0]["decided_level"], "red");
+    assert_eq!(v["alerts"][0]["kind"], "notification");
+    assert!(v["accesses"].as_array().unwrap().len() >= 2);
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM access_log WHERE child_id = {} AND action = 'export' \
+             AND object = 'access-report'",
+            f.child_a1
+        ))
+        .await,
+        2
+    );
+}
