@@ -421,6 +421,19 @@ impl Client {
     }
 }
 
+/// The admin moves `child` to `group` from tomorrow (through the admin's form).
+pub async fn move_from_tomorrow(app: &TestApp, child: i64, group: i64) {
+    let mut admin = app.login(ADMIN).await;
+    let tomorrow = (app.state.now().date_naive() + chrono::Duration::days(1)).to_string();
+    let res = admin
+        .post(
+            &format!("/admin/children/{child}/enrol"),
+            &[("group_id", &group.to_string()), ("from_date", &tomorrow)],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+}
+
 /// A small organisation with one account per role, each scoped to part of it.
 pub struct Fixture {
     pub district_a: i64,

@@ -9,6 +9,26 @@ use crate::helpers::*;
 const OK: u16 = 200;
 const NF: u16 = 404;
 
+/// Each role reads each path; the answers that differ from the expected ones
+/// (`[educator, educator_b, leader, worker, admin]`).
+async fn unexpected(app: &TestApp, reads: &[(String, [u16; 5])]) -> Vec<String> {
+    let roles = [EDUCATOR, EDUCATOR_B, LEADER, WORKER, ADMIN];
+    let mut failures = Vec::new();
+    for (i, email) in roles.iter().enumerate() {
+        let mut c = app.login(email).await;
+        for (path, expected) in reads {
+            let got = c.get(path).await.status.as_u16();
+            if got != expected[i] {
+                failures.push(format!(
+                    "{email} GET {path}: expected {}, got {got}",
+                    expected[i]
+                ));
+            }
+        }
+    }
+    failures
+}
+
 #[tokio::test]
 async fn every_role_sees_exactly_its_scope() {
     let app = TestApp::spawn().await;
@@ -71,20 +91,7 @@ async fn every_role_sees_exactly_its_scope() {
         ("/admin/import".into(), [NF, NF, NF, NF, OK]),
         ("/admin/access-log".into(), [NF, NF, NF, NF, OK]),
     ];
-    let roles = [EDUCATOR, EDUCATOR_B, LEADER, WORKER, ADMIN];
-    let mut failures = Vec::new();
-    for (i, email) in roles.iter().enumerate() {
-        let mut c = app.login(email).await;
-        for (path, expected) in &reads {
-            let got = c.get(path).await.status.as_u16();
-            if got != expected[i] {
-                failures.push(format!(
-                    "{email} GET {path}: expected {}, got {got}",
-                    expected[i]
-                ));
-            }
-        }
-    }
+    let failures = unexpected(&app, &reads).await;
     assert!(
         failures.is_empty(),
         "authorisation matrix:\n{}",
@@ -253,18 +260,7 @@ async fn a_moved_childs_records_are_seen_by_the_institution_that_made_them() {
     let mut educator = app.login(EDUCATOR).await;
     let before =
         crate::alerts::position(&mut educator, f.child_a1, &thriving_answers(), "green").await;
-    let mut admin = app.login(ADMIN).await;
-    let tomorrow = (app.state.now().date_naive() + chrono::Duration::days(1)).to_string();
-    let res = admin
-        .post(
-            &format!("/admin/children/{}/enrol", f.child_a1),
-            &[
-                ("group_id", &f.class_b1.to_string()),
-                ("from_date", &tomorrow),
-            ],
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    move_from_tomorrow(&app, f.child_a1, f.class_b1).await;
     app.state.clock.advance(chrono::Duration::days(2));
     let mut teacher = app.login(EDUCATOR_B).await;
     let after =
@@ -276,19 +272,6 @@ async fn a_moved_childs_records_are_seen_by_the_institution_that_made_them() {
         (after, [NF, OK, NF, NF, NF]),
         (format!("/children/{}", f.child_a1), [NF, OK, NF, NF, OK]),
     ];
-    let roles = [EDUCATOR, EDUCATOR_B, LEADER, WORKER, ADMIN];
-    let mut failures = Vec::new();
-    for (i, email) in roles.iter().enumerate() {
-        let mut c = app.login(email).await;
-        for (path, expected) in &reads {
-            let got = c.get(path).await.status.as_u16();
-            if got != expected[i] {
-                failures.push(format!(
-                    "{email} GET {path}: expected {}, got {got}",
-                    expected[i]
-                ));
-            }
-        }
-    }
+    let failures = unexpected(&app, &reads).await;
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

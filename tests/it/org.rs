@@ -711,18 +711,7 @@ async fn a_moved_child_shows_the_new_institution_only_its_own_record_until_hando
         crate::alerts::position(&mut educator, f.child_a1, &thriving_answers(), "green").await;
 
     // The admin moves the child to Bøgeskolen from tomorrow.
-    let mut admin = app.login(ADMIN).await;
-    let tomorrow = (app.state.now().date_naive() + chrono::Duration::days(1)).to_string();
-    let res = admin
-        .post(
-            &format!("/admin/children/{}/enrol", f.child_a1),
-            &[
-                ("group_id", &f.class_b1.to_string()),
-                ("from_date", &tomorrow),
-            ],
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    move_from_tomorrow(&app, f.child_a1, f.class_b1).await;
 
     let mut teacher = app.login(EDUCATOR_B).await;
     teacher
