@@ -7,7 +7,7 @@
 //! | escalation of overdue alerts ([`crate::alerts::escalate_due`]) | `job_interval_seconds` | the job's lock, and a guard on each alert (`escalated_at IS NULL`) |
 //! | round reminders ([`crate::assessment::reminders`]) | `job_interval_seconds` | the job's lock, and one row per round and person |
 //! | sealing the access log ([`crate::audit::seal`]) | `job_interval_seconds` | the job's lock; each seal chains to the last |
-//! | expired sessions | 10 minutes | an idempotent delete |
+//! | expired sessions; old login attempts, sent emails and unused devices ([`prune`]) | 10 minutes | idempotent deletes |
 //! | planner statistics ([`crate::db::Db::refresh_statistics`]) | hourly | per instance (SQLite only) |
 //! | database readiness ([`crate::state::AppState::check_database`]) | every second | per instance |
 //!
@@ -146,4 +146,43 @@ async fn housekeeping(state: AppState, n: u64) {
     {
         tracing::warn!(error = format!("{e:#}"), "could not refresh statistics");
     }
+    let pruned = prune(&state.db, state.now()).await;
+    state.metrics.job("prune", pruned.is_ok());
+    if let Err(e) = pruned {
+        tracing::warn!(error = format!("{e:#}"), "could not prune old rows");
+    }
+}
+
+/// The service's own working rows, kept no longer than they serve: login attempts (staff
+/// emails) for 30 days, delivered or given-up emails for 90 days, a device not used for a
+/// year. Returns how many rows went. Idempotent, so any instance may run it.
+pub async fn prune(db: &crate::db::Db, now: chrono::DateTime<chrono::Utc>) -> anyhow::Result<u64> {
+    let steps: [(&str, chrono::Duration); 4] = [
+        (
+            "DELETE FROM login_attempts WHERE at < $1",
+            chrono::Duration::days(30),
+        ),
+        (
+            "DELETE FROM outbox WHERE sent_at < $1",
+            chrono::Duration::days(90),
+        ),
+        (
+            "DELETE FROM outbox WHERE given_up_at < $1",
+            chrono::Duration::days(90),
+        ),
+        (
+            "DELETE FROM known_devices WHERE last_used_at < $1",
+            chrono::Duration::days(365),
+        ),
+    ];
+    let mut gone = 0;
+    for (sql, kept) in steps {
+        let mut w = db.writer().await?;
+        gone += crate::dispatch!(&mut w, c => sqlx::query(sql)
+            .bind(now - kept)
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected()))?;
+    }
+    Ok(gone)
 }

@@ -336,3 +336,68 @@ async fn a_relay_that_never_greets_times_out_and_is_retried() {
     )
     .await;
 }
+
+/// The service's own working rows are kept no longer than they serve: old login attempts,
+/// old delivered emails and devices unused for a year go; recent ones and undelivered
+/// email stay.
+#[tokio::test]
+async fn old_login_attempts_sent_emails_and_unused_devices_are_pruned() {
+    let app = TestApp::spawn().await;
+    Fixture::create(&app).await;
+    let now = app.state.now();
+    let old = now - chrono::Duration::days(400);
+    let recent = now - chrono::Duration::days(1);
+    let educator: i64 = app
+        .count(&format!("SELECT id FROM users WHERE email = '{EDUCATOR}'"))
+        .await;
+    let mut w = app.db.writer().await.unwrap();
+    for at in [old, recent] {
+        trivsel::dispatch!(&mut w, c => {
+            sqlx::query("INSERT INTO login_attempts (email, at, success, device) VALUES ('x@test.dk', $1, FALSE, '')")
+                .bind(at)
+                .execute(&mut *c)
+                .await
+                .unwrap();
+            sqlx::query(
+                "INSERT INTO outbox (recipient, subject, body, created_at, attempts, next_attempt_at, sent_at) \
+                 VALUES ('x@test.dk', 's', 'b', $1, 1, $1, $1)",
+            )
+            .bind(at)
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected())
+            .unwrap()
+        });
+    }
+    trivsel::dispatch!(&mut w, c => {
+        sqlx::query(
+            "INSERT INTO outbox (recipient, subject, body, created_at, attempts, next_attempt_at) \
+             VALUES ('waiting@test.dk', 's', 'b', $1, 0, $1)",
+        )
+        .bind(old)
+        .execute(&mut *c)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO known_devices (token_hash, user_id, created_at, last_used_at) VALUES ('old-device', $1, $2, $2)",
+        )
+        .bind(educator)
+        .bind(old)
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected())
+        .unwrap()
+    });
+    drop(w);
+    // (The housekeeping job may have pruned some of them already: the rows left count.)
+    trivsel::jobs::prune(&app.db, now).await.unwrap();
+    assert_eq!(app.count("SELECT COUNT(*) FROM login_attempts").await, 1);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM outbox WHERE recipient = 'waiting@test.dk'")
+            .await,
+        1,
+        "undelivered email is never pruned"
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM outbox").await, 2);
+    assert_eq!(app.count("SELECT COUNT(*) FROM known_devices").await, 0);
+}
