@@ -83,6 +83,8 @@ pub struct Config {
     pub mail_timeout_seconds: u64,
     /// How often the minute jobs (escalation, round reminders) run, in seconds.
     pub job_interval_seconds: u64,
+    /// How many days the access log is kept; older records go a sealed batch at a time.
+    pub access_log_retention_days: u32,
     /// Bearer token for `GET /metrics` (Prometheus text format); unset, there is no such page.
     pub metrics_token: Option<SecretString>,
     /// Counts below this are shown as "<N" in aggregate overviews.
@@ -127,6 +129,7 @@ impl Default for Config {
             mail_timeout_seconds: 30,
             job_interval_seconds: 60,
             metrics_token: None,
+            access_log_retention_days: 5 * 365,
             suppression_threshold: 5,
             reminder_days_before_close: 7,
             aggregate_cache_seconds: 60,
@@ -198,6 +201,10 @@ impl Config {
                 && self.job_interval_seconds > 0,
             "invalid configuration: mail_poll_seconds, mail_timeout_seconds and \
              job_interval_seconds must be positive"
+        );
+        anyhow::ensure!(
+            self.access_log_retention_days >= 30,
+            "invalid configuration: access_log_retention_days must be 30 or more"
         );
         anyhow::ensure!(
             self.max_connections > 0,

@@ -260,14 +260,17 @@ fn seal_hash(prev: &str, records: &[Sealed]) -> String {
 
 const SEALED_COLUMNS: &str = "id, at, user_id, role, action, child_id, object, detail";
 
-/// The newest seal: (last record id, hash); none yet: (0, genesis).
+/// The newest seal: (last record id, hash); none: where the chain begins.
 async fn last_seal(c: &mut impl Conn) -> anyhow::Result<(i64, String)> {
     let row: Option<(i64, String)> = dispatch!(c, c => sqlx::query_as(
         "SELECT last_id, hash FROM access_log_seals ORDER BY last_id DESC LIMIT 1",
     )
     .fetch_optional(&mut *c)
     .await)?;
-    Ok(row.unwrap_or((0, GENESIS.to_string())))
+    match row {
+        Some(r) => Ok(r),
+        None => chain_start(c).await,
+    }
 }
 
 /// Seals the records older than a minute that no seal covers yet, in batches, chaining each
@@ -318,6 +321,74 @@ pub async fn seal(db: &crate::db::Db, now: DateTime<Utc>) -> anyhow::Result<u64>
     }
 }
 
+/// Removes access-log records older than `cutoff`, a whole seal at a time from the start of
+/// the chain (a seal goes only when all its records are older), one transaction per seal so
+/// pages stay fast meanwhile, and records where the chain now begins. Returns how many
+/// records went. Unsealed records are never purged.
+pub async fn purge(
+    db: &crate::db::Db,
+    cutoff: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<u64> {
+    let mut purged = 0u64;
+    loop {
+        let mut tx = db.begin().await?;
+        if !crate::db::try_job_lock(&mut tx, crate::db::Job::SealAccessLog).await? {
+            return Ok(purged);
+        }
+        let oldest: Option<(i64, i64, i64, String)> = dispatch!(&mut tx, c => sqlx::query_as(
+            "SELECT id, first_id, last_id, hash FROM access_log_seals ORDER BY last_id LIMIT 1",
+        )
+        .fetch_optional(&mut *c)
+        .await)?;
+        let Some((seal, _first, last_id, hash)) = oldest else {
+            return Ok(purged);
+        };
+        let newest: Option<DateTime<Utc>> = dispatch!(&mut tx, c => sqlx::query_scalar(
+            "SELECT MAX(at) FROM access_log WHERE id <= $1",
+        )
+        .bind(last_id)
+        .fetch_one(&mut *c)
+        .await)?;
+        if newest.is_some_and(|at| at >= cutoff) {
+            return Ok(purged);
+        }
+        let gone = dispatch!(&mut tx, c => sqlx::query("DELETE FROM access_log WHERE id <= $1")
+            .bind(last_id)
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        dispatch!(&mut tx, c => sqlx::query("DELETE FROM access_log_seals WHERE id = $1")
+            .bind(seal)
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        dispatch!(&mut tx, c => sqlx::query(
+            "INSERT INTO access_log_purges (through_id, hash, records, purged_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(last_id)
+        .bind(&hash)
+        .bind(gone as i64)
+        .bind(now)
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected()))?;
+        tx.commit().await?;
+        purged += gone;
+    }
+}
+
+/// Where the chain begins: after the last purge (its last record id and seal hash), or at
+/// the very start.
+async fn chain_start(c: &mut impl Conn) -> anyhow::Result<(i64, String)> {
+    let row: Option<(i64, String)> = dispatch!(c, c => sqlx::query_as(
+        "SELECT through_id, hash FROM access_log_purges ORDER BY through_id DESC LIMIT 1",
+    )
+    .fetch_optional(&mut *c)
+    .await)?;
+    Ok(row.unwrap_or((0, GENESIS.to_string())))
+}
+
 /// What `trivsel audit verify` found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Verified {
@@ -343,8 +414,7 @@ pub async fn verify(c: &mut impl Conn) -> anyhow::Result<Verified> {
     )
     .fetch_all(&mut *c)
     .await)?;
-    let mut prev = GENESIS.to_string();
-    let mut prev_last = 0i64;
+    let (mut prev_last, mut prev) = chain_start(c).await?;
     let mut sealed = 0i64;
     for (id, first_id, last_id, n, prev_hash, hash) in &seals {
         let broken = |reason: String| Verified::Broken {

@@ -118,10 +118,19 @@ async fn minute_jobs(state: AppState, _: u64) {
     if let Err(e) = escalated {
         tracing::warn!(error = format!("{e:#}"), "alert escalation");
     }
-    let sealed = crate::audit::seal(&state.db, state.now()).await;
+    let now = state.now();
+    let sealed = crate::audit::seal(&state.db, now).await;
     state.metrics.job("seal_access_log", sealed.is_ok());
     if let Err(e) = sealed {
         tracing::warn!(error = format!("{e:#}"), "sealing the access log");
+    }
+    let keep = chrono::Duration::days(i64::from(state.config.access_log_retention_days));
+    let purged = crate::audit::purge(&state.db, now - keep, now).await;
+    state.metrics.job("purge_access_log", purged.is_ok());
+    match purged {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(records = n, "access log records past retention removed"),
+        Err(e) => tracing::warn!(error = format!("{e:#}"), "purging the access log"),
     }
     let reminded = crate::assessment::reminders::queue_due(&state, state.now()).await;
     state.metrics.job("reminders", reminded.is_ok());

@@ -338,3 +338,72 @@ async fn an_access_report_holds_the_whole_record_and_is_logged() {
         2
     );
 }
+
+/// The log is kept for its retention period: whole sealed batches past it go from the start
+/// of the chain, unsealed records never, and the chain still verifies from where it now
+/// begins.
+#[tokio::test]
+async fn records_past_retention_go_a_seal_at_a_time_and_the_chain_still_verifies() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::create(&app).await;
+    let mut c = app.login(EDUCATOR).await;
+    c.get(&format!("/groups/{}", f.class_a1)).await;
+    let first = app.count("SELECT COUNT(*) FROM access_log").await;
+    let t0 = app.state.now();
+    trivsel::audit::seal(&app.db, t0 + chrono::Duration::minutes(2))
+        .await
+        .unwrap();
+    // A day later more is read and sealed.
+    app.state.clock.advance(chrono::Duration::days(1));
+    c.get(&format!("/children/{}", f.child_a1)).await;
+    let t1 = app.state.now();
+    trivsel::audit::seal(&app.db, t1 + chrono::Duration::minutes(2))
+        .await
+        .unwrap();
+    // And something not sealed yet.
+    c.get(&format!("/children/{}", f.child_a1)).await;
+    let total = app.count("SELECT COUNT(*) FROM access_log").await;
+
+    // Keeping everything from half a day after the first reads removes the first batch only.
+    let purged = trivsel::audit::purge(&app.db, t0 + chrono::Duration::hours(12), t1)
+        .await
+        .unwrap();
+    assert_eq!(purged as i64, first);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM access_log").await,
+        total - first
+    );
+    let mut db = app.db.conn().await.unwrap();
+    let v = trivsel::audit::verify(&mut db).await.unwrap();
+    assert!(
+        matches!(
+            v,
+            trivsel::audit::Verified::Intact {
+                seals: 1,
+                unsealed: 1..,
+                ..
+            }
+        ),
+        "{v:?}"
+    );
+    // The next seal chains on, and the chain still verifies.
+    trivsel::audit::seal(&app.db, t1 + chrono::Duration::minutes(5))
+        .await
+        .unwrap();
+    assert!(matches!(
+        trivsel::audit::verify(&mut db).await.unwrap(),
+        trivsel::audit::Verified::Intact {
+            seals: 2,
+            unsealed: 0,
+            ..
+        }
+    ));
+    // Purging everything sealed leaves nothing unverifiable behind.
+    trivsel::audit::purge(&app.db, t1 + chrono::Duration::days(1), t1)
+        .await
+        .unwrap();
+    assert!(matches!(
+        trivsel::audit::verify(&mut db).await.unwrap(),
+        trivsel::audit::Verified::Intact { seals: 0, .. }
+    ));
+}
