@@ -144,20 +144,42 @@ impl Entry {
     }
 }
 
-/// [`entries`]' statement: `$1` the limit, then the child, the user and the keyset's time
-/// and id, each only when used.
-pub fn entries_sql(child: bool, user: bool, before: bool) -> String {
+/// What a page of the log is narrowed to; every part optional.
+#[derive(Debug, Clone, Default)]
+pub struct LogFilter {
+    pub child: Option<i64>,
+    pub user: Option<i64>,
+    /// One of [`Action`]'s names.
+    pub action: Option<String>,
+    /// From this time (inclusive)…
+    pub since: Option<DateTime<Utc>>,
+    /// …to this one (exclusive).
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// [`entries`]' statement: `$1` the limit, then the child, the user, the action, the time
+/// range and the keyset's time and id, each only when used.
+pub fn entries_sql(f: &LogFilter, before: bool) -> String {
     let mut conditions = Vec::new();
     let mut n = 1;
     let mut next = || {
         n += 1;
         n
     };
-    if child {
+    if f.child.is_some() {
         conditions.push(format!("a.child_id = ${}", next()));
     }
-    if user {
+    if f.user.is_some() {
         conditions.push(format!("a.user_id = ${}", next()));
+    }
+    if f.action.is_some() {
+        conditions.push(format!("a.action = ${}", next()));
+    }
+    if f.since.is_some() {
+        conditions.push(format!("a.at >= ${}", next()));
+    }
+    if f.until.is_some() {
+        conditions.push(format!("a.at < ${}", next()));
     }
     if before {
         let (t, i) = (next(), next());
@@ -175,15 +197,31 @@ pub fn entries_sql(child: bool, user: bool, before: bool) -> String {
     )
 }
 
-/// A page of the log, newest first: optionally for one child and/or one user, starting after
-/// `before` (an [`Entry::cursor`]). Each filter is its own condition on an indexed column
-/// (`(child_id, at)`, `(user_id, at)`, `(at, id)`), and the page is read by keyset — never a
-/// sort or a count over the whole log.
-#[tracing::instrument(skip_all)]
+/// A page of the log, newest first, for one child and/or one user, starting after `before`
+/// (an [`Entry::cursor`]); see [`entries_filtered`].
 pub async fn entries(
     c: &mut impl Conn,
     child_id: Option<i64>,
     user_id: Option<i64>,
+    before: Option<&str>,
+    limit: i64,
+) -> anyhow::Result<Vec<Entry>> {
+    let f = LogFilter {
+        child: child_id,
+        user: user_id,
+        ..Default::default()
+    };
+    entries_filtered(c, &f, before, limit).await
+}
+
+/// A page of the log, newest first, narrowed by `f`, starting after `before`. Each filter is
+/// its own condition, and the page is read by keyset along an index — by child `(child_id,
+/// at)`, by user `(user_id, at)`, or by time `(at, id)` — never a sort or a count over the
+/// whole log. (An action alone is checked along the time index.)
+#[tracing::instrument(skip_all)]
+pub async fn entries_filtered(
+    c: &mut impl Conn,
+    f: &LogFilter,
     before: Option<&str>,
     limit: i64,
 ) -> anyhow::Result<Vec<Entry>> {
@@ -194,14 +232,23 @@ pub async fn entries(
             id.parse::<i64>().ok()?,
         ))
     });
-    let sql = entries_sql(child_id.is_some(), user_id.is_some(), before.is_some());
+    let sql = entries_sql(f, before.is_some());
     Ok(dispatch!(c, c => {
         let mut q = sqlx::query_as(&sql).bind(limit);
-        if let Some(id) = child_id {
+        if let Some(id) = f.child {
             q = q.bind(id);
         }
-        if let Some(id) = user_id {
+        if let Some(id) = f.user {
             q = q.bind(id);
+        }
+        if let Some(a) = &f.action {
+            q = q.bind(a.clone());
+        }
+        if let Some(t) = f.since {
+            q = q.bind(t);
+        }
+        if let Some(t) = f.until {
+            q = q.bind(t);
         }
         if let Some((at, id)) = before {
             q = q.bind(at).bind(id);

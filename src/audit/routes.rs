@@ -33,7 +33,33 @@ struct Filter {
     #[serde(default)]
     user: String,
     #[serde(default)]
+    action: String,
+    /// Local dates, `YYYY-MM-DD`: from the start of `from` to the end of `to`.
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
     before: String,
+}
+
+/// The actions one can filter by, with their labels.
+const ACTIONS: [(&str, &str); 6] = [
+    ("read", "log.action.read"),
+    ("search", "log.action.search"),
+    ("create", "log.action.create"),
+    ("change", "log.action.change"),
+    ("export", "log.action.export"),
+    ("delete", "log.action.delete"),
+];
+
+/// The start of local day `day` in `tz`, as UTC.
+fn day_start(tz: chrono_tz::Tz, day: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    use chrono::TimeZone;
+    let d = chrono::NaiveDate::parse_from_str(day.trim(), "%Y-%m-%d").ok()?;
+    tz.from_local_datetime(&d.and_hms_opt(0, 0, 0)?)
+        .earliest()
+        .map(|t| t.with_timezone(&chrono::Utc))
 }
 
 /// One page of entries and, when there are more, where the next starts.
@@ -50,6 +76,10 @@ struct AccessLogPage {
     ctx: PageCtx,
     child: String,
     user: String,
+    action: String,
+    from: String,
+    to: String,
+    actions: [(&'static str, &'static str); 6],
     entries: Vec<Entry>,
     next: Option<String>,
 }
@@ -63,14 +93,30 @@ async fn access_log(
         return Err(AppError::NotFound);
     }
     let mut c = state.db.conn().await?;
-    let child = f.child.trim().parse::<i64>().ok();
-    let user = f.user.trim().parse::<i64>().ok();
+    let tz = a.ctx.tz;
+    let filter = super::LogFilter {
+        child: f.child.trim().parse::<i64>().ok(),
+        user: f.user.trim().parse::<i64>().ok(),
+        action: ACTIONS
+            .iter()
+            .find(|(code, _)| *code == f.action)
+            .map(|(code, _)| code.to_string()),
+        since: day_start(tz, &f.from),
+        until: chrono::NaiveDate::parse_from_str(f.to.trim(), "%Y-%m-%d")
+            .ok()
+            .and_then(|d| day_start(tz, &(d + chrono::Duration::days(1)).to_string())),
+    };
     let before = Some(f.before.as_str()).filter(|b| !b.is_empty());
-    let (entries, next) = page_of(super::entries(&mut c, child, user, before, PAGE + 1).await?);
+    let (entries, next) =
+        page_of(super::entries_filtered(&mut c, &filter, before, PAGE + 1).await?);
     Ok(render(AccessLogPage {
         ctx: a.ctx,
         child: f.child,
         user: f.user,
+        action: f.action,
+        from: f.from,
+        to: f.to,
+        actions: ACTIONS,
         entries,
         next,
     })?
@@ -84,6 +130,12 @@ struct ChildAccessesPage {
     child: Child,
     entries: Vec<Entry>,
     next: Option<String>,
+}
+
+impl AccessLogPage {
+    fn is_action(&self, code: &str) -> bool {
+        self.action == code
+    }
 }
 
 /// Whether `role` may see who has seen a child (in its scope): the leader and the admin.

@@ -407,3 +407,52 @@ async fn records_past_retention_go_a_seal_at_a_time_and_the_chain_still_verifies
         trivsel::audit::Verified::Intact { seals: 0, .. }
     ));
 }
+
+/// The admin narrows the log by action and by local dates; the filters hold across pages.
+#[tokio::test]
+async fn the_admin_filters_the_log_by_action_and_date() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::create(&app).await;
+    let mut educator = app.login(EDUCATOR).await;
+    educator.get(&format!("/children/{}", f.child_a1)).await;
+    let mut admin = app.login(ADMIN).await;
+    let res = admin
+        .post(
+            &format!("/admin/children/{}", f.child_a1),
+            &[
+                ("first_name", "Alma"),
+                ("last_name", "Andersen"),
+                ("birth_date", "2019-05-01"),
+                ("gender", "p"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    // The filter's dates are the municipality's local days.
+    let today = app
+        .state
+        .now()
+        .with_timezone(&chrono_tz::Europe::Copenhagen)
+        .date_naive();
+    let rows = |body: &str| body.matches("<tr><td>").count();
+
+    let changes = admin.get("/admin/access-log?action=change").await;
+    assert_eq!(rows(&changes.body), 1, "{}", changes.body);
+    changes.assert_contains("<td>change</td>");
+    let reads = admin.get("/admin/access-log?action=read").await;
+    assert!(rows(&reads.body) >= 1);
+    assert!(!reads.body.contains("<td>change</td>"));
+    let day = |d: chrono::NaiveDate| d.format("%Y-%m-%d").to_string();
+    let all_today = admin
+        .get(&format!("/admin/access-log?from={0}&to={0}", day(today)))
+        .await;
+    assert!(rows(&all_today.body) >= 2);
+    let yesterday = admin
+        .get(&format!(
+            "/admin/access-log?from={0}&to={0}",
+            day(today - chrono::Duration::days(1))
+        ))
+        .await;
+    assert_eq!(rows(&yesterday.body), 0);
+    yesterday.assert_contains("Ingen registreringer.");
+}

@@ -168,18 +168,42 @@ async fn the_pages_queries_do_not_read_large_tables_end_to_end() {
         ),
         (
             "who has seen a child, an older page",
-            trivsel::audit::entries_sql(true, false, true),
+            trivsel::audit::entries_sql(
+                &trivsel::audit::LogFilter {
+                    child: Some(1),
+                    ..Default::default()
+                },
+                true,
+            ),
             vec![P::I(51), P::I(1), P::T(now), P::I(1000)],
         ),
         (
             // (The first page walks the time index from its end, stopped by the limit.)
             "the access log, an older page",
-            trivsel::audit::entries_sql(false, false, true),
+            trivsel::audit::entries_sql(&Default::default(), true),
             vec![P::I(51), P::T(now), P::I(1000)],
         ),
         (
+            "a day of the log",
+            trivsel::audit::entries_sql(
+                &trivsel::audit::LogFilter {
+                    since: Some(now),
+                    until: Some(now),
+                    ..Default::default()
+                },
+                false,
+            ),
+            vec![P::I(51), P::T(now), P::T(now)],
+        ),
+        (
             "one user's accesses",
-            trivsel::audit::entries_sql(false, true, false),
+            trivsel::audit::entries_sql(
+                &trivsel::audit::LogFilter {
+                    user: Some(1),
+                    ..Default::default()
+                },
+                false,
+            ),
             vec![P::I(51), P::I(1)],
         ),
         (
