@@ -1245,6 +1245,7 @@ async fn an_admin_moves_a_child_choosing_the_institution_first() {
     );
     b.open("/admin/children/new").await;
     b.open("/admin/outbox").await;
+    b.open("/admin/access-log?action=read").await;
     // The child's accesses and access report pass axe as well.
     b.open(&format!("/children/{child}/accesses")).await;
     b.open(&format!("/children/{child}/access-report")).await;
