@@ -19,6 +19,7 @@
 //! - [`metrics`] — request, job, outbox and pool metrics in the Prometheus text format.
 //! - [`overview`] — leader and municipal overviews, small-cell suppression, CSV export.
 //! - [`audit`] — the access log of every read and change of a child's data.
+//! - [`retention`] — when a child left, and legal holds that keep a child's records.
 //! - [`access_report`] — the parents' right of access: a child's whole record, printable and JSON.
 //! - [`home`] — the start page for each role.
 //! - [`demo`] — the fictional demo municipality.
@@ -48,6 +49,7 @@ pub mod notify;
 pub mod org;
 pub mod overview;
 pub mod questionnaire;
+pub mod retention;
 pub mod scoring;
 pub mod state;
 pub mod telemetry;

@@ -52,6 +52,8 @@ pub struct Child {
     pub gender: String,
     pub external_id: Option<String>,
     pub protected_address: bool,
+    /// The day the child left the municipality's institutions (retention counts from it).
+    pub left_on: Option<NaiveDate>,
 }
 
 impl Child {
@@ -98,8 +100,7 @@ const GROUP_SELECT: &str = "SELECT g.id, g.institution_id, i.name AS institution
 const INSTITUTION_SELECT: &str = "SELECT i.id, i.district_id, d.name AS district_name, i.name, i.kind \
      FROM institutions i JOIN districts d ON d.id = i.district_id";
 
-pub(crate) const CHILD_COLUMNS: &str =
-    "c.id, c.first_name, c.last_name, c.birth_date, c.gender, c.external_id, c.protected_address";
+pub(crate) const CHILD_COLUMNS: &str = "c.id, c.first_name, c.last_name, c.birth_date, c.gender, c.external_id, c.protected_address, c.left_on";
 
 // ---- municipality ----
 
@@ -669,11 +670,47 @@ pub async fn enrol(
     .execute(&mut *c)
     .await.map(|r| r.rows_affected()))?;
     // The child's current group, beside its enrolments (migration 0012).
-    dispatch!(c, c => sqlx::query("UPDATE children SET current_group_id = $1 WHERE id = $2")
+    // A child who comes back is no longer marked as having left.
+    dispatch!(c, c => sqlx::query("UPDATE children SET current_group_id = $1, left_on = NULL WHERE id = $2")
         .bind(group_id)
         .bind(child_id)
         .execute(&mut *c)
         .await.map(|r| r.rows_affected()))?;
+    Ok(true)
+}
+
+/// Marks the child as having left the municipality's institutions on `on`: the current
+/// enrolment (if any) ends that day. False when it cannot: already marked, or `on` is before
+/// the current enrolment began.
+pub async fn mark_left(c: &mut impl Conn, child_id: i64, on: NaiveDate) -> anyhow::Result<bool> {
+    let current: Option<(i64, NaiveDate)> = dispatch!(c, c => sqlx::query_as(
+        "SELECT id, from_date FROM enrolments WHERE child_id = $1 AND to_date IS NULL",
+    )
+    .bind(child_id)
+    .fetch_optional(&mut *c)
+    .await)?;
+    if current.is_some_and(|(_, start)| on < start) {
+        return Ok(false);
+    }
+    let marked = dispatch!(c, c => sqlx::query(
+        "UPDATE children SET left_on = $1, current_group_id = NULL WHERE id = $2 AND left_on IS NULL",
+    )
+    .bind(on)
+    .bind(child_id)
+    .execute(&mut *c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    if marked == 0 {
+        return Ok(false);
+    }
+    if let Some((id, _)) = current {
+        dispatch!(c, c => sqlx::query("UPDATE enrolments SET to_date = $1 WHERE id = $2")
+            .bind(on)
+            .bind(id)
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected()))?;
+    }
     Ok(true)
 }
 

@@ -54,6 +54,9 @@ pub fn router() -> Router<AppState> {
         .route("/admin/children/new", get(new_child).post(create_child))
         .route("/admin/children/{id}", get(edit_child).post(update_child))
         .route("/admin/children/{id}/enrol", post(enrol_child))
+        .route("/admin/children/{id}/left", post(mark_left))
+        .route("/children/{id}/holds", post(place_hold))
+        .route("/children/{id}/holds/{hold}/lift", post(lift_hold))
         .route("/admin/children/{id}/guardians", post(add_guardian))
         .route(
             "/admin/children/{id}/guardians/{gid}/delete",
@@ -209,6 +212,25 @@ pub struct ChildPage {
     enrolments: Vec<Enrolment>,
     guardians: Vec<Guardian>,
     show_addresses: bool,
+    /// Legal holds, for the admin and the data-protection officer (`retention`).
+    manages_holds: bool,
+    holds: Vec<crate::retention::Hold>,
+    hold_form: crate::retention::HoldForm,
+    hold_error: Option<&'static str>,
+}
+
+/// The child's page again with the hold form's message at its field.
+pub async fn child_page_with_hold_error(
+    state: &AppState,
+    a: Auth,
+    id: i64,
+    form: crate::retention::HoldForm,
+    error: &'static str,
+) -> AppResult<axum::response::Html<String>> {
+    let mut page = child_page_for(state, a, id, ConsentForm::default(), None).await?;
+    page.hold_form = form;
+    page.hold_error = Some(error);
+    Ok(axum::response::Html(page.render()?))
 }
 
 async fn child_page(
@@ -253,6 +275,12 @@ pub async fn child_page_for(
     } else {
         (Vec::new(), Vec::new())
     };
+    let manages_holds = crate::retention::manages_holds(a.user.role);
+    let holds = if manages_holds {
+        crate::retention::holds(&mut c, id).await?
+    } else {
+        Vec::new()
+    };
     drop(c); // before taking the writer, as in `group_page`
     let now = state.now();
     audit::record(
@@ -266,6 +294,10 @@ pub async fn child_page_for(
     )
     .await?;
     let page = ChildPage {
+        manages_holds,
+        holds,
+        hold_form: Default::default(),
+        hold_error: None,
         consent_states: crate::consent::routes::purpose_views(
             &crate::consent::db::as_events(&consent_events),
             now.date_naive(),
@@ -1011,6 +1043,8 @@ struct ChildEditPage {
     enrol_errors: FieldErrors,
     guardian: GuardianForm,
     guardian_errors: FieldErrors,
+    left: String,
+    left_errors: FieldErrors,
 }
 
 impl ChildEditPage {
@@ -1045,6 +1079,11 @@ impl ChildEditPage {
                 ..Default::default()
             },
             guardian_errors: FieldErrors::default(),
+            left: child
+                .left_on
+                .map(|d| d.to_string())
+                .unwrap_or_else(|| today.to_string()),
+            left_errors: FieldErrors::default(),
         })
     }
 }
@@ -1288,4 +1327,107 @@ async fn delete_guardian(
     .await?;
     tx.commit().await?;
     Ok(Redirect::to(&format!("/admin/children/{id}")).into_response())
+}
+
+// ---- legal holds (see `crate::retention`) ----
+
+async fn place_hold(
+    State(state): State<AppState>,
+    a: Auth,
+    Path(id): Path<i64>,
+    Form(form): Form<crate::retention::HoldForm>,
+) -> AppResult<Response> {
+    if !crate::retention::manages_holds(a.user.role) {
+        return Err(AppError::NotFound);
+    }
+    let reason = form.reason.trim().to_string();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        let error = if reason.is_empty() {
+            tkey("err.required")
+        } else {
+            tkey("err.too_long")
+        };
+        let page = child_page_with_hold_error(&state, a, id, form, error).await?;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+    }
+    let now = state.now();
+    let mut tx = state.db.begin().await?;
+    scope::child(&mut tx, &a.user, id).await?;
+    let hold = crate::retention::place(&mut tx, id, &reason, a.user.id, now).await?;
+    let object = format!("legal-hold:{hold}");
+    audit::record(&mut tx, &a.user, Action::Create, Some(id), &object, "", now).await?;
+    tx.commit().await?;
+    tracing::info!(user_id = a.user.id, hold, "legal hold placed");
+    Ok(Redirect::to(&format!("/children/{id}#holds")).into_response())
+}
+
+async fn lift_hold(
+    State(state): State<AppState>,
+    a: Auth,
+    Path((id, hold)): Path<(i64, i64)>,
+) -> AppResult<Response> {
+    if !crate::retention::manages_holds(a.user.role) {
+        return Err(AppError::NotFound);
+    }
+    let now = state.now();
+    let mut tx = state.db.begin().await?;
+    scope::child(&mut tx, &a.user, id).await?;
+    if !crate::retention::lift(&mut tx, id, hold, a.user.id, now).await? {
+        return Err(AppError::NotFound);
+    }
+    let object = format!("legal-hold:{hold}");
+    audit::record(
+        &mut tx,
+        &a.user,
+        Action::Change,
+        Some(id),
+        &object,
+        "lifted",
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(user_id = a.user.id, hold, "legal hold lifted");
+    Ok(Redirect::to(&format!("/children/{id}#holds")).into_response())
+}
+
+#[derive(Deserialize, Default, Clone)]
+struct LeftForm {
+    #[serde(default)]
+    left_on: String,
+}
+
+/// The admin marks that the child left the municipality's institutions (the current
+/// enrolment ends that day; retention counts from it).
+async fn mark_left(
+    State(state): State<AppState>,
+    a: Auth,
+    Path(id): Path<i64>,
+    Form(form): Form<LeftForm>,
+) -> AppResult<Response> {
+    let now = state.now();
+    let mut tx = state.db.begin().await?;
+    let child = admin_child(&mut tx, &state, &a, id).await?;
+    if let Some(on) = parse_date(&form.left_on)
+        && org::mark_left(&mut tx, id, on).await?
+    {
+        audit::record(
+            &mut tx,
+            &a.user,
+            Action::Change,
+            Some(id),
+            "child",
+            "left",
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        return Ok(Redirect::to(&format!("/admin/children/{id}")).into_response());
+    }
+    drop(tx);
+    let mut c = state.db.conn().await?;
+    let mut page = ChildEditPage::load(&mut c, &a, &child, now.date_naive()).await?;
+    page.left = form.left_on;
+    page.left_errors.add("left_on", tkey("err.left_date"));
+    invalid(page)
 }

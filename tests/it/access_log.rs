@@ -456,3 +456,85 @@ async fn the_admin_filters_the_log_by_action_and_date() {
     assert_eq!(rows(&yesterday.body), 0);
     yesterday.assert_contains("Ingen registreringer.");
 }
+
+/// Retention starts from events: the admin records that a child left (the enrolment ends,
+/// the educator no longer sees the child), and the data-protection officer places a legal
+/// hold with a reason — logged, refused without a reason at the field, and lifted again.
+#[tokio::test]
+async fn a_child_leaving_is_recorded_and_a_legal_hold_is_placed_and_lifted() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::create(&app).await;
+    let mut admin = app.login(ADMIN).await;
+    let left = format!("/admin/children/{}/left", f.child_a1);
+    let bad = admin.post(&left, &[("left_on", "2020-01-01")]).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    bad.assert_contains("Angiv en gyldig dato")
+        .assert_contains(r#"value="2020-01-01""#);
+    let today = app.state.now().date_naive().to_string();
+    let res = admin.post(&left, &[("left_on", &today)]).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    admin
+        .get(&format!("/children/{}", f.child_a1))
+        .await
+        .assert_contains("Forlod kommunens institutioner");
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM enrolments WHERE child_id = {} AND to_date IS NULL",
+            f.child_a1
+        ))
+        .await,
+        0
+    );
+    let mut educator = app.login(EDUCATOR).await;
+    assert_eq!(
+        educator
+            .get(&format!("/children/{}", f.child_a1))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    // Only once.
+    assert_eq!(
+        admin.post(&left, &[("left_on", &today)]).await.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+
+    // The data-protection officer places a hold; a reason is required.
+    app.exec(&format!(
+        "INSERT INTO users (email, name, role, active, password_hash, lang, created_at) \
+         SELECT 'dpo@test.dk', 'Dorthe DPO', 'dpo', TRUE, password_hash, 'da', created_at FROM users WHERE email = '{ADMIN}'"
+    ))
+    .await;
+    let mut dpo = app.login("dpo@test.dk").await;
+    let holds = format!("/children/{}/holds", f.child_a1);
+    let res = dpo.post(&holds, &[("reason", "  ")]).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    res.assert_contains(r#"id="reason-error""#);
+    let res = dpo
+        .post(&holds, &[("reason", "Klagesag i Ankestyrelsen")])
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    dpo.get(&format!("/children/{}", f.child_a1))
+        .await
+        .assert_contains("Klagesag i Ankestyrelsen")
+        .assert_contains("Dorthe DPO");
+    assert_eq!(
+        educator.post(&holds, &[("reason", "x")]).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let hold = app.count("SELECT MAX(id) FROM legal_holds").await;
+    let res = admin.post(&format!("{holds}/{hold}/lift"), &[]).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    admin
+        .get(&format!("/children/{}", f.child_a1))
+        .await
+        .assert_contains("Intet sletningsstop.");
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM access_log WHERE child_id = {} AND object = 'legal-hold:{hold}'",
+            f.child_a1
+        ))
+        .await,
+        2
+    );
+}

@@ -1247,6 +1247,7 @@ async fn an_admin_moves_a_child_choosing_the_institution_first() {
     b.open("/admin/outbox").await;
     b.open("/admin/access-log?action=read").await;
     // The child's accesses and access report pass axe as well.
+    b.open(&format!("/children/{child}")).await;
     b.open(&format!("/children/{child}/accesses")).await;
     b.open(&format!("/children/{child}/access-report")).await;
     b.close().await;
