@@ -23,6 +23,31 @@ pub enum Action {
 }
 
 impl Action {
+    pub const ALL: [Action; 6] = [
+        Action::Read,
+        Action::Search,
+        Action::Create,
+        Action::Change,
+        Action::Export,
+        Action::Delete,
+    ];
+
+    pub fn parse(s: &str) -> Option<Action> {
+        Action::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+
+    /// The catalogue key of the action's name.
+    pub fn label_key(self) -> &'static str {
+        match self {
+            Action::Read => "log.action.read",
+            Action::Search => "log.action.search",
+            Action::Create => "log.action.create",
+            Action::Change => "log.action.change",
+            Action::Export => "log.action.export",
+            Action::Delete => "log.action.delete",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Action::Read => "read",
@@ -116,15 +141,7 @@ pub struct Entry {
 impl Entry {
     /// The catalogue key of the entry's action.
     pub fn action_key(&self) -> &'static str {
-        match self.action.as_str() {
-            "read" => "log.action.read",
-            "search" => "log.action.search",
-            "create" => "log.action.create",
-            "change" => "log.action.change",
-            "export" => "log.action.export",
-            "delete" => "log.action.delete",
-            _ => "log.action.other",
-        }
+        Action::parse(&self.action).map_or("log.action.other", Action::label_key)
     }
 
     /// The catalogue key of the role the entry was made in.

@@ -43,16 +43,6 @@ struct Filter {
     before: String,
 }
 
-/// The actions one can filter by, with their labels.
-const ACTIONS: [(&str, &str); 6] = [
-    ("read", "log.action.read"),
-    ("search", "log.action.search"),
-    ("create", "log.action.create"),
-    ("change", "log.action.change"),
-    ("export", "log.action.export"),
-    ("delete", "log.action.delete"),
-];
-
 /// The start of local day `day` in `tz`, as UTC.
 fn day_start(tz: chrono_tz::Tz, day: &str) -> Option<chrono::DateTime<chrono::Utc>> {
     use chrono::TimeZone;
@@ -79,7 +69,7 @@ struct AccessLogPage {
     action: String,
     from: String,
     to: String,
-    actions: [(&'static str, &'static str); 6],
+    actions: [super::Action; 6],
     entries: Vec<Entry>,
     next: Option<String>,
 }
@@ -97,10 +87,7 @@ async fn access_log(
     let filter = super::LogFilter {
         child: f.child.trim().parse::<i64>().ok(),
         user: f.user.trim().parse::<i64>().ok(),
-        action: ACTIONS
-            .iter()
-            .find(|(code, _)| *code == f.action)
-            .map(|(code, _)| code.to_string()),
+        action: super::Action::parse(&f.action).map(|a| a.as_str().to_string()),
         since: day_start(tz, &f.from),
         until: chrono::NaiveDate::parse_from_str(f.to.trim(), "%Y-%m-%d")
             .ok()
@@ -116,7 +103,7 @@ async fn access_log(
         action: f.action,
         from: f.from,
         to: f.to,
-        actions: ACTIONS,
+        actions: super::Action::ALL,
         entries,
         next,
     })?

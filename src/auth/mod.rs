@@ -89,6 +89,15 @@ pub fn random_token() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// How a secret token is stored: its SHA-256, in hex (setup links, device cookies).
+pub fn token_hash(token: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// The session's CSRF token, created on first use.
 pub async fn csrf_token(session: &Session) -> Result<String, AppError> {
     let existing: Option<String> = session

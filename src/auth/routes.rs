@@ -8,7 +8,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 use validator::Validate;
 
 use super::users::{self, Assignments, UserRow};
@@ -158,11 +157,6 @@ async fn set_lang(
 
 // ---- first admin ----
 
-fn token_hash(token: &str) -> String {
-    let digest = Sha256::digest(token.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// On a database without any account, creates a one-time setup token (replacing older ones)
 /// and returns it; `None` when accounts exist.
 pub async fn issue_setup_token(db: &Db, now: DateTime<Utc>) -> anyhow::Result<Option<String>> {
@@ -173,7 +167,7 @@ pub async fn issue_setup_token(db: &Db, now: DateTime<Utc>) -> anyhow::Result<Op
     let token = super::random_token();
     dispatch!(&mut tx, c => sqlx::query("DELETE FROM setup_tokens WHERE used_at IS NULL").execute(&mut *c).await.map(|r| r.rows_affected()))?;
     dispatch!(&mut tx, c => sqlx::query("INSERT INTO setup_tokens (token_hash, created_at) VALUES ($1, $2)")
-        .bind(token_hash(&token))
+        .bind(super::token_hash(&token))
         .bind(now)
         .execute(&mut *c)
         .await.map(|r| r.rows_affected()))?;
@@ -185,7 +179,7 @@ async fn setup_token_valid(c: &mut impl Conn, token: &str) -> anyhow::Result<boo
     let n: i64 = dispatch!(c, c => sqlx::query_scalar(
         "SELECT COUNT(*) FROM setup_tokens WHERE token_hash = $1 AND used_at IS NULL",
     )
-    .bind(token_hash(token))
+    .bind(super::token_hash(token))
     .fetch_one(&mut *c)
     .await)?;
     Ok(n > 0 && users::count(c).await? == 0)
@@ -277,7 +271,7 @@ async fn setup(
     .await?;
     dispatch!(&mut tx, c => sqlx::query("UPDATE setup_tokens SET used_at = $1 WHERE token_hash = $2")
         .bind(now)
-        .bind(token_hash(&token))
+        .bind(super::token_hash(&token))
         .execute(&mut *c)
         .await.map(|r| r.rows_affected()))?;
     tx.commit().await?;

@@ -28,13 +28,6 @@ pub const DEVICE_COOKIE: &str = "trivsel_device";
 /// How long a device stays known without a login.
 const DEVICE_DAYS: i64 = 365;
 
-fn hash(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// The hash of the device token the browser sent, if any.
 pub fn device_of(headers: &HeaderMap) -> Option<String> {
     headers
@@ -44,7 +37,7 @@ pub fn device_of(headers: &HeaderMap) -> Option<String> {
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(name, _)| *name == DEVICE_COOKIE)
-        .map(|(_, token)| hash(token))
+        .map(|(_, token)| super::token_hash(token))
 }
 
 /// The `Set-Cookie` value that makes this browser a known device of the account.
@@ -181,7 +174,7 @@ pub async fn succeeded(
         dispatch!(&mut tx, c => sqlx::query(
             "INSERT INTO known_devices (token_hash, user_id, created_at, last_used_at) VALUES ($1, $2, $3, $3)",
         )
-        .bind(hash(&token))
+        .bind(super::token_hash(&token))
         .bind(user_id)
         .bind(now)
         .execute(&mut *c)
