@@ -52,6 +52,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::audit::routes::router())
         .merge(crate::notify::routes::router())
         .merge(crate::access_report::router())
+        .merge(crate::retention::routes::router())
         .layer(middleware::from_fn_with_state(
             state.clone(),
             crate::auth::csrf::protect,

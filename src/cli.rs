@@ -69,7 +69,15 @@ pub enum Command {
     /// The access log.
     #[command(subcommand)]
     Audit(AuditCommand),
-    /// Validate the configuration and the questionnaire files; exit non-zero on a problem.
+    /// Delete what the retention policy (`retention.toml`) says is kept long enough, as the
+    /// daily job does, and print the counts per kind of record and rule.
+    Retention {
+        /// Only count what would be deleted; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Validate the configuration, the questionnaire files and the retention policy; exit
+    /// non-zero on a problem.
     Check,
     /// Make a consistent copy of the SQLite database while the service runs (PostgreSQL:
     /// use its own tools, see docs/operations.md).
@@ -182,6 +190,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 ),
             }
         }
+        Command::Retention { dry_run } => retention(&config, dry_run).await,
         Command::Score {
             questionnaire,
             answers,
@@ -222,6 +231,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     .collect::<Vec<_>>()
                     .join(", ")
             );
+            let policy = config.retention()?;
+            out!(
+                "retention policy OK: {} rules in {}",
+                policy.rules.len(),
+                policy.file
+            );
             let url = config.database_url()?;
             anyhow::ensure!(
                 url.starts_with("sqlite:") || url.starts_with("postgres"),
@@ -239,6 +254,45 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `trivsel retention [--dry-run]`: counts per kind of record and rule, never personal data.
+async fn retention(config: &Config, dry_run: bool) -> anyhow::Result<()> {
+    use crate::retention::run;
+    let policy = config.retention()?;
+    let db = open(config).await?;
+    let now = chrono::Utc::now();
+    let lines = if dry_run {
+        run::dry_run(&db, &policy, now).await?
+    } else {
+        let clock = crate::clock::Clock::default();
+        run::run(&db, &policy, run::Trigger::Cli, None, None, &clock)
+            .await?
+            .map(|r| r.lines())
+            .unwrap_or_default()
+    };
+    db.close().await;
+    out!(
+        "{} ({}, {})",
+        if dry_run {
+            "would delete (dry run; nothing changed)"
+        } else {
+            "deleted"
+        },
+        policy.file,
+        now.format("%Y-%m-%d %H:%M UTC")
+    );
+    out!("{:<16} {:<28} {:>10}", "records", "rule", "rows");
+    for l in &lines {
+        out!("{:<16} {:<28} {:>10}", l.records, l.describe(), l.rows);
+    }
+    out!(
+        "{:<16} {:<28} {:>10}",
+        "total",
+        "",
+        lines.iter().map(|l| l.rows).sum::<i64>()
+    );
+    Ok(())
 }
 
 /// Opens the database and applies migrations.
@@ -259,8 +313,10 @@ async fn serve(mut config: Config, demo: bool) -> anyhow::Result<()> {
     if demo {
         config.quick_placement.get_or_insert(true);
     }
-    // Refuse to start on an invalid questionnaire or scale file, before touching anything.
+    // Refuse to start on an invalid questionnaire, scale or retention file, before touching
+    // anything.
     let catalogue = config.catalogue()?;
+    let retention = config.retention()?;
     let db = open(&config).await?;
     crate::assessment::register_versions(&db, &catalogue, chrono::Utc::now()).await?;
     let now = chrono::Utc::now();
@@ -290,7 +346,9 @@ async fn serve(mut config: Config, demo: bool) -> anyhow::Result<()> {
         out!("No accounts yet. Create the first administrator here (the link works once):");
         out!("  {base}/setup/{token}");
     }
-    let state = AppState::new(db.clone(), config, String::new()).with_catalogue(catalogue);
+    let state = AppState::new(db.clone(), config, String::new())
+        .with_catalogue(catalogue)
+        .with_retention(retention);
     state.load_municipality_name().await?;
     tracing::info!(%addr, backend = ?db.backend(), ready_ms = started.elapsed().as_millis() as u64, "listening");
     app::serve(state, listener, app::shutdown_signal()).await?;

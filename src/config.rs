@@ -62,8 +62,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Name shown in the header when the database does not hold one yet.
     pub municipality_name: String,
-    /// Folder of the questionnaire files, with the scales in its `scales/` subfolder and the
-    /// alert rules in `alerts.toml`. Unset: the files built into the binary (`trivsel init`
+    /// Folder of the questionnaire files, with the scales in its `scales/` subfolder, the
+    /// alert rules in `alerts.toml` and the retention policy in `retention.toml`. Unset: the files built into the binary (`trivsel init`
     /// writes editable copies of them).
     pub questionnaire_dir: Option<PathBuf>,
     /// Id of the scale in use, e.g. `boernelineal` (four levels) or `topi` (three).
@@ -83,8 +83,6 @@ pub struct Config {
     pub mail_timeout_seconds: u64,
     /// How often the minute jobs (escalation, round reminders) run, in seconds.
     pub job_interval_seconds: u64,
-    /// How many days the access log is kept; older records go a sealed batch at a time.
-    pub access_log_retention_days: u32,
     /// Bearer token for `GET /metrics` (Prometheus text format); unset, there is no such page.
     pub metrics_token: Option<SecretString>,
     /// Counts below this are shown as "<N" in aggregate overviews.
@@ -129,7 +127,6 @@ impl Default for Config {
             mail_timeout_seconds: 30,
             job_interval_seconds: 60,
             metrics_token: None,
-            access_log_retention_days: 5 * 365,
             suppression_threshold: 5,
             reminder_days_before_close: 7,
             aggregate_cache_seconds: 60,
@@ -203,10 +200,6 @@ impl Config {
              job_interval_seconds must be positive"
         );
         anyhow::ensure!(
-            self.access_log_retention_days >= 30,
-            "invalid configuration: access_log_retention_days must be 30 or more"
-        );
-        anyhow::ensure!(
             self.max_connections > 0,
             "invalid configuration: max_connections must be positive"
         );
@@ -233,6 +226,16 @@ impl Config {
         match &self.questionnaire_dir {
             Some(dir) => crate::questionnaire::Catalogue::load(dir, &self.scale),
             None => crate::questionnaire::Catalogue::built_in(&self.scale),
+        }
+        .map_err(|p| anyhow::anyhow!("{p}"))
+    }
+
+    /// Loads and validates the retention policy (`retention.toml` beside the questionnaires).
+    pub fn retention(&self) -> anyhow::Result<crate::retention::policy::Policy> {
+        use crate::questionnaire::Source;
+        match &self.questionnaire_dir {
+            Some(dir) => crate::retention::policy::Policy::load(&Source::Folder(dir)),
+            None => crate::retention::policy::Policy::load(&Source::BuiltIn),
         }
         .map_err(|p| anyhow::anyhow!("{p}"))
     }

@@ -477,8 +477,12 @@ pub async fn seed_with(
         }
     }
 
+    let mut dpo = None;
     for &(email, name, role, assigned) in ACCOUNTS {
         let id = users::insert(&mut tx, email, name, role, Some(&hash), now).await?;
+        if role == Role::Dpo {
+            dpo = Some(id);
+        }
         let ids: Vec<i64> = match role {
             Role::Admin | Role::Dpo => Vec::new(),
             Role::Leader => vec![institution_ids[assigned]],
@@ -493,6 +497,9 @@ pub async fn seed_with(
         };
         users::set_assignments(&mut tx, id, role, &ids).await?;
         summary.accounts += 1;
+    }
+    if let (Some(dpo), Some(&first_group)) = (dpo, group_ids.values().min()) {
+        summary.children += leavers(&mut tx, first_group, dpo, &mut rng, now).await?;
     }
     // An open screening round for every institution, so the demo educators can assess; with
     // history, earlier rounds every half year before it.
@@ -544,6 +551,56 @@ pub async fn seed_with(
     // A bulk load: the planner's statistics follow it at once.
     db.refresh_statistics(true).await?;
     Ok(summary)
+}
+
+/// Children who left the municipality's institutions long ago, so the retention page has
+/// something to show: three whose records the policy's rules have reached (a dry run counts
+/// them; the first nightly run deletes them), and one under a legal hold placed by the
+/// data-protection officer, which no run touches. Returns how many children.
+async fn leavers(
+    tx: &mut crate::db::Tx,
+    group: i64,
+    dpo: i64,
+    rng: &mut Rng,
+    now: DateTime<Utc>,
+) -> anyhow::Result<usize> {
+    let today = now.date_naive();
+    for n in 0..4 {
+        let left_on = today - Duration::days(3 * 365 + 60 + 30 * n);
+        let girl = rng.below(2) == 0;
+        let last = rng.pick(SURNAMES);
+        let child = ChildInput {
+            first_name: rng.pick(if girl { GIRLS } else { BOYS }).to_string(),
+            last_name: last.to_string(),
+            birth_date: left_on - Duration::days(5 * 365 + 40 * n),
+            gender: if girl { "p" } else { "d" },
+            external_id: Some(format!("DEMO-LEFT-{n}")),
+            protected_address: false,
+        };
+        let id = org::insert_child(tx, &child, now).await?;
+        org::enrol(tx, id, group, left_on - Duration::days(2 * 365)).await?;
+        org::mark_left(tx, id, left_on).await?;
+        let guardian = GuardianInput {
+            name: format!("{} {last}", rng.pick(ADULTS)),
+            relation: "Mor".into(),
+            phone: String::new(),
+            email: String::new(),
+            address: String::new(),
+            has_custody: true,
+        };
+        org::insert_guardian(tx, id, &guardian, now).await?;
+        if n == 3 {
+            crate::retention::place(
+                tx,
+                id,
+                "Klagesag i Ankestyrelsen (demo): intet om barnet slettes, før sagen er afgjort.",
+                dpo,
+                now,
+            )
+            .await?;
+        }
+    }
+    Ok(4)
 }
 
 /// One generated position: child, round, questionnaire, outcome, when.

@@ -29,6 +29,9 @@ pub struct Inner {
     pub config: Config,
     /// The scale and questionnaires in use (validated at start-up).
     pub catalogue: Option<Arc<crate::questionnaire::Catalogue>>,
+    /// How long each kind of record is kept (validated at start-up; the built-in policy
+    /// unless set).
+    pub retention: Arc<crate::retention::policy::Policy>,
     pub clock: Clock,
     municipality: RwLock<String>,
     /// Recently counted municipal figures (see `aggregate_cache_seconds`).
@@ -56,6 +59,7 @@ impl AppState {
                 sessions: SessionCache::new(config.session_cache_seconds),
                 config,
                 catalogue: None,
+                retention: Arc::new(crate::retention::policy::Policy::built_in()),
                 clock: Clock::default(),
                 municipality: RwLock::new(municipality),
                 aggregates: Default::default(),
@@ -77,6 +81,14 @@ impl AppState {
     pub fn with_catalogue(mut self, catalogue: crate::questionnaire::Catalogue) -> AppState {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
             inner.catalogue = Some(Arc::new(catalogue));
+        }
+        self
+    }
+
+    /// Sets the retention policy; only before the state is shared.
+    pub fn with_retention(mut self, policy: crate::retention::policy::Policy) -> AppState {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.retention = Arc::new(policy);
         }
         self
     }

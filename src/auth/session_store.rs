@@ -1,5 +1,6 @@
 //! `tower-sessions` store on our own database (either backend), so sessions survive restarts
-//! and are shared by every app instance. Expired rows are removed by [`delete_expired`].
+//! and are shared by every app instance. Expired rows are removed by the
+//! retention policy's `sessions` rule ([`crate::retention::run`]).
 //!
 //! A session's row also names its account (`user_id`, copied from the session's data when it
 //! is saved), and loading a session reads that account in the same statement if it is still
@@ -275,16 +276,4 @@ impl SessionStore for DbSessionStore {
         self.cache.forget(id);
         deleted
     }
-}
-
-/// Removes sessions that have expired; run periodically by the server.
-pub async fn delete_expired(db: &Db) -> anyhow::Result<u64> {
-    let mut c = db.writer().await?;
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let n = dispatch!(&mut c, c => sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
-        .bind(now)
-        .execute(&mut *c)
-        .await
-        .map(|r| r.rows_affected()))?;
-    Ok(n)
 }

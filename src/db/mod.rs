@@ -224,16 +224,25 @@ impl Db {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(synchronous)
                 .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(10));
+                .busy_timeout(Duration::from_secs(10))
+                // What is deleted is overwritten, not left readable in free pages (retention).
+                .pragma("secure_delete", "on");
             // The writer first: it creates the file and switches it to WAL. A connection to
             // a local file cannot go stale, so the read pool does not ping before handing one
             // out.
             let path = opts.get_filename().display().to_string();
-            let write = SqliteConnection::connect_with(&opts)
-                .await
-                .with_context(|| {
-                    format!("open SQLite database {path} (is its folder there and writable?)")
-                })?;
+            // A new file gives freed pages back to the file system after a retention run
+            // (`PRAGMA incremental_vacuum`); a file made before keeps its setting until a
+            // VACUUM (docs/operations.md).
+            let write = SqliteConnection::connect_with(
+                &opts
+                    .clone()
+                    .auto_vacuum(sqlx::sqlite::SqliteAutoVacuum::Incremental),
+            )
+            .await
+            .with_context(|| {
+                format!("open SQLite database {path} (is its folder there and writable?)")
+            })?;
             let write = Arc::new(Mutex::new(Some(write)));
             // Each reader keeps its own page cache: 1 MiB each (SQLite's default is 2 MiB)
             // keeps a full pool within the memory target on a large file (docs/benchmarks.md);

@@ -8,6 +8,7 @@
 //! | round reminders ([`crate::assessment::reminders`]) | `job_interval_seconds` | the job's lock, and one row per round and person |
 //! | sealing the access log ([`crate::audit::seal`]) | `job_interval_seconds` | the job's lock; each seal chains to the last |
 //! | expired sessions; old login attempts, sent emails and unused devices ([`prune`]) | 10 minutes | idempotent deletes |
+//! | deletion by the retention policy ([`crate::retention::run`]) | daily, from 02:00 local time (never in a start's first ten minutes) | the day's run is claimed by its date |
 //! | planner statistics ([`crate::db::Db::refresh_statistics`]) | hourly | per instance (SQLite only) |
 //! | database readiness ([`crate::state::AppState::check_database`]) | every second | per instance |
 //!
@@ -124,14 +125,6 @@ async fn minute_jobs(state: AppState, _: u64) {
     if let Err(e) = sealed {
         tracing::warn!(error = format!("{e:#}"), "sealing the access log");
     }
-    let keep = chrono::Duration::days(i64::from(state.config.access_log_retention_days));
-    let purged = crate::audit::purge(&state.db, now - keep, now).await;
-    state.metrics.job("purge_access_log", purged.is_ok());
-    match purged {
-        Ok(0) => {}
-        Ok(n) => tracing::info!(records = n, "access log records past retention removed"),
-        Err(e) => tracing::warn!(error = format!("{e:#}"), "purging the access log"),
-    }
     let reminded = crate::assessment::reminders::queue_due(&state, state.now()).await;
     state.metrics.job("reminders", reminded.is_ok());
     if let Err(e) = reminded {
@@ -139,59 +132,82 @@ async fn minute_jobs(state: AppState, _: u64) {
     }
 }
 
-/// Expired sessions every ten minutes; hourly, the planner's statistics (a no-op when little
-/// has changed).
+/// The service's working rows every ten minutes ([`prune`]); the daily deletion by the
+/// retention policy when it is due; hourly, the planner's statistics (a no-op when little has
+/// changed).
 async fn housekeeping(state: AppState, n: u64) {
-    let swept = crate::auth::session_store::delete_expired(&state.db).await;
-    state.metrics.job("sessions", swept.is_ok());
-    if let Err(e) = swept {
-        tracing::warn!(
-            error = format!("{e:#}"),
-            "could not delete expired sessions"
-        );
+    let pruned = prune(&state.db, &state.retention, state.now()).await;
+    state.metrics.job("prune", pruned.is_ok());
+    if let Err(e) = pruned {
+        tracing::warn!(error = format!("{e:#}"), "could not prune old rows");
+    }
+    // Never at start-up: the first check is ten minutes later, time to stop a service
+    // started with a wrong policy file.
+    if n > 0 {
+        let deleted = daily_retention(&state).await;
+        state.metrics.job("retention", deleted.is_ok());
+        if let Err(e) = deleted {
+            tracing::warn!(error = format!("{e:#}"), "deletion by the retention policy");
+        }
     }
     if n % 6 == 5
         && let Err(e) = state.db.refresh_statistics(false).await
     {
         tracing::warn!(error = format!("{e:#}"), "could not refresh statistics");
     }
-    let pruned = prune(&state.db, state.now()).await;
-    state.metrics.job("prune", pruned.is_ok());
-    if let Err(e) = pruned {
-        tracing::warn!(error = format!("{e:#}"), "could not prune old rows");
-    }
 }
 
-/// The service's own working rows, kept no longer than they serve: login attempts (staff
-/// emails) for 30 days, delivered or given-up emails for 90 days, a device not used for a
-/// year. Returns how many rows went. Idempotent, so any instance may run it.
-pub async fn prune(db: &crate::db::Db, now: chrono::DateTime<chrono::Utc>) -> anyhow::Result<u64> {
-    let steps: [(&str, chrono::Duration); 4] = [
-        (
-            "DELETE FROM login_attempts WHERE at < $1",
-            chrono::Duration::days(30),
-        ),
-        (
-            "DELETE FROM outbox WHERE sent_at < $1",
-            chrono::Duration::days(90),
-        ),
-        (
-            "DELETE FROM outbox WHERE given_up_at < $1",
-            chrono::Duration::days(90),
-        ),
-        (
-            "DELETE FROM known_devices WHERE last_used_at < $1",
-            chrono::Duration::days(365),
-        ),
-    ];
-    let mut gone = 0;
-    for (sql, kept) in steps {
-        let mut w = db.writer().await?;
-        gone += crate::dispatch!(&mut w, c => sqlx::query(sql)
-            .bind(now - kept)
-            .execute(&mut *c)
-            .await
-            .map(|r| r.rows_affected()))?;
+/// The local hour from which the day's deletion runs: at night, when few people work.
+const RETENTION_FROM_HOUR: u32 = 2;
+
+/// Runs the day's deletion by the retention policy once its hour has come and no instance has
+/// run it yet today (each day's run is claimed by its local date).
+async fn daily_retention(state: &AppState) -> anyhow::Result<()> {
+    use chrono::Timelike;
+    let local = state.now().with_timezone(&state.config.time_zone);
+    if local.hour() < RETENTION_FROM_HOUR {
+        return Ok(());
     }
-    Ok(gone)
+    let report = crate::retention::run::run(
+        &state.db,
+        &state.retention,
+        crate::retention::run::Trigger::Daily,
+        Some(local.date_naive()),
+        None,
+        &state.clock,
+    )
+    .await?;
+    if let Some(r) = report {
+        tracing::info!(
+            run = r.id,
+            rows = r.total(),
+            "deletion by the retention policy"
+        );
+    }
+    Ok(())
+}
+
+/// The service's own working rows, kept no longer than the policy's rules for them say
+/// (expired sessions at once, login attempts with staff emails 30 days, delivered or given-up
+/// emails 90 days, a device unused for a year, by default). Undelivered email is never
+/// pruned. Returns how many rows went. Idempotent, so any instance may run it.
+pub async fn prune(
+    db: &crate::db::Db,
+    policy: &crate::retention::policy::Policy,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<u64> {
+    use crate::retention::policy::Records;
+    let lines = crate::retention::run::delete(
+        db,
+        policy,
+        &[
+            Records::Sessions,
+            Records::Outbox,
+            Records::LoginAttempts,
+            Records::Devices,
+        ],
+        now,
+    )
+    .await?;
+    Ok(lines.iter().map(|l| l.rows as u64).sum())
 }

@@ -1,6 +1,12 @@
 //! CSV import of children, their groups and guardians. Every row is checked first; a dry run
 //! only reports, and a real import writes all rows in one transaction or none at all.
 //!
+//! A file can also be the **full roster** of the institutions it names (the admin says so):
+//! a child already in Trivsel (by `external_id`) is then recognised rather than refused, and a
+//! child enrolled in one of those institutions who is not in the file has left — recorded as
+//! leaving the municipality's institutions on the day of the import, which starts the
+//! retention clocks (`crate::retention`).
+//!
 //! Format (documented in `docs/import.md`): a header row naming the columns, comma or
 //! semicolon separated (Danish spreadsheets save with semicolons), UTF-8.
 
@@ -68,16 +74,26 @@ pub struct ValidRow {
     pub school_year: String,
     pub from: NaiveDate,
     pub guardians: Vec<GuardianInput>,
+    /// In a full roster: the child already in Trivsel with this `external_id` (not written).
+    pub existing: Option<i64>,
 }
 
 #[derive(Debug, Default)]
 pub struct Checked {
     pub rows: Vec<ValidRow>,
     pub errors: Vec<RowError>,
+    /// In a full roster: children enrolled in the file's institutions who are not in it.
+    pub leaving: Vec<i64>,
 }
 
-/// Parses and checks the whole file against the database; writes nothing.
-pub async fn check(c: &mut impl Conn, data: &[u8], today: NaiveDate) -> anyhow::Result<Checked> {
+/// Parses and checks the whole file against the database; writes nothing. With `roster`, the
+/// file is the full list of the institutions it names (see the module's documentation).
+pub async fn check(
+    c: &mut impl Conn,
+    data: &[u8],
+    today: NaiveDate,
+    roster: bool,
+) -> anyhow::Result<Checked> {
     let mut out = Checked::default();
     let err = |line: usize, column: &str, message: &'static str| RowError {
         line,
@@ -192,6 +208,7 @@ pub async fn check(c: &mut impl Conn, data: &[u8], today: NaiveDate) -> anyhow::
                 .push(err(line, "protected_address", tkey("import.err.yes_no")));
         }
         let external_id = Some(get("external_id").to_string()).filter(|s| !s.is_empty());
+        let mut existing = None;
         if let Some(ext) = &external_id {
             if !seen_external.insert(ext.clone()) {
                 out.errors.push(err(
@@ -199,10 +216,16 @@ pub async fn check(c: &mut impl Conn, data: &[u8], today: NaiveDate) -> anyhow::
                     "external_id",
                     tkey("import.err.duplicate_in_file"),
                 ));
+            } else if roster {
+                existing = child_by_external_id(c, ext).await?;
             } else if org::external_id_taken(c, ext, None).await? {
                 out.errors
                     .push(err(line, "external_id", tkey("err.external_id_taken")));
             }
+        } else if roster {
+            // A child is recognised in a roster by its id in the admin system.
+            out.errors
+                .push(err(line, "external_id", tkey("import.err.roster_id")));
         }
         let institution = institutions.get(&name_key(get("institution"))).copied();
         if institution.is_none() && !get("institution").is_empty() {
@@ -280,12 +303,57 @@ pub async fn check(c: &mut impl Conn, data: &[u8], today: NaiveDate) -> anyhow::
             school_year,
             from,
             guardians,
+            existing,
         });
     }
     if out.rows.is_empty() && out.errors.is_empty() {
         out.errors.push(err(1, "", tkey("import.err.empty")));
     }
+    if roster && out.errors.is_empty() {
+        let institutions: Vec<i64> = out
+            .rows
+            .iter()
+            .map(|r| r.institution_id)
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let present: HashSet<i64> = out.rows.iter().filter_map(|r| r.existing).collect();
+        out.leaving = enrolled_in(c, &institutions)
+            .await?
+            .into_iter()
+            .filter(|id| !present.contains(id))
+            .collect();
+    }
     Ok(out)
+}
+
+async fn child_by_external_id(c: &mut impl Conn, ext: &str) -> anyhow::Result<Option<i64>> {
+    Ok(crate::dispatch!(c, c => sqlx::query_scalar(
+        "SELECT id FROM children WHERE external_id = $1",
+    )
+    .bind(ext)
+    .fetch_optional(&mut *c)
+    .await)?)
+}
+
+/// The children with an `external_id` currently enrolled in one of `institutions`.
+async fn enrolled_in(c: &mut impl Conn, institutions: &[i64]) -> anyhow::Result<Vec<i64>> {
+    if institutions.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT c.id FROM groups g JOIN enrolments e ON e.group_id = g.id AND e.to_date IS NULL \
+         JOIN children c ON c.id = e.child_id \
+         WHERE g.institution_id IN ({}) AND c.external_id IS NOT NULL ORDER BY c.id",
+        crate::db::placeholders(1, institutions.len())
+    );
+    Ok(crate::dispatch!(c, c => {
+        let mut q = sqlx::query_scalar(&sql);
+        for id in institutions {
+            q = q.bind(*id);
+        }
+        q.fetch_all(&mut *c).await
+    })?)
 }
 
 /// Counts of what an import wrote.
@@ -294,18 +362,33 @@ pub struct Imported {
     pub children: usize,
     pub groups: usize,
     pub guardians: usize,
+    /// In a full roster: children recognised, and children recorded as having left.
+    pub known: usize,
+    pub left: usize,
 }
 
-/// Writes checked rows; the caller owns the transaction, so all or nothing is written.
+/// Writes checked rows (and, for a full roster, records who left); the caller owns the
+/// transaction, so all or nothing is written.
 pub async fn write(
     c: &mut impl Conn,
     user: &crate::auth::CurrentUser,
-    rows: &[ValidRow],
+    checked: &Checked,
     now: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<Imported> {
     let mut done = Imported::default();
+    let today = now.date_naive();
+    for &id in &checked.leaving {
+        if org::mark_left(c, id, today).await? {
+            audit::record(c, user, Action::Change, Some(id), "left", "import", now).await?;
+            done.left += 1;
+        }
+    }
     let mut groups: HashMap<(i64, String, String), i64> = HashMap::new();
-    for row in rows {
+    for row in &checked.rows {
+        if row.existing.is_some() {
+            done.known += 1;
+            continue;
+        }
         let key = (
             row.institution_id,
             name_key(&row.group),
@@ -364,6 +447,11 @@ pub async fn write(
 struct ImportPage {
     ctx: PageCtx,
     dry_run: bool,
+    roster: bool,
+    /// In a full roster's dry run: children recognised, and children who would be recorded
+    /// as having left.
+    known: usize,
+    leaving: usize,
     checked_rows: Option<usize>,
     errors: Vec<RowError>,
     imported: Option<Imported>,
@@ -376,6 +464,9 @@ impl ImportPage {
         ImportPage {
             ctx,
             dry_run: true,
+            roster: false,
+            known: 0,
+            leaving: 0,
             checked_rows: None,
             errors: Vec::new(),
             imported: None,
@@ -398,6 +489,7 @@ async fn import(
     scope::admin(&a.user)?;
     let mut data = Vec::new();
     let mut dry_run = false;
+    let mut roster = false;
     while let Some(field) = form
         .next_field()
         .await
@@ -411,6 +503,7 @@ async fn import(
                     .map_err(|_| AppError::BadRequest("malformed upload"))?
                     .to_vec()
             }
+            Some("roster") => roster = true,
             Some("mode") => {
                 dry_run = field
                     .text()
@@ -423,18 +516,26 @@ async fn import(
     }
     let now = state.now();
     let mut tx = state.db.begin().await?;
-    let checked = check(&mut tx, &data, now.date_naive()).await?;
+    let checked = check(&mut tx, &data, now.date_naive(), roster).await?;
     let mut page = ImportPage::new(a.ctx.clone());
     page.dry_run = dry_run;
+    page.roster = roster;
     page.checked_rows = Some(checked.rows.len());
+    page.known = checked.rows.iter().filter(|r| r.existing.is_some()).count();
+    page.leaving = checked.leaving.len();
     if !checked.errors.is_empty() {
         page.errors = checked.errors;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(page)?).into_response());
     }
     if !dry_run {
-        let done = write(&mut tx, &a.user, &checked.rows, now).await?;
+        let done = write(&mut tx, &a.user, &checked, now).await?;
         tx.commit().await?;
-        tracing::info!(user_id = a.user.id, children = done.children, "CSV import");
+        tracing::info!(
+            user_id = a.user.id,
+            children = done.children,
+            left = done.left,
+            "CSV import"
+        );
         // A large import changes the tables' sizes: the planner's statistics follow.
         if done.children >= 1000 {
             state.db.refresh_statistics(true).await?;

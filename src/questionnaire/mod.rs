@@ -95,7 +95,7 @@ pub fn content_hash(bytes: &[u8]) -> String {
         .collect()
 }
 
-fn parse<T: serde::de::DeserializeOwned>(file: &str, text: &str) -> Result<T, Problem> {
+pub(crate) fn parse<T: serde::de::DeserializeOwned>(file: &str, text: &str) -> Result<T, Problem> {
     let de = toml::Deserializer::new(text);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let key = e.path().to_string();
@@ -472,7 +472,7 @@ pub struct Catalogue {
 }
 
 fn load_alerting(source: &Source, scale: &Scale, problems: &mut Vec<Problem>) -> Option<Alerting> {
-    let (name, read) = source.alerts();
+    let (name, read) = source.side_file("alerts.toml");
     let text = match read {
         Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
         Err(e) => {
@@ -576,6 +576,10 @@ pub const BUILT_IN: &[(&str, &[u8])] = &[
         include_bytes!("../../questionnaires/alerts.toml"),
     ),
     (
+        "retention.toml",
+        include_bytes!("../../questionnaires/retention.toml"),
+    ),
+    (
         "scales/boernelineal.toml",
         include_bytes!("../../questionnaires/scales/boernelineal.toml"),
     ),
@@ -585,9 +589,14 @@ pub const BUILT_IN: &[(&str, &[u8])] = &[
     ),
 ];
 
+/// The files beside the questionnaires that are not questionnaires: the alert rules and the
+/// retention policy (`crate::retention::policy`).
+const SIDE_FILES: [&str; 2] = ["alerts.toml", "retention.toml"];
+
 /// Where a catalogue's files come from.
 pub enum Source<'a> {
-    /// A folder: `*.toml` questionnaires and `alerts.toml`, scales in `scales/`.
+    /// A folder: `*.toml` questionnaires, `alerts.toml` and `retention.toml`, scales in
+    /// `scales/`.
     Folder(&'a Path),
     /// The copies built into the binary ([`BUILT_IN`]).
     BuiltIn,
@@ -622,7 +631,7 @@ impl Source<'_> {
                 let mut paths: Vec<PathBuf> = entries
                     .filter_map(|e| e.ok().map(|e| e.path()))
                     .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-                    .filter(|p| scales || !p.ends_with("alerts.toml"))
+                    .filter(|p| scales || !SIDE_FILES.iter().any(|f| p.ends_with(f)))
                     .collect();
                 paths.sort();
                 Ok(paths
@@ -635,24 +644,27 @@ impl Source<'_> {
             }
             Source::BuiltIn => Ok(BUILT_IN
                 .iter()
-                .filter(|(name, _)| name.starts_with("scales/") == scales && *name != "alerts.toml")
+                .filter(|(name, _)| {
+                    name.starts_with("scales/") == scales && !SIDE_FILES.contains(name)
+                })
                 .map(|(name, bytes)| (self.label(name), Ok(bytes.to_vec())))
                 .collect()),
         }
     }
 
-    fn alerts(&self) -> Read {
+    /// One of the files beside the questionnaires ([`SIDE_FILES`]).
+    pub(crate) fn side_file(&self, file: &str) -> Read {
         match self {
             Source::Folder(dir) => {
-                let path = dir.join("alerts.toml");
+                let path = dir.join(file);
                 let read = std::fs::read(&path).map_err(|e| e.to_string());
                 (path.display().to_string(), read)
             }
             Source::BuiltIn => (
-                self.label("alerts.toml"),
+                self.label(file),
                 BUILT_IN
                     .iter()
-                    .find(|(name, _)| *name == "alerts.toml")
+                    .find(|(name, _)| *name == file)
                     .map(|(_, bytes)| bytes.to_vec())
                     .ok_or_else(|| "not built in".to_string()),
             ),
@@ -716,7 +728,7 @@ impl Catalogue {
         let mut questionnaires: Vec<Arc<Questionnaire>> = Vec::new();
         match source.files(false) {
             Ok(files) => {
-                // `alerts.toml` sits beside the questionnaires but is not one.
+                // `alerts.toml` and `retention.toml` sit beside the questionnaires.
                 for (name, read) in files {
                     let bytes = match read {
                         Ok(b) => b,

@@ -1,8 +1,14 @@
-//! Keeping a child's records no longer than needed. Retention counts from events — the day
-//! the child left the municipality's institutions (`children.left_on`, set by the admin) —
-//! and a **legal hold** (placed by the admin or the data-protection officer, with a reason,
-//! logged) keeps everything of the child until it is lifted. The deletion by rule itself
-//! is not part of Trivsel yet (docs/privacy.md).
+//! Keeping records no longer than needed. The policy ([`policy`], `retention.toml`) says per
+//! kind of record how long it is kept and from what event — the day the child left the
+//! municipality's institutions (`children.left_on`, set by the admin or the roster import),
+//! the child's age, the record's own date, an alert's closing. The daily job deletes by it
+//! ([`run`]), in small batches, and records each run for the admin and the data-protection
+//! officer; a **legal hold** (placed by either, with a reason, logged) keeps everything of
+//! the child until it is lifted.
+
+pub mod policy;
+pub mod routes;
+pub mod run;
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;

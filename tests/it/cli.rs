@@ -491,3 +491,106 @@ async fn a_backup_under_write_load_restores_every_acknowledged_write() {
         .await
         .assert_contains(before[0].as_str());
 }
+
+/// `trivsel retention --dry-run` counts what the policy would delete per kind of record and
+/// rule, with no personal data, and changes nothing; `trivsel retention` deletes it (never a
+/// held child); a broken policy file is refused at `check` with the file, key and reason.
+#[tokio::test]
+async fn retention_from_the_command_line_counts_then_deletes() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let run = |args: &[&str]| {
+        let out = trivsel(dir.path())
+            .env("TRIVSEL_DATA_DIR", &data)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    run(&["demo"]);
+    let line = |out: &str, rule: &str| -> Vec<String> {
+        out.lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .filter(|l| l.starts_with(rule))
+            .collect()
+    };
+    let dry = run(&["retention", "--dry-run"]);
+    assert!(dry.contains("dry run; nothing changed"), "{dry}");
+    // The demo's three children who left over three years ago; the fourth is under a hold.
+    assert_eq!(
+        line(&dry, "children"),
+        [
+            "children 3 years after left 3",
+            "children 18 years after birth 0"
+        ],
+        "{dry}"
+    );
+    let url = format!("sqlite://{}", data.join("trivsel.db").display());
+    let db = trivsel::db::Db::connect(&url, 1).await.unwrap();
+    let leavers = async || -> i64 {
+        let trivsel::db::Db::Sqlite { read, .. } = &db else {
+            unreachable!()
+        };
+        sqlx::query_scalar("SELECT COUNT(*) FROM children WHERE external_id LIKE 'DEMO-LEFT-%'")
+            .fetch_one(read)
+            .await
+            .unwrap()
+    };
+    assert_eq!(leavers().await, 4, "a dry run deletes nothing");
+    let names: Vec<String> = {
+        let trivsel::db::Db::Sqlite { read, .. } = &db else {
+            unreachable!()
+        };
+        sqlx::query_scalar("SELECT first_name || ' ' || last_name FROM children WHERE external_id LIKE 'DEMO-LEFT-%'")
+            .fetch_all(read)
+            .await
+            .unwrap()
+    };
+    for n in &names {
+        assert!(!dry.contains(n.as_str()), "no names in the output");
+    }
+
+    let deleted = run(&["retention"]);
+    assert_eq!(
+        line(&deleted, "children 3 years"),
+        ["children 3 years after left 3"],
+        "{deleted}"
+    );
+    assert_eq!(leavers().await, 1, "the held child stays");
+    let again = run(&["retention", "--dry-run"]);
+    assert_eq!(
+        line(&again, "children 3 years"),
+        ["children 3 years after left 0"],
+        "{again}"
+    );
+    db.close().await;
+
+    // A broken policy is refused with file, key and reason.
+    let qdir = dir.path().join("q");
+    let out = trivsel(dir.path())
+        .env_remove("TRIVSEL_QUESTIONNAIRE_DIR")
+        .args(["init", qdir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let policy = std::fs::read_to_string(qdir.join("retention.toml"))
+        .unwrap()
+        .replacen("after = \"closed\"", "after = \"opened\"", 1);
+    std::fs::write(qdir.join("retention.toml"), policy).unwrap();
+    let out = trivsel(dir.path())
+        .env("TRIVSEL_QUESTIONNAIRE_DIR", &qdir)
+        .arg("check")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("retention.toml: rule[9].after: \"opened\" is not an event"),
+        "{err}"
+    );
+}

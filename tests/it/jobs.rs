@@ -390,7 +390,9 @@ async fn old_login_attempts_sent_emails_and_unused_devices_are_pruned() {
     });
     drop(w);
     // (The housekeeping job may have pruned some of them already: the rows left count.)
-    trivsel::jobs::prune(&app.db, now).await.unwrap();
+    trivsel::jobs::prune(&app.db, &app.state.retention, now)
+        .await
+        .unwrap();
     assert_eq!(app.count("SELECT COUNT(*) FROM login_attempts").await, 1);
     assert_eq!(
         app.count("SELECT COUNT(*) FROM outbox WHERE recipient = 'waiting@test.dk'")

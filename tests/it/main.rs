@@ -20,6 +20,7 @@ mod overview;
 mod plans;
 mod platform;
 mod resume;
+mod retention;
 mod scoring;
 mod screening;
 mod smtp;
