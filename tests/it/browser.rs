@@ -1246,6 +1246,20 @@ async fn an_admin_moves_a_child_choosing_the_institution_first() {
     b.open("/admin/children/new").await;
     b.open("/admin/outbox").await;
     b.open("/admin/access-log?action=read").await;
+    b.open("/admin/import").await;
+    // The demo's retention page: the dry run counts the three children who left long ago,
+    // the fourth is under a hold; a run deletes them and its report passes axe too.
+    b.open("/admin/retention?preview=1").await;
+    let source = b.source().await;
+    assert!(
+        source.contains(
+            r#"3 år efter at barnet forlod kommunens institutioner</td><td class="num">3</td>"#
+        ),
+        "{source}"
+    );
+    assert!(source.contains("Klagesag i Ankestyrelsen (demo)"));
+    b.follow("form[action='/admin/retention/run'] button").await;
+    assert!(b.source().await.contains("Kørslen er gennemført"));
     // The child's accesses and access report pass axe as well.
     b.open(&format!("/children/{child}")).await;
     b.open(&format!("/children/{child}/accesses")).await;
