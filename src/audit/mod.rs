@@ -88,7 +88,12 @@ pub async fn record(
     Ok(())
 }
 
-/// The same access to many children (a group list), as one multi-row insert.
+/// The same access to many children at once (a group's page, an overview, an export, a
+/// search): one record naming them all in `children` — their ids, sorted, comma-separated —
+/// rather than a record per child (the log's compact form, docs/decisions.md). "Who saw this
+/// child" finds it through an index of those lists: a GIN index on PostgreSQL, an FTS5 index
+/// (`access_log_children`, keyed by the record's id) on SQLite, written here in the same
+/// transaction.
 #[tracing::instrument(skip_all)]
 pub async fn record_many(
     c: &mut impl Conn,
@@ -98,31 +103,40 @@ pub async fn record_many(
     object: &str,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    // Chunked to stay far below both engines' bound-parameter limits.
-    for chunk in child_ids.chunks(500) {
-        let mut sql = String::from(
-            "INSERT INTO access_log (at, user_id, role, action, child_id, object, detail) VALUES ",
-        );
-        for i in 0..chunk.len() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!("($1, $2, $3, $4, ${}, $5, '')", i + 6));
-        }
-        dispatch!(c, c => {
-            let mut q = sqlx::query(&sql)
-                .bind(now)
-                .bind(user.id)
-                .bind(user.role.as_str())
-                .bind(action.as_str())
-                .bind(object);
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            q.execute(&mut *c).await.map(|r| r.rows_affected())
-        })?;
+    let mut ids = child_ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    match ids[..] {
+        [] => return Ok(()),
+        [one] => return record(c, user, action, Some(one), object, "", now).await,
+        _ => {}
+    }
+    let list = children_list(&ids);
+    let id: i64 = dispatch!(c, c => sqlx::query_scalar(
+        "INSERT INTO access_log (at, user_id, role, action, child_id, object, detail, children) \
+         VALUES ($1, $2, $3, $4, NULL, $5, '', $6) RETURNING id",
+    )
+    .bind(now)
+    .bind(user.id)
+    .bind(user.role.as_str())
+    .bind(action.as_str())
+    .bind(object)
+    .bind(&list)
+    .fetch_one(&mut *c)
+    .await)?;
+    if let crate::db::Raw::Sqlite(c) = c.raw() {
+        sqlx::query("INSERT INTO access_log_children (rowid, children) VALUES ($1, $2)")
+            .bind(id)
+            .bind(&list)
+            .execute(&mut *c)
+            .await?;
     }
     Ok(())
+}
+
+/// The ids of a record's children as stored: sorted, comma-separated.
+fn children_list(ids: &[i64]) -> String {
+    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -136,9 +150,16 @@ pub struct Entry {
     pub child_id: Option<i64>,
     pub object: String,
     pub detail: String,
+    /// The children of an access to many at once (see [`record_many`]).
+    pub children: Option<String>,
 }
 
 impl Entry {
+    /// How many children an access to many at once concerned (0 for one or none).
+    pub fn child_count(&self) -> usize {
+        self.children.as_deref().map_or(0, |c| c.split(',').count())
+    }
+
     /// The catalogue key of the entry's action.
     pub fn action_key(&self) -> &'static str {
         Action::parse(&self.action).map_or("log.action.other", Action::label_key)
@@ -174,9 +195,11 @@ pub struct LogFilter {
     pub until: Option<DateTime<Utc>>,
 }
 
-/// [`entries`]' statement: `$1` the limit, then the child, the user, the action, the time
-/// range and the keyset's time and id, each only when used.
-pub fn entries_sql(f: &LogFilter, before: bool) -> String {
+/// [`entries`]' statement on `backend`: `$1` the limit, then the child, the user, the action,
+/// the time range and the keyset's time and id, each only when used. A child's accesses are
+/// the records about the child alone and the accesses to many that name the child, each
+/// found through its own index.
+pub fn entries_sql(backend: crate::db::Backend, f: &LogFilter, before: bool) -> String {
     let mut conditions = Vec::new();
     let mut n = 1;
     let mut next = || {
@@ -184,7 +207,17 @@ pub fn entries_sql(f: &LogFilter, before: bool) -> String {
         n
     };
     if f.child.is_some() {
-        conditions.push(format!("a.child_id = ${}", next()));
+        let k = next();
+        conditions.push(match backend {
+            crate::db::Backend::Sqlite => format!(
+                "a.id IN (SELECT id FROM access_log WHERE child_id = ${k} \
+                 UNION ALL SELECT rowid FROM access_log_children WHERE access_log_children MATCH '\"' || ${k} || '\"')"
+            ),
+            crate::db::Backend::Postgres => format!(
+                "(a.child_id = ${k} OR (a.children IS NOT NULL \
+                 AND string_to_array(a.children, ',')::bigint[] @> ARRAY[${k}]::bigint[]))"
+            ),
+        });
     }
     if f.user.is_some() {
         conditions.push(format!("a.user_id = ${}", next()));
@@ -203,7 +236,7 @@ pub fn entries_sql(f: &LogFilter, before: bool) -> String {
         conditions.push(format!("(a.at < ${t} OR (a.at = ${t} AND a.id < ${i}))"));
     }
     format!(
-        "SELECT a.id, a.at, a.user_id, u.name AS user_name, a.role, a.action, a.child_id, a.object, a.detail \
+        "SELECT a.id, a.at, a.user_id, u.name AS user_name, a.role, a.action, a.child_id, a.object, a.detail, a.children \
          FROM access_log a LEFT JOIN users u ON u.id = a.user_id {} \
          ORDER BY a.at DESC, a.id DESC LIMIT $1",
         if conditions.is_empty() {
@@ -249,7 +282,7 @@ pub async fn entries_filtered(
             id.parse::<i64>().ok()?,
         ))
     });
-    let sql = entries_sql(f, before.is_some());
+    let sql = entries_sql(crate::db::backend_of(c), f, before.is_some());
     Ok(dispatch!(c, c => {
         let mut q = sqlx::query_as(&sql).bind(limit);
         if let Some(id) = f.child {
@@ -296,9 +329,11 @@ struct Sealed {
     child_id: Option<i64>,
     object: String,
     detail: String,
+    children: Option<String>,
 }
 
-/// SHA-256 over the previous hash and the records, each in one canonical line.
+/// SHA-256 over the previous hash and the records, each in one canonical line (an access to
+/// many adds its children; a record without them keeps the line it was first sealed with).
 fn seal_hash(prev: &str, records: &[Sealed]) -> String {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
@@ -318,11 +353,14 @@ fn seal_hash(prev: &str, records: &[Sealed]) -> String {
             )
             .as_bytes(),
         );
+        if let Some(children) = &r.children {
+            h.update(format!("|{children}").as_bytes());
+        }
     }
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-const SEALED_COLUMNS: &str = "id, at, user_id, role, action, child_id, object, detail";
+const SEALED_COLUMNS: &str = "id, at, user_id, role, action, child_id, object, detail, children";
 
 /// The newest seal: (last record id, hash); none: where the chain begins.
 async fn last_seal(c: &mut impl Conn) -> anyhow::Result<(i64, String)> {
@@ -416,6 +454,16 @@ pub async fn purge(
         .await)?;
         if newest.is_some_and(|at| at >= cutoff) {
             return Ok(purged);
+        }
+        // The index of accesses to many goes with the records (PostgreSQL's goes by itself).
+        if let crate::db::Raw::Sqlite(c) = tx.raw() {
+            sqlx::query(
+                "DELETE FROM access_log_children WHERE rowid IN \
+                 (SELECT id FROM access_log WHERE id <= $1 AND children IS NOT NULL)",
+            )
+            .bind(last_id)
+            .execute(&mut *c)
+            .await?;
         }
         let gone = dispatch!(&mut tx, c => sqlx::query("DELETE FROM access_log WHERE id <= $1")
             .bind(last_id)

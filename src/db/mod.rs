@@ -110,6 +110,14 @@ pub trait Conn: Send {
     fn raw(&mut self) -> Raw<'_>;
 }
 
+/// Which engine a connection talks to, for the few statements whose dialects really differ.
+pub fn backend_of(c: &mut impl Conn) -> Backend {
+    match c.raw() {
+        Raw::Sqlite(_) => Backend::Sqlite,
+        Raw::Postgres(_) => Backend::Postgres,
+    }
+}
+
 impl<T: Conn + ?Sized> Conn for &mut T {
     fn raw(&mut self) -> Raw<'_> {
         (**self).raw()

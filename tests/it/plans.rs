@@ -169,6 +169,7 @@ async fn the_pages_queries_do_not_read_large_tables_end_to_end() {
         (
             "who has seen a child, an older page",
             trivsel::audit::entries_sql(
+                app.db.backend(),
                 &trivsel::audit::LogFilter {
                     child: Some(1),
                     ..Default::default()
@@ -180,12 +181,13 @@ async fn the_pages_queries_do_not_read_large_tables_end_to_end() {
         (
             // (The first page walks the time index from its end, stopped by the limit.)
             "the access log, an older page",
-            trivsel::audit::entries_sql(&Default::default(), true),
+            trivsel::audit::entries_sql(app.db.backend(), &Default::default(), true),
             vec![P::I(51), P::T(now), P::I(1000)],
         ),
         (
             "a day of the log",
             trivsel::audit::entries_sql(
+                app.db.backend(),
                 &trivsel::audit::LogFilter {
                     since: Some(now),
                     until: Some(now),
@@ -198,6 +200,7 @@ async fn the_pages_queries_do_not_read_large_tables_end_to_end() {
         (
             "one user's accesses",
             trivsel::audit::entries_sql(
+                app.db.backend(),
                 &trivsel::audit::LogFilter {
                     user: Some(1),
                     ..Default::default()
