@@ -38,7 +38,15 @@ impl Rng {
 }
 
 /// One record as written: seconds into the day, user, role, action, child, object, children.
-type Record = (u32, i64, &'static str, &'static str, Option<i64>, String, Option<String>);
+type Record = (
+    u32,
+    i64,
+    &'static str,
+    &'static str,
+    Option<i64>,
+    String,
+    Option<String>,
+);
 
 async fn bytes(db: &Db) -> i64 {
     match db {
@@ -79,17 +87,22 @@ async fn generate(db: &Db, days: i64) {
         groups.entry(g).or_insert((i, Vec::new())).1.push(child);
         institutions.entry(i).or_default().push(child);
     }
+    // The generator's own writer may cache what it inserts into (the service keeps SQLite's
+    // default); on PostgreSQL the server's settings apply.
+    if db.backend() == Backend::Sqlite {
+        let mut w = db.writer().await.unwrap();
+        trivsel::dispatch!(&mut w, c => sqlx::query("PRAGMA cache_size = -262144")
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected()))
+        .unwrap();
+    }
     let before = bytes(db).await;
     let started = Instant::now();
     let today = chrono::Utc::now().date_naive();
     let mut rng = Rng(0x6c6f_6762_656e_6368);
     let (mut records, mut per_child_rows) = (0u64, 0u64);
-    let list = |ids: &[i64]| {
-        ids.iter()
-            .map(i64::to_string)
-            .collect::<Vec<_>>()
-            .join(",")
-    };
+    let list = |ids: &[i64]| ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
     // Workdays, oldest first, ending today.
     let mut day = today;
     let mut workdays = Vec::new();
@@ -107,27 +120,61 @@ async fn generate(db: &Db, days: i64) {
             for e in 0..2 {
                 let user = 100_000 + g * 2 + e;
                 for _ in 0..3 {
-                    recs.push((at(&mut rng), user, "educator", "read", None, format!("group:{g}"), Some(list(kids))));
+                    recs.push((
+                        at(&mut rng),
+                        user,
+                        "educator",
+                        "read",
+                        None,
+                        format!("group:{g}"),
+                        Some(list(kids)),
+                    ));
                     per_child_rows += kids.len() as u64;
                 }
                 for _ in 0..2 {
                     let child = kids[rng.below(kids.len())];
-                    recs.push((at(&mut rng), user, "educator", "read", Some(child), "child".into(), None));
+                    recs.push((
+                        at(&mut rng),
+                        user,
+                        "educator",
+                        "read",
+                        Some(child),
+                        "child".into(),
+                        None,
+                    ));
                     per_child_rows += 1;
                 }
             }
         }
         for (i, kids) in &institutions {
             let user = 50_000 + i;
-            let mut shown: Vec<i64> = (0..95.min(kids.len())).map(|_| kids[rng.below(kids.len())]).collect();
+            let mut shown: Vec<i64> = (0..95.min(kids.len()))
+                .map(|_| kids[rng.below(kids.len())])
+                .collect();
             shown.sort_unstable();
             shown.dedup();
             per_child_rows += shown.len() as u64;
-            recs.push((at(&mut rng), user, "leader", "read", None, "overview".into(), Some(list(&shown))));
+            recs.push((
+                at(&mut rng),
+                user,
+                "leader",
+                "read",
+                None,
+                "overview".into(),
+                Some(list(&shown)),
+            ));
             if n % 20 == 0 {
                 let exported: Vec<i64> = kids.iter().copied().take(200).collect();
                 per_child_rows += exported.len() as u64;
-                recs.push((at(&mut rng), user, "leader", "export", None, "overview.csv".into(), Some(list(&exported))));
+                recs.push((
+                    at(&mut rng),
+                    user,
+                    "leader",
+                    "export",
+                    None,
+                    "overview.csv".into(),
+                    Some(list(&exported)),
+                ));
             }
         }
         recs.sort_by_key(|r| r.0);
@@ -148,7 +195,13 @@ async fn generate(db: &Db, days: i64) {
                 }
                 sql.push_str(&format!(
                     "(${}, ${}, ${}, ${}, ${}, ${}, '', ${})",
-                    b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4,
+                    b + 5,
+                    b + 6,
+                    b + 7
                 ));
             }
             trivsel::dispatch!(&mut tx, c => {
@@ -191,7 +244,9 @@ async fn generate(db: &Db, days: i64) {
     db.refresh_statistics(true).await.unwrap();
     let after = bytes(db).await;
     let per_year = (after - before) as f64 * 200.0 / days as f64;
-    println!("| engine | workdays | records | one row per child would be | log bytes | bytes per record | a year (200 workdays) |");
+    println!(
+        "| engine | workdays | records | one row per child would be | log bytes | bytes per record | a year (200 workdays) |"
+    );
     println!("|---|---|---|---|---|---|---|");
     println!(
         "| {:?} | {days} | {records} | {per_child_rows} | {:.2} GB | {:.0} | {:.2} GB |",
@@ -219,7 +274,12 @@ async fn get(c: &reqwest::Client, url: &str) -> (Duration, String) {
 }
 
 /// An open-loop load of `urls` at `rate`/s for `seconds`; latencies from scheduled start.
-async fn load(c: &reqwest::Client, urls: &[String], rate: f64, seconds: f64) -> (Vec<Duration>, usize) {
+async fn load(
+    c: &reqwest::Client,
+    urls: &[String],
+    rate: f64,
+    seconds: f64,
+) -> (Vec<Duration>, usize) {
     let total = (rate * seconds) as usize;
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -238,18 +298,20 @@ async fn load(c: &reqwest::Client, urls: &[String], rate: f64, seconds: f64) -> 
     let (mut lat, mut errors) = (Vec::new(), 0);
     for t in tasks {
         let (l, ok) = t.await.unwrap();
-        if ok {
-            lat.push(l)
-        } else {
-            errors += 1
-        }
+        if ok { lat.push(l) } else { errors += 1 }
     }
     lat.sort();
     (lat, errors)
 }
 
 async fn measure(base: &str, label: &str, children: &[i64]) {
-    let admin = support::log_in(base, "admin@demo.trivsel.dk", "demo", Some(Duration::from_secs(60))).await;
+    let admin = support::log_in(
+        base,
+        "admin@demo.trivsel.dk",
+        "demo",
+        Some(Duration::from_secs(60)),
+    )
+    .await;
     let mut rows: Vec<(String, Vec<Duration>)> = Vec::new();
     // "Who has seen this child", many children, each once after a warm-up of a few.
     for &child in children.iter().take(5) {
@@ -273,7 +335,11 @@ async fn measure(base: &str, label: &str, children: &[i64]) {
     rows.push(("who has seen this child (an older page)".into(), lat));
     let mut lat = Vec::new();
     for &child in children.iter().take(100) {
-        lat.push(get(&admin, &format!("{base}/admin/access-log?child={child}")).await.0);
+        lat.push(
+            get(&admin, &format!("{base}/admin/access-log?child={child}"))
+                .await
+                .0,
+        );
     }
     rows.push(("the admin's log, one child".into(), lat));
     let (_, first) = get(&admin, &format!("{base}/admin/access-log")).await;
@@ -284,11 +350,26 @@ async fn measure(base: &str, label: &str, children: &[i64]) {
     let today = chrono::Utc::now().date_naive();
     let week = today - chrono::Duration::days(60);
     for (name, path) in [
-        ("the admin's log, newest page", "/admin/access-log".to_string()),
-        ("the admin's log, an older page", format!("/admin/access-log?before={cursor}")),
-        ("the admin's log, one user", "/admin/access-log?user=100042".to_string()),
-        ("the admin's log, exports", "/admin/access-log?action=export".to_string()),
-        ("the admin's log, one day two months ago", format!("/admin/access-log?from={week}&to={week}")),
+        (
+            "the admin's log, newest page",
+            "/admin/access-log".to_string(),
+        ),
+        (
+            "the admin's log, an older page",
+            format!("/admin/access-log?before={cursor}"),
+        ),
+        (
+            "the admin's log, one user",
+            "/admin/access-log?user=100042".to_string(),
+        ),
+        (
+            "the admin's log, exports",
+            "/admin/access-log?action=export".to_string(),
+        ),
+        (
+            "the admin's log, one day two months ago",
+            format!("/admin/access-log?from={week}&to={week}"),
+        ),
     ] {
         let url = format!("{base}{path}");
         for _ in 0..3 {
@@ -300,6 +381,16 @@ async fn measure(base: &str, label: &str, children: &[i64]) {
         }
         rows.push((name.into(), lat));
     }
+    // The retention page's dry run, on request (counts every rule's rows).
+    let mut lat = Vec::new();
+    for _ in 0..3 {
+        lat.push(
+            get(&admin, &format!("{base}/admin/retention?preview=1"))
+                .await
+                .0,
+        );
+    }
+    rows.push(("the retention page's dry run (on request)".into(), lat));
     println!("\n### {label}\n");
     println!("| page | requests | p50 | p95 (≤ 50 ms) |");
     println!("|---|---|---|---|");
@@ -352,7 +443,10 @@ async fn measure(base: &str, label: &str, children: &[i64]) {
     let took = run.await.unwrap();
     println!("\n| mixed load at {rate:.0}/s for {seconds:.0} s | p50 | p95 | p99 | errors |");
     println!("|---|---|---|---|---|");
-    for (name, lat, errors) in [("without a purge", &quiet, quiet_errors), ("while the purge runs", &busy, busy_errors)] {
+    for (name, lat, errors) in [
+        ("without a purge", &quiet, quiet_errors),
+        ("while the purge runs", &busy, busy_errors),
+    ] {
         println!(
             "| {name} | {:.1} ms | {:.1} ms | {:.1} ms | {errors} |",
             pct(lat, 0.5),
@@ -360,7 +454,10 @@ async fn measure(base: &str, label: &str, children: &[i64]) {
             pct(lat, 0.99)
         );
     }
-    println!("\nThe retention run (purge included) took {:.1} s.", took.as_secs_f64());
+    println!(
+        "\nThe retention run (purge included) took {:.1} s.",
+        took.as_secs_f64()
+    );
 }
 
 #[tokio::main]
@@ -387,7 +484,10 @@ async fn main() {
         }
         _ => {
             let base = arg("--base", "http://127.0.0.1:18091");
-            assert!(base.starts_with("http://127."), "load is only ever sent to loopback");
+            assert!(
+                base.starts_with("http://127."),
+                "load is only ever sent to loopback"
+            );
             let db = Db::connect(&arg("--url", ""), 2).await.unwrap();
             let mut c = db.conn().await.unwrap();
             let all: Vec<i64> = trivsel::dispatch!(&mut c, c => sqlx::query_scalar(

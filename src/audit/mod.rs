@@ -196,9 +196,13 @@ pub struct LogFilter {
 }
 
 /// [`entries`]' statement on `backend`: `$1` the limit, then the child, the user, the action,
-/// the time range and the keyset's time and id, each only when used. A child's accesses are
-/// the records about the child alone and the accesses to many that name the child, each
-/// found through its own index.
+/// the time range and the keyset's time and id, each only when used.
+///
+/// A child's accesses are the records about the child alone and the records of accesses to
+/// many that name the child, each found through its own index. They are gathered first
+/// (`seen`, a few thousand at most even for a year's log) and only then ordered: a plan that
+/// walked the whole log newest first, hoping to meet the child's records soon, would be fast
+/// for a child seen today and slow for one seen last year.
 pub fn entries_sql(backend: crate::db::Backend, f: &LogFilter, before: bool) -> String {
     let mut conditions = Vec::new();
     let mut n = 1;
@@ -206,19 +210,22 @@ pub fn entries_sql(backend: crate::db::Backend, f: &LogFilter, before: bool) -> 
         n += 1;
         n
     };
-    if f.child.is_some() {
+    let seen = f.child.map(|_| {
         let k = next();
-        conditions.push(match backend {
+        let named = match backend {
             crate::db::Backend::Sqlite => format!(
-                "a.id IN (SELECT id FROM access_log WHERE child_id = ${k} \
-                 UNION ALL SELECT rowid FROM access_log_children WHERE access_log_children MATCH '\"' || ${k} || '\"')"
+                "SELECT rowid AS id FROM access_log_children \
+                 WHERE access_log_children MATCH '\"' || ${k} || '\"'"
             ),
             crate::db::Backend::Postgres => format!(
-                "(a.child_id = ${k} OR (a.children IS NOT NULL \
-                 AND string_to_array(a.children, ',')::bigint[] @> ARRAY[${k}]::bigint[]))"
+                "SELECT id FROM access_log WHERE children IS NOT NULL \
+                 AND string_to_array(children, ',')::bigint[] @> ARRAY[${k}]::bigint[]"
             ),
-        });
-    }
+        };
+        format!(
+            "WITH seen AS MATERIALIZED (SELECT id FROM access_log WHERE child_id = ${k} UNION ALL {named}) "
+        )
+    });
     if f.user.is_some() {
         conditions.push(format!("a.user_id = ${}", next()));
     }
@@ -235,10 +242,17 @@ pub fn entries_sql(backend: crate::db::Backend, f: &LogFilter, before: bool) -> 
         let (t, i) = (next(), next());
         conditions.push(format!("(a.at < ${t} OR (a.at = ${t} AND a.id < ${i}))"));
     }
+    let from = if seen.is_some() {
+        conditions.insert(0, "a.id = s.id".into());
+        "seen s CROSS JOIN access_log a"
+    } else {
+        "access_log a"
+    };
     format!(
-        "SELECT a.id, a.at, a.user_id, u.name AS user_name, a.role, a.action, a.child_id, a.object, a.detail, a.children \
-         FROM access_log a LEFT JOIN users u ON u.id = a.user_id {} \
+        "{}SELECT a.id, a.at, a.user_id, u.name AS user_name, a.role, a.action, a.child_id, a.object, a.detail, a.children \
+         FROM {from} LEFT JOIN users u ON u.id = a.user_id {} \
          ORDER BY a.at DESC, a.id DESC LIMIT $1",
+        seen.unwrap_or_default(),
         if conditions.is_empty() {
             String::new()
         } else {
