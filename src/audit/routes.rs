@@ -87,7 +87,7 @@ async fn access_log(
     let filter = super::LogFilter {
         child: f.child.trim().parse::<i64>().ok(),
         user: f.user.trim().parse::<i64>().ok(),
-        action: super::Action::parse(&f.action).map(|a| a.as_str().to_string()),
+        action: super::Action::parse(&f.action),
         since: day_start(tz, &f.from),
         until: chrono::NaiveDate::parse_from_str(f.to.trim(), "%Y-%m-%d")
             .ok()

@@ -423,21 +423,41 @@ pub async fn delete(
 
 /// After deleting, on SQLite: the freed pages go back to the file system (the file is
 /// created with incremental auto-vacuum; `secure_delete` has already overwritten what was
-/// deleted), and the write-ahead log, which still holds the pages as they were, is emptied.
-/// PostgreSQL's autovacuum reclaims the space of deleted rows by itself.
+/// deleted), a few hundred pages at a time so the pages' writes go in between, and the
+/// write-ahead log, which still holds the pages as they were, is emptied — first copied back
+/// without holding up writers, then truncated. PostgreSQL's autovacuum reclaims the space of
+/// deleted rows by itself.
 async fn reclaim(db: &Db) -> anyhow::Result<()> {
     if db.backend() != Backend::Sqlite {
         return Ok(());
     }
-    let mut w = db.writer().await?;
-    dispatch!(&mut w, c => sqlx::query("PRAGMA incremental_vacuum")
-        .execute(&mut *c)
-        .await
-        .map(|r| r.rows_affected()))?;
-    dispatch!(&mut w, c => sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-        .execute(&mut *c)
-        .await
-        .map(|r| r.rows_affected()))?;
+    loop {
+        let mut w = db.writer().await?;
+        let free: i64 = dispatch!(&mut w, c => sqlx::query_scalar("PRAGMA freelist_count")
+            .fetch_one(&mut *c)
+            .await)?;
+        let auto: i64 = dispatch!(&mut w, c => sqlx::query_scalar("PRAGMA auto_vacuum")
+            .fetch_one(&mut *c)
+            .await)?;
+        // 2: incremental; a file made before keeps its pages for reuse (docs/operations.md).
+        if free == 0 || auto != 2 {
+            break;
+        }
+        dispatch!(&mut w, c => sqlx::query("PRAGMA incremental_vacuum(256)")
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        drop(w);
+        tokio::time::sleep(BREATHE).await;
+    }
+    for mode in ["PASSIVE", "TRUNCATE"] {
+        let mut w = db.writer().await?;
+        let sql = format!("PRAGMA wal_checkpoint({mode})");
+        dispatch!(&mut w, c => sqlx::query(&sql)
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected()))?;
+    }
     Ok(())
 }
 
@@ -556,6 +576,43 @@ pub async fn run(
     let Some(id) = claim(db, trigger, day, user_id, clock.now()).await? else {
         return Ok(None);
     };
+    execute(db, policy, id, clock).await?;
+    let mut c = db.conn().await?;
+    report(&mut c, id).await
+}
+
+/// Starts a recorded run started by hand and returns its id at once; the run goes on in the
+/// background (a purge of a large log takes minutes) and its report says when it is done.
+pub async fn start(
+    db: &Db,
+    policy: std::sync::Arc<Policy>,
+    trigger: Trigger,
+    user_id: Option<i64>,
+    clock: &crate::clock::Clock,
+) -> anyhow::Result<i64> {
+    let id = claim(db, trigger, None, user_id, clock.now())
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("a run without a date is never refused"))?;
+    let (db, clock) = (db.clone(), clock.clone());
+    tokio::spawn(async move {
+        if let Err(e) = execute(&db, &policy, id, &clock).await {
+            tracing::warn!(
+                run = id,
+                error = format!("{e:#}"),
+                "deletion by the retention policy"
+            );
+        }
+    });
+    Ok(id)
+}
+
+/// Deletes by every rule for run `id` and records the outcome in its report.
+async fn execute(
+    db: &Db,
+    policy: &Policy,
+    id: i64,
+    clock: &crate::clock::Clock,
+) -> anyhow::Result<()> {
     let mut done = delete(db, policy, &[], clock.now()).await;
     if let Ok(lines) = &done
         && lines.iter().any(|l| l.rows > 0)
@@ -569,9 +626,7 @@ pub async fn run(
         Err(e) => (Vec::new(), format!("{e:#}")),
     };
     finish(db, id, &lines, &error, clock.now()).await?;
-    done?;
-    let mut c = db.conn().await?;
-    report(&mut c, id).await
+    done.map(|_| ())
 }
 
 const REPORT_COLUMNS: &str =

@@ -198,6 +198,18 @@ async fn the_pages_queries_do_not_read_large_tables_end_to_end() {
             vec![P::I(51), P::T(now), P::T(now)],
         ),
         (
+            "the log's exports (a rare action)",
+            trivsel::audit::entries_sql(
+                app.db.backend(),
+                &trivsel::audit::LogFilter {
+                    action: Some(trivsel::audit::Action::Export),
+                    ..Default::default()
+                },
+                true,
+            ),
+            vec![P::I(51), P::T(now), P::I(1000)],
+        ),
+        (
             "one user's accesses",
             trivsel::audit::entries_sql(
                 app.db.backend(),

@@ -36,11 +36,24 @@ async fn mark_left_today(app: &TestApp, admin: &mut Client, child: i64) {
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
 }
 
-/// The admin's "delete by the rules now": the run's id.
+/// The admin's "delete by the rules now", waited for (it runs in the background): the run's
+/// id.
 async fn run_now(app: &TestApp, admin: &mut Client) -> i64 {
     let res = admin.post("/admin/retention/run", &[]).await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
-    app.count("SELECT MAX(id) FROM retention_runs").await
+    let run = app.count("SELECT MAX(id) FROM retention_runs").await;
+    for _ in 0..400 {
+        let done = app
+            .count(&format!(
+                "SELECT COUNT(*) FROM retention_runs WHERE id = {run} AND finished_at IS NOT NULL"
+            ))
+            .await;
+        if done == 1 {
+            return run;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("run {run} did not finish")
 }
 
 async fn rows_of(app: &TestApp, child: i64) -> [i64; 5] {
