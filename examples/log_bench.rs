@@ -20,7 +20,7 @@ use trivsel::db::{Backend, Db};
 
 mod support;
 
-use support::arg;
+use support::{arg, pct};
 
 /// A small deterministic generator (the data set must be the same run to run).
 struct Rng(u64);
@@ -256,13 +256,6 @@ async fn generate(db: &Db, days: i64) {
         per_year / 1e9
     );
     eprintln!("generated in {:.0} s", started.elapsed().as_secs_f64());
-}
-
-fn pct(sorted: &[Duration], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)].as_secs_f64() * 1000.0
 }
 
 async fn get(c: &reqwest::Client, url: &str) -> (Duration, String) {

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 mod support;
 
-use support::arg;
+use support::{arg, pct};
 
 /// A session of the demo account `email`.
 async fn session(base: &str, email: &str) -> reqwest::Client {
@@ -52,13 +52,6 @@ struct Page {
     role: &'static str,
     path: String,
     client: reqwest::Client,
-}
-
-fn pct(sorted: &[Duration], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)].as_secs_f64() * 1000.0
 }
 
 #[tokio::main]

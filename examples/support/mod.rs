@@ -14,6 +14,14 @@ pub fn arg(name: &str, default: &str) -> String {
         .unwrap_or_else(|| default.to_string())
 }
 
+/// The `p` quantile (0–1) of sorted latencies, in milliseconds.
+pub fn pct(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)].as_secs_f64() * 1000.0
+}
+
 /// The CSRF token of the first form in `body`.
 pub fn csrf_in(body: &str) -> Option<String> {
     let marker = "name=\"csrf_token\" value=\"";
