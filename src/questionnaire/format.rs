@@ -32,6 +32,15 @@ pub enum Number {
 
 impl Number {
     /// In hundredths, the unit the engine counts in (no floating point in scores).
+    /// Whether the number is finite and above 0 (a cut-off of `nan`, `inf`, 0 or less would
+    /// place every child, or none).
+    pub fn is_positive(self) -> bool {
+        match self {
+            Number::Int(i) => i > 0,
+            Number::Float(f) => f.is_finite() && f > 0.0,
+        }
+    }
+
     pub fn centi(self) -> i64 {
         match self {
             Number::Int(i) => i.saturating_mul(100),

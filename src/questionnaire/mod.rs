@@ -113,6 +113,23 @@ pub(crate) fn parse<T: serde::de::DeserializeOwned>(file: &str, text: &str) -> R
     })
 }
 
+/// [`parse`] of a file's bytes, which must be UTF-8 (a file saved in another encoding would
+/// otherwise have its æ, ø and å silently replaced).
+pub(crate) fn parse_bytes<T: serde::de::DeserializeOwned>(
+    file: &str,
+    bytes: &[u8],
+) -> Result<T, Problem> {
+    let text = std::str::from_utf8(bytes).map_err(|e| Problem {
+        file: file.to_string(),
+        key: String::new(),
+        reason: format!(
+            "not UTF-8 text (byte {}): save the file as UTF-8",
+            e.valid_up_to()
+        ),
+    })?;
+    parse(file, text)
+}
+
 /// A loaded scale.
 #[derive(Debug, Clone)]
 pub struct Scale {
@@ -193,6 +210,14 @@ pub struct Questionnaire {
 }
 
 /// Checks a questionnaire against itself and `scale`; on success, its scoring model.
+/// The largest score an option may give: far beyond any instrument, and small enough that no
+/// sum of them can overflow.
+pub const MAX_OPTION_SCORE: i64 = 1000;
+/// The most options a response set may have (answers are stored one byte each).
+pub const MAX_OPTIONS: usize = 50;
+/// The most items a questionnaire may have.
+pub const MAX_ITEMS: usize = 500;
+
 pub fn compile(file: &str, def: &QuestionnaireFile, scale: &Scale) -> Result<Model, Vec<Problem>> {
     let mut c = Check {
         file,
@@ -218,6 +243,12 @@ pub fn compile(file: &str, def: &QuestionnaireFile, scale: &Scale) -> Result<Mod
         if set.options.len() < 2 {
             c.fail(format!("{key}.options"), "needs at least two options");
         }
+        if set.options.len() > MAX_OPTIONS {
+            c.fail(
+                format!("{key}.options"),
+                format!("at most {MAX_OPTIONS} options"),
+            );
+        }
         let mut seen = HashSet::new();
         for (i, o) in set.options.iter().enumerate() {
             if !seen.insert(o.value.clone()) {
@@ -226,8 +257,11 @@ pub fn compile(file: &str, def: &QuestionnaireFile, scale: &Scale) -> Result<Mod
                     format!("duplicate value {:?}", o.value),
                 );
             }
-            if o.score < 0 {
-                c.fail(format!("{key}.options[{i}].score"), "scores are 0 or more");
+            if o.score < 0 || o.score > MAX_OPTION_SCORE {
+                c.fail(
+                    format!("{key}.options[{i}].score"),
+                    format!("scores are 0 to {MAX_OPTION_SCORE}"),
+                );
             }
             c.text(&format!("{key}.options[{i}].label"), &o.label);
         }
@@ -246,6 +280,9 @@ pub fn compile(file: &str, def: &QuestionnaireFile, scale: &Scale) -> Result<Mod
         c.id(&format!("domains[{i}].id"), &d.id, &mut seen);
         c.text(&format!("domains[{i}].label"), &d.label);
         domain_index.insert(d.id.as_str(), i);
+    }
+    if def.items.len() > MAX_ITEMS {
+        c.fail("items", format!("at most {MAX_ITEMS} items"));
     }
     // Items (ids share one namespace with critical items: answers are keyed by them).
     let mut item_ids = HashSet::new();
@@ -270,11 +307,24 @@ pub fn compile(file: &str, def: &QuestionnaireFile, scale: &Scale) -> Result<Mod
             );
             continue;
         };
-        let max = raw.iter().copied().max().unwrap_or(0);
-        let min = raw.iter().copied().min().unwrap_or(0);
+        let max = raw
+            .iter()
+            .copied()
+            .max()
+            .unwrap_or(0)
+            .clamp(0, MAX_OPTION_SCORE);
+        let min = raw
+            .iter()
+            .copied()
+            .min()
+            .unwrap_or(0)
+            .clamp(0, MAX_OPTION_SCORE);
         let scores = raw
             .iter()
-            .map(|s| 100 * if it.reverse { max + min - s } else { *s })
+            .map(|s| {
+                let s = (*s).clamp(0, MAX_OPTION_SCORE);
+                100 * if it.reverse { max + min - s } else { s }
+            })
             .collect();
         per_domain[d] += 1;
         max_per_domain[d] += 100 * max;
@@ -319,6 +369,10 @@ pub fn compile(file: &str, def: &QuestionnaireFile, scale: &Scale) -> Result<Mod
     let mut total = Vec::new();
     for (i, id) in def.total.domains.iter().enumerate() {
         match domain_index.get(id.as_str()) {
+            Some(&d) if total.contains(&d) => c.fail(
+                format!("total.domains[{i}]"),
+                format!("domain {id:?} is listed twice (it would be counted twice)"),
+            ),
             Some(&d) => total.push(d),
             None => c.fail(
                 format!("total.domains[{i}]"),
@@ -344,6 +398,15 @@ pub fn compile(file: &str, def: &QuestionnaireFile, scale: &Scale) -> Result<Mod
         );
         return Err(c.problems);
     };
+    let mut scales_seen = HashSet::new();
+    for (i, sc) in def.scoring.iter().enumerate() {
+        if !scales_seen.insert(sc.scale.as_str()) {
+            c.fail(
+                format!("scoring[{i}].scale"),
+                format!("a second [[scoring]] for scale {:?}", sc.scale),
+            );
+        }
+    }
     let mut bands = Vec::new();
     let mut reachable = vec![false; scale.def.levels.len()];
     reachable[0] = true;
@@ -381,6 +444,13 @@ pub fn compile(file: &str, def: &QuestionnaireFile, scale: &Scale) -> Result<Mod
                 );
                 continue;
             };
+            if !cut.from.is_positive() {
+                c.fail(
+                    format!("{ckey}.from"),
+                    "must be a number above 0 (not nan, inf, 0 or less)",
+                );
+                continue;
+            }
             let from = cut.from.centi();
             if let Some((pf, pl)) = prev
                 && (from <= pf || level <= pl)
@@ -413,6 +483,10 @@ pub fn compile(file: &str, def: &QuestionnaireFile, scale: &Scale) -> Result<Mod
     for (ai, r) in scoring.any_domain.iter().enumerate() {
         let key = format!("scoring[{si}].any_domain[{ai}]");
         match scale.index_of(&r.level) {
+            Some(_) if !r.from.is_positive() => c.fail(
+                format!("{key}.from"),
+                "must be a number above 0 (not nan, inf, 0 or less)",
+            ),
             Some(level) => {
                 let from = r.from.centi();
                 if domains.iter().all(|d| d.max < from) {
@@ -473,8 +547,8 @@ pub struct Catalogue {
 
 fn load_alerting(source: &Source, scale: &Scale, problems: &mut Vec<Problem>) -> Option<Alerting> {
     let (name, read) = source.side_file("alerts.toml");
-    let text = match read {
-        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+    let bytes = match read {
+        Ok(bytes) => bytes,
         Err(e) => {
             problems.push(Problem {
                 file: name,
@@ -484,7 +558,7 @@ fn load_alerting(source: &Source, scale: &Scale, problems: &mut Vec<Problem>) ->
             return None;
         }
     };
-    let file: format::AlertsFile = match parse(&name, &text) {
+    let file: format::AlertsFile = match parse_bytes(&name, &bytes) {
         Ok(f) => f,
         Err(p) => {
             problems.push(p);
@@ -630,7 +704,10 @@ impl Source<'_> {
                 })?;
                 let mut paths: Vec<PathBuf> = entries
                     .filter_map(|e| e.ok().map(|e| e.path()))
-                    .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+                    .filter(|p| {
+                        p.extension()
+                            .is_some_and(|x| x.eq_ignore_ascii_case("toml"))
+                    })
                     .filter(|p| scales || !SIDE_FILES.iter().any(|f| p.ends_with(f)))
                     .collect();
                 paths.sort();
@@ -691,22 +768,20 @@ impl Catalogue {
             Ok(files) => {
                 for (name, read) in files {
                     match read {
-                        Ok(bytes) => {
-                            match parse::<ScaleFile>(&name, &String::from_utf8_lossy(&bytes)) {
-                                Ok(def) => {
-                                    let p = validate_scale(&name, &def);
-                                    if p.is_empty() {
-                                        scales.push(Scale {
-                                            file: name,
-                                            hash: content_hash(&bytes),
-                                            def,
-                                        });
-                                    }
-                                    problems.extend(p);
+                        Ok(bytes) => match parse_bytes::<ScaleFile>(&name, &bytes) {
+                            Ok(def) => {
+                                let p = validate_scale(&name, &def);
+                                if p.is_empty() {
+                                    scales.push(Scale {
+                                        file: name,
+                                        hash: content_hash(&bytes),
+                                        def,
+                                    });
                                 }
-                                Err(p) => problems.push(p),
+                                problems.extend(p);
                             }
-                        }
+                            Err(p) => problems.push(p),
+                        },
                         Err(e) => problems.push(Problem {
                             file: name,
                             key: String::new(),
@@ -716,6 +791,17 @@ impl Catalogue {
                 }
             }
             Err(p) => problems.push(p),
+        }
+        // Two scale files with one id (a backup copy such as `boernelineal - Kopi.toml`) would
+        // leave which one is used to the order of the file names.
+        for (i, a) in scales.iter().enumerate() {
+            if let Some(b) = scales[..i].iter().find(|b| b.def.id == a.def.id) {
+                problems.push(Problem {
+                    file: a.file.clone(),
+                    key: "id".into(),
+                    reason: format!("id {:?} is also used by {}", a.def.id, b.file),
+                });
+            }
         }
         let scale = scales.iter().find(|s| s.def.id == scale_id).cloned();
         if scale.is_none() && problems.is_empty() {
@@ -741,14 +827,13 @@ impl Catalogue {
                             continue;
                         }
                     };
-                    let def =
-                        match parse::<QuestionnaireFile>(&name, &String::from_utf8_lossy(&bytes)) {
-                            Ok(d) => d,
-                            Err(p) => {
-                                problems.push(p);
-                                continue;
-                            }
-                        };
+                    let def = match parse_bytes::<QuestionnaireFile>(&name, &bytes) {
+                        Ok(d) => d,
+                        Err(p) => {
+                            problems.push(p);
+                            continue;
+                        }
+                    };
                     let Some(scale) = &scale else { continue };
                     match compile(&name, &def, scale) {
                         Ok(model) => questionnaires.push(Arc::new(Questionnaire {

@@ -290,7 +290,14 @@ impl Policy {
                 reason: format!("cannot read: {e}"),
             }])
         })?;
-        Self::parse(&file, &String::from_utf8_lossy(&bytes))
+        let text = std::str::from_utf8(&bytes).map_err(|_| {
+            Problems(vec![Problem {
+                file: file.clone(),
+                key: String::new(),
+                reason: "not UTF-8 text: save the file as UTF-8".into(),
+            }])
+        })?;
+        Self::parse(&file, text)
     }
 
     /// The policy built into the binary (checked by a test, so it always loads).

@@ -284,6 +284,48 @@ fn broken_files_are_refused_with_file_key_and_reason() {
             Box::new(|b| b.replacen("version = 1", "version = \"one\"", 1)),
             "6-9.toml: version: invalid type",
         ),
+        // Cut-offs that would place every child, or none.
+        (
+            "3-5.toml",
+            Box::new(|b| b.replacen("{ from = 8, level", "{ from = nan, level", 1)),
+            "3-5.toml: scoring[0].bands[0].cutoffs[0].from: must be a number above 0",
+        ),
+        (
+            "3-5.toml",
+            Box::new(|b| b.replacen("{ from = 8, level", "{ from = inf, level", 1)),
+            "3-5.toml: scoring[0].bands[0].cutoffs[0].from: must be a number above 0",
+        ),
+        (
+            "3-5.toml",
+            Box::new(|b| b.replacen("{ from = 8, level", "{ from = -3, level", 1)),
+            "3-5.toml: scoring[0].bands[0].cutoffs[0].from: must be a number above 0",
+        ),
+        (
+            "3-5.toml",
+            Box::new(|b| b.replacen("any_domain = [{ from = 4,", "any_domain = [{ from = 0,", 1)),
+            "3-5.toml: scoring[0].any_domain[0].from: must be a number above 0",
+        ),
+        (
+            "3-5.toml",
+            Box::new(|b| b.replacen("\"social\", \"participation\"", "\"social\", \"social\"", 1)),
+            "3-5.toml: total.domains[2]: domain \"social\" is listed twice",
+        ),
+        (
+            "3-5.toml",
+            Box::new(|b| b.replacen("scale = \"topi\"", "scale = \"boernelineal\"", 1)),
+            "3-5.toml: scoring[1].scale: a second [[scoring]] for scale \"boernelineal\"",
+        ),
+        (
+            "3-5.toml",
+            Box::new(|b| {
+                b.replacen(
+                    "score = 2, label = { da = \"Passer helt\"",
+                    "score = 9200000000000000, label = { da = \"Passer helt\"",
+                    1,
+                )
+            }),
+            "3-5.toml: response_sets.agreement.options[2].score: scores are 0 to 1000",
+        ),
     ];
     for (file, edit, expected) in cases {
         let dir = broken(file, edit);
@@ -293,6 +335,32 @@ fn broken_files_are_refused_with_file_key_and_reason() {
             "editing {file}: expected {expected:?} in:\n{msg}"
         );
     }
+    // A file that is not UTF-8 is refused, not read with its letters replaced.
+    let dir = broken("3-5.toml", |b| b);
+    let mut bytes = std::fs::read(dir.path().join("3-5.toml")).unwrap();
+    let at = bytes.windows(2).position(|w| w == "ø".as_bytes()).unwrap();
+    bytes.splice(at..at + 2, [0xf8]);
+    std::fs::write(dir.path().join("3-5.toml"), bytes).unwrap();
+    let msg = problems(dir.path());
+    assert!(msg.contains("3-5.toml: not UTF-8 text"), "{msg}");
+    // A backup copy of the scale does not silently become the scale in use.
+    let dir = broken("3-5.toml", |b| b);
+    std::fs::copy(
+        dir.path().join("scales/boernelineal.toml"),
+        dir.path().join("scales/boernelineal - Kopi.toml"),
+    )
+    .unwrap();
+    let msg = problems(dir.path());
+    assert!(
+        msg.contains("boernelineal.toml: id: id \"boernelineal\" is also used by"),
+        "{msg}"
+    );
+    // A file named `.TOML` is read like any other.
+    let dir = broken("3-5.toml", |b| b);
+    std::fs::rename(dir.path().join("3-5.toml"), dir.path().join("3-5.TOML")).unwrap();
+    let cat = Catalogue::load(dir.path(), "boernelineal").unwrap();
+    assert!(cat.by_id("trivsel-3-5").is_some());
+
     // A missing level makes it unreachable.
     let dir = broken("3-5.toml", |b| {
         b.replace("{ from = 22, level = \"red\" }", "")
