@@ -231,6 +231,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     .collect::<Vec<_>>()
                     .join(", ")
             );
+            versions_against_database(&config, &catalogue).await?;
             let policy = config.retention()?;
             out!(
                 "retention policy OK: {} rules in {}",
@@ -251,6 +252,57 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 },
                 config.listen
             );
+            Ok(())
+        }
+    }
+}
+
+/// Whether the questionnaire files changed without a new version, against the versions the
+/// database recorded (as the service checks at start-up); says so when it cannot ask. Never
+/// creates or migrates a database.
+async fn versions_against_database(
+    config: &Config,
+    catalogue: &crate::questionnaire::Catalogue,
+) -> anyhow::Result<()> {
+    use secrecy::ExposeSecret;
+    let url = match &config.database_url {
+        Some(url) => url.expose_secret().to_string(),
+        None => {
+            let file = config.data_dir.join("trivsel.db");
+            if !file.exists() {
+                out!(
+                    "questionnaire versions not compared: no database yet ({})",
+                    file.display()
+                );
+                return Ok(());
+            }
+            format!("sqlite://{}", file.display())
+        }
+    };
+    if !url.starts_with("sqlite:") && !url.starts_with("postgres") {
+        // `check` names the URL's problem below.
+        return Ok(());
+    }
+    let db = match Db::connect(&url, 1).await {
+        Ok(db) => db,
+        Err(e) => {
+            out!("questionnaire versions not compared: the database cannot be reached ({e:#})");
+            return Ok(());
+        }
+    };
+    let mut c = db.conn().await?;
+    let conflicts = crate::assessment::version_conflicts(&mut c, catalogue).await;
+    drop(c);
+    db.close().await;
+    match conflicts {
+        Ok(p) if p.is_empty() => {
+            out!("questionnaire versions match the database's");
+            Ok(())
+        }
+        Ok(p) => anyhow::bail!("{}", p.join("\n")),
+        // A database without the table has recorded no versions yet.
+        Err(e) => {
+            out!("questionnaire versions not compared: {e:#}");
             Ok(())
         }
     }

@@ -28,37 +28,48 @@ pub async fn register_versions(
     now: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<()> {
     let mut tx = db.begin().await?;
+    let problems = version_conflicts(&mut tx, catalogue).await?;
+    anyhow::ensure!(problems.is_empty(), "{}", problems.join("\n"));
+    for q in &catalogue.questionnaires {
+        dispatch!(&mut tx, c => sqlx::query(
+            "INSERT INTO questionnaire_versions (questionnaire_id, version, hash, first_seen) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (questionnaire_id, version) DO NOTHING",
+        )
+        .bind(&q.def.id)
+        .bind(q.def.version as i32)
+        .bind(&q.hash)
+        .bind(now)
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    }
+    tx.commit().await
+}
+
+/// The questionnaire files whose content differs from what the database recorded for the
+/// same id and version, one message each (file, key and reason); reads only, so `trivsel
+/// check` can ask before a restart.
+pub async fn version_conflicts(
+    c: &mut impl crate::db::Conn,
+    catalogue: &Catalogue,
+) -> anyhow::Result<Vec<String>> {
     let mut problems = Vec::new();
     for q in &catalogue.questionnaires {
-        let existing: Option<String> = dispatch!(&mut tx, c => sqlx::query_scalar(
+        let existing: Option<String> = dispatch!(c, c => sqlx::query_scalar(
             "SELECT hash FROM questionnaire_versions WHERE questionnaire_id = $1 AND version = $2",
         )
         .bind(&q.def.id)
         .bind(q.def.version as i32)
         .fetch_optional(&mut *c)
         .await)?;
-        match existing {
-            Some(hash) if hash != q.hash => problems.push(format!(
+        if existing.is_some_and(|hash| hash != q.hash) {
+            problems.push(format!(
                 "{}: version: the file changed but its version is still {}; raise `version` (assessments already stored refer to version {} as it was)",
                 q.file, q.def.version, q.def.version
-            )),
-            Some(_) => {}
-            None => {
-                dispatch!(&mut tx, c => sqlx::query(
-                    "INSERT INTO questionnaire_versions (questionnaire_id, version, hash, first_seen) VALUES ($1, $2, $3, $4)",
-                )
-                .bind(&q.def.id)
-                .bind(q.def.version as i32)
-                .bind(&q.hash)
-                .bind(now)
-                .execute(&mut *c)
-                .await
-                .map(|r| r.rows_affected()))?;
-            }
+            ));
         }
     }
-    anyhow::ensure!(problems.is_empty(), "{}", problems.join("\n"));
-    tx.commit().await
+    Ok(problems)
 }
 
 /// Kinds of assessment.

@@ -527,6 +527,29 @@ pub fn compile(file: &str, def: &QuestionnaireFile, scale: &Scale) -> Result<Mod
     })
 }
 
+/// The problems of a questionnaire's `[[scoring]]` blocks for scales other than the one in use:
+/// each is compiled against its scale when that scale is in `scales/` (a folder may keep only
+/// the scale it uses, beside questionnaires written for several).
+fn check_other_scales(
+    file: &str,
+    def: &QuestionnaireFile,
+    in_use: &Scale,
+    scales: &[Scale],
+) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for block in &def.scoring {
+        if block.scale == in_use.def.id {
+            continue;
+        }
+        if let Some(other) = scales.iter().find(|s| s.def.id == block.scale)
+            && let Err(p) = compile(file, def, other)
+        {
+            problems.extend(p);
+        }
+    }
+    problems
+}
+
 /// The alert rules for the scale in use, with level ids resolved to ranks.
 #[derive(Debug, Clone)]
 pub struct Alerting {
@@ -836,12 +859,17 @@ impl Catalogue {
                     };
                     let Some(scale) = &scale else { continue };
                     match compile(&name, &def, scale) {
-                        Ok(model) => questionnaires.push(Arc::new(Questionnaire {
-                            file: name,
-                            hash: content_hash(&bytes),
-                            def,
-                            model,
-                        })),
+                        Ok(model) => {
+                            // The blocks for the other scales are checked too, so a mistake
+                            // there is not found only when the scale is switched.
+                            problems.extend(check_other_scales(&name, &def, scale, &scales));
+                            questionnaires.push(Arc::new(Questionnaire {
+                                file: name,
+                                hash: content_hash(&bytes),
+                                def,
+                                model,
+                            }))
+                        }
                         Err(p) => problems.extend(p),
                     }
                 }

@@ -594,3 +594,74 @@ async fn retention_from_the_command_line_counts_then_deletes() {
         "{err}"
     );
 }
+
+/// `trivsel check` compares the questionnaire files with the versions the database recorded,
+/// as the service does at start-up: a file changed without a new version is refused before a
+/// restart would be; without a database it says the versions were not compared.
+#[test]
+fn check_compares_questionnaire_versions_with_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let check = |qdir: Option<&std::path::Path>| {
+        let mut cmd = trivsel(dir.path());
+        cmd.env("TRIVSEL_DATA_DIR", &data).arg("check");
+        if let Some(q) = qdir {
+            cmd.env("TRIVSEL_QUESTIONNAIRE_DIR", q);
+        }
+        cmd.output().unwrap()
+    };
+    let out = check(None);
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("questionnaire versions not compared: no database yet"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(
+        !data.join("trivsel.db").exists(),
+        "check creates no database"
+    );
+    let out = trivsel(dir.path())
+        .env("TRIVSEL_DATA_DIR", &data)
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    // The service records the versions it starts with; the demo does the same.
+    let out = trivsel(dir.path())
+        .env("TRIVSEL_DATA_DIR", &data)
+        .arg("demo")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = check(None);
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("questionnaire versions match the database's")
+    );
+
+    let qdir = dir.path().join("q");
+    let out = trivsel(dir.path())
+        .env_remove("TRIVSEL_QUESTIONNAIRE_DIR")
+        .args(["init", qdir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let body = std::fs::read_to_string(qdir.join("6-9.toml"))
+        .unwrap()
+        .replacen("da = \"", "da = \"Ændret: ", 1);
+    std::fs::write(qdir.join("6-9.toml"), body).unwrap();
+    let out = check(Some(&qdir));
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("6-9.toml: version: the file changed but its version is still 1"),
+        "{err}"
+    );
+}

@@ -326,6 +326,18 @@ fn broken_files_are_refused_with_file_key_and_reason() {
             }),
             "3-5.toml: response_sets.agreement.options[2].score: scores are 0 to 1000",
         ),
+        // The block for the scale not in use is checked too.
+        (
+            "3-5.toml",
+            Box::new(|b| {
+                b.replacen(
+                    "{ from = 20, level = \"red\" }",
+                    "{ from = 20, level = \"orange\" }",
+                    1,
+                )
+            }),
+            "3-5.toml: scoring[1].bands[0].cutoffs[1].level: level \"orange\" is not in scale \"topi\"",
+        ),
     ];
     for (file, edit, expected) in cases {
         let dir = broken(file, edit);
