@@ -96,8 +96,15 @@ pub enum Command {
     Score {
         /// The questionnaire file (TOML).
         questionnaire: PathBuf,
-        /// A JSON object of item id → answer value, e.g. {"social_1": "2", "violence": "no"}.
-        answers: PathBuf,
+        /// A JSON object of item id → answer value, e.g. {"social_1": "2", "violence": "no"};
+        /// with --batch, JSON Lines (one such object per line; standard input when left out or
+        /// `-`).
+        answers: Option<PathBuf>,
+        /// Score many answer sets in one process: one JSON result per input line, in order
+        /// (a line that cannot be scored gives {"line": N, "error": "..."}; the exit status is
+        /// then 1).
+        #[arg(long)]
+        batch: bool,
     },
 }
 
@@ -194,7 +201,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Score {
             questionnaire,
             answers,
-        } => score(&config, &questionnaire, &answers),
+            batch: false,
+        } => {
+            let answers = answers.context("give the answers file (a JSON object)")?;
+            score(&config, &questionnaire, &answers)
+        }
+        Command::Score {
+            questionnaire,
+            answers,
+            batch: true,
+        } => score_batch(&config, &questionnaire, answers.as_deref()),
         Command::Init { dir } => init(&dir),
         Command::Backup { file } => {
             let url = config.database_url()?;
@@ -437,22 +453,61 @@ fn init(dir: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn score(config: &Config, file: &std::path::Path, answers: &std::path::Path) -> anyhow::Result<()> {
+/// A questionnaire file compiled against the scale in use, as the service would, for `score`.
+fn scoring_file(
+    config: &Config,
+    file: &std::path::Path,
+) -> anyhow::Result<(
+    crate::questionnaire::Questionnaire,
+    std::sync::Arc<crate::questionnaire::Scale>,
+)> {
     use crate::questionnaire::{self as q, Problems};
-    let catalogue_scale = config.catalogue()?.scale;
+    let scale = config.catalogue()?.scale;
     let name = file.display().to_string();
     let bytes = std::fs::read(file).with_context(|| format!("read {name}"))?;
-    let text = String::from_utf8(bytes.clone()).with_context(|| format!("{name} is not UTF-8"))?;
-    let def: crate::questionnaire::format::QuestionnaireFile =
-        toml::from_str(&text).map_err(|e| anyhow::anyhow!("{name}: {}", e.message()))?;
-    let model = q::compile(&name, &def, &catalogue_scale)
-        .map_err(|p| anyhow::anyhow!("{}", Problems(p)))?;
+    let def: q::format::QuestionnaireFile =
+        q::parse_bytes(&name, &bytes).map_err(|p| anyhow::anyhow!("{p}"))?;
+    let model = q::compile(&name, &def, &scale).map_err(|p| anyhow::anyhow!("{}", Problems(p)))?;
     let questionnaire = q::Questionnaire {
         file: name,
         hash: q::content_hash(&bytes),
         def,
         model,
     };
+    Ok((questionnaire, scale))
+}
+
+/// One answer set's result as JSON, or what is wrong with the answers.
+fn score_one(
+    questionnaire: &crate::questionnaire::Questionnaire,
+    scale: &crate::questionnaire::Scale,
+    map: &std::collections::BTreeMap<String, String>,
+    pretty: bool,
+) -> Result<String, String> {
+    use crate::questionnaire as q;
+    let parsed = q::answers_from_map(questionnaire, map)
+        .map_err(|e| format!("invalid answers:\n  {}", e.join("\n  ")))?;
+    let outcome = crate::scoring::score(&questionnaire.model, &parsed);
+    let level = scale.level(outcome.level);
+    let report = q::ScoreReport {
+        questionnaire: &questionnaire.def.id,
+        version: questionnaire.def.version,
+        hash: &questionnaire.hash,
+        scale: &scale.def.id,
+        level: &level.id,
+        level_name: &level.name.da,
+        outcome,
+    };
+    if pretty {
+        serde_json::to_string_pretty(&report)
+    } else {
+        serde_json::to_string(&report)
+    }
+    .map_err(|e| e.to_string())
+}
+
+fn score(config: &Config, file: &std::path::Path, answers: &std::path::Path) -> anyhow::Result<()> {
+    let (questionnaire, scale) = scoring_file(config, file)?;
     let map: std::collections::BTreeMap<String, String> = serde_json::from_slice(
         &std::fs::read(answers).with_context(|| format!("read {}", answers.display()))?,
     )
@@ -462,20 +517,49 @@ fn score(config: &Config, file: &std::path::Path, answers: &std::path::Path) -> 
             answers.display()
         )
     })?;
-    let parsed = q::answers_from_map(&questionnaire, &map)
-        .map_err(|e| anyhow::anyhow!("invalid answers:\n  {}", e.join("\n  ")))?;
-    let outcome = crate::scoring::score(&questionnaire.model, &parsed);
-    let level = catalogue_scale.level(outcome.level);
-    let report = q::ScoreReport {
-        questionnaire: &questionnaire.def.id,
-        version: questionnaire.def.version,
-        hash: &questionnaire.hash,
-        scale: &catalogue_scale.def.id,
-        level: &level.id,
-        level_name: &level.name.da,
-        outcome,
+    let report = score_one(&questionnaire, &scale, &map, true).map_err(|e| anyhow::anyhow!(e))?;
+    out!("{report}");
+    Ok(())
+}
+
+/// `trivsel score --batch`: JSON Lines in, one result per line out, in one process.
+fn score_batch(
+    config: &Config,
+    file: &std::path::Path,
+    answers: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    use std::io::BufRead;
+    let (questionnaire, scale) = scoring_file(config, file)?;
+    let input: Box<dyn BufRead> = match answers {
+        None => Box::new(std::io::stdin().lock()),
+        Some(p) if p.as_os_str() == "-" => Box::new(std::io::stdin().lock()),
+        Some(p) => Box::new(std::io::BufReader::new(
+            std::fs::File::open(p).with_context(|| format!("read {}", p.display()))?,
+        )),
     };
-    out!("{}", serde_json::to_string_pretty(&report)?);
+    let (mut scored, mut refused) = (0u64, 0u64);
+    for (i, line) in input.lines().enumerate() {
+        let line = line.context("read the answers")?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let result = serde_json::from_str::<std::collections::BTreeMap<String, String>>(&line)
+            .map_err(|e| format!("not a JSON object of item id to answer value: {e}"))
+            .and_then(|map| score_one(&questionnaire, &scale, &map, false))
+            .map_err(|e| e.replace(":\n  ", ": ").replace("\n  ", "; "));
+        match result {
+            Ok(report) => {
+                scored += 1;
+                out!("{report}");
+            }
+            Err(error) => {
+                refused += 1;
+                out!("{}", serde_json::json!({ "line": i + 1, "error": error }));
+            }
+        }
+    }
+    eprintln!("{scored} answer sets scored, {refused} refused");
+    anyhow::ensure!(refused == 0, "{refused} answer set(s) could not be scored");
     Ok(())
 }
 

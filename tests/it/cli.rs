@@ -274,6 +274,97 @@ fn score_prints_the_engines_verdict_as_json() {
     );
 }
 
+/// `trivsel score --batch` reads JSON Lines (a file or standard input) and writes one result
+/// per line, in order, each equal to what `score` gives for that set alone; a line that
+/// cannot be scored gives its line number and reason, and the exit status says so.
+#[test]
+fn score_batch_scores_json_lines_as_score_does_one_by_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = concat!(env!("CARGO_MANIFEST_DIR"), "/questionnaires/6-9.toml");
+    let sets = [
+        r#"{"security_1": "0", "security_2": "2", "security_3": "0", "social_1": "2", "violence": "no"}"#,
+        r#"{"development_1": "2", "development_2": "0", "development_3": "2"}"#,
+        r#"{"social_1": "1", "social_2": "1", "social_3": "1", "neglect": "yes"}"#,
+    ];
+    let alone: Vec<serde_json::Value> = sets
+        .iter()
+        .map(|set| {
+            let file = dir.path().join("one.json");
+            std::fs::write(&file, set).unwrap();
+            let out = trivsel(dir.path())
+                .arg("score")
+                .arg(q)
+                .arg(&file)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            serde_json::from_slice(&out.stdout).unwrap()
+        })
+        .collect();
+    // From standard input, with a blank line and a bad set in between.
+    let mut input = format!("{}\n\n{}\n", sets[0], sets[1]);
+    input.push_str("{\"security_1\": \"7\"}\n");
+    input.push_str(sets[2]);
+    input.push('\n');
+    let mut child = trivsel(dir.path())
+        .args(["score", "--batch", q])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success(), "a refused line sets the exit status");
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4);
+    assert_eq!(lines[0], alone[0]);
+    assert_eq!(lines[1], alone[1]);
+    assert_eq!(lines[2]["line"], 4);
+    assert!(
+        lines[2]["error"]
+            .as_str()
+            .unwrap()
+            .contains("security_1: \"7\" is not one of"),
+        "{}",
+        lines[2]
+    );
+    assert_eq!(lines[3], alone[2]);
+    assert_eq!(lines[3]["level"], "red", "a critical sign answered yes");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("3 answer sets scored, 1 refused"));
+
+    // From a file, all good.
+    let file = dir.path().join("sets.jsonl");
+    std::fs::write(&file, sets.join("\n")).unwrap();
+    let out = trivsel(dir.path())
+        .args(["score", "--batch", q])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines, alone);
+}
+
 /// Output piped into a program that stops reading (`trivsel check | head -1`) ends quietly.
 #[test]
 fn output_into_a_closed_pipe_ends_quietly() {
