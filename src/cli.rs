@@ -284,7 +284,7 @@ async fn versions_against_database(
     let url = match &config.database_url {
         Some(url) => url.expose_secret().to_string(),
         None => {
-            let file = config.data_dir.join("trivsel.db");
+            let file = config.default_database_file();
             if !file.exists() {
                 out!(
                     "questionnaire versions not compared: no database yet ({})",

@@ -215,10 +215,15 @@ impl Config {
                     .with_context(|| format!("create data folder {}", self.data_dir.display()))?;
                 Ok(format!(
                     "sqlite://{}",
-                    self.data_dir.join("trivsel.db").display()
+                    self.default_database_file().display()
                 ))
             }
         }
+    }
+
+    /// The SQLite file used when `database_url` is unset.
+    pub fn default_database_file(&self) -> PathBuf {
+        self.data_dir.join("trivsel.db")
     }
 
     /// Loads and validates the scale and questionnaire files.

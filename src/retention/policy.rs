@@ -290,14 +290,9 @@ impl Policy {
                 reason: format!("cannot read: {e}"),
             }])
         })?;
-        let text = std::str::from_utf8(&bytes).map_err(|_| {
-            Problems(vec![Problem {
-                file: file.clone(),
-                key: String::new(),
-                reason: "not UTF-8 text: save the file as UTF-8".into(),
-            }])
-        })?;
-        Self::parse(&file, text)
+        let parsed =
+            crate::questionnaire::parse_bytes(&file, &bytes).map_err(|p| Problems(vec![p]))?;
+        Self::checked(&file, parsed)
     }
 
     /// The policy built into the binary (checked by a test, so it always loads).
@@ -307,8 +302,12 @@ impl Policy {
 
     /// Reads and checks a policy; every problem is collected before giving up.
     pub fn parse(file: &str, text: &str) -> Result<Policy, Problems> {
-        let parsed: PolicyFile =
-            crate::questionnaire::parse(file, text).map_err(|p| Problems(vec![p]))?;
+        let parsed = crate::questionnaire::parse(file, text).map_err(|p| Problems(vec![p]))?;
+        Self::checked(file, parsed)
+    }
+
+    /// Checks a read policy file's rules.
+    fn checked(file: &str, parsed: PolicyFile) -> Result<Policy, Problems> {
         let mut problems = Vec::new();
         let mut rules: Vec<Rule> = Vec::new();
         for (i, r) in parsed.rule.iter().enumerate() {

@@ -431,18 +431,15 @@ async fn reclaim(db: &Db) -> anyhow::Result<()> {
     if db.backend() != Backend::Sqlite {
         return Ok(());
     }
-    loop {
+    // 2: incremental; a file made before keeps its free pages for reuse (docs/operations.md).
+    let auto: i64 = {
+        let mut c = db.conn().await?;
+        dispatch!(&mut c, c => sqlx::query_scalar("PRAGMA auto_vacuum")
+            .fetch_one(&mut *c)
+            .await)?
+    };
+    while auto == 2 && free_pages(db).await? > 0 {
         let mut w = db.writer().await?;
-        let free: i64 = dispatch!(&mut w, c => sqlx::query_scalar("PRAGMA freelist_count")
-            .fetch_one(&mut *c)
-            .await)?;
-        let auto: i64 = dispatch!(&mut w, c => sqlx::query_scalar("PRAGMA auto_vacuum")
-            .fetch_one(&mut *c)
-            .await)?;
-        // 2: incremental; a file made before keeps its pages for reuse (docs/operations.md).
-        if free == 0 || auto != 2 {
-            break;
-        }
         dispatch!(&mut w, c => sqlx::query("PRAGMA incremental_vacuum(256)")
             .execute(&mut *c)
             .await
@@ -459,6 +456,16 @@ async fn reclaim(db: &Db) -> anyhow::Result<()> {
             .map(|r| r.rows_affected()))?;
     }
     Ok(())
+}
+
+/// Pages the SQLite file holds free.
+async fn free_pages(db: &Db) -> anyhow::Result<i64> {
+    let mut w = db.writer().await?;
+    Ok(
+        dispatch!(&mut w, c => sqlx::query_scalar("PRAGMA freelist_count")
+        .fetch_one(&mut *c)
+        .await)?,
+    )
 }
 
 /// Who started a run.

@@ -565,12 +565,7 @@ async fn a_child_leaving_is_recorded_and_a_legal_hold_is_placed_and_lifted() {
     );
 
     // The data-protection officer places a hold; a reason is required.
-    app.exec(&format!(
-        "INSERT INTO users (email, name, role, active, password_hash, lang, created_at) \
-         SELECT 'dpo@test.dk', 'Dorthe DPO', 'dpo', TRUE, password_hash, 'da', created_at FROM users WHERE email = '{ADMIN}'"
-    ))
-    .await;
-    let mut dpo = app.login("dpo@test.dk").await;
+    let mut dpo = app.login(&app.add_dpo().await).await;
     let holds = format!("/children/{}/holds", f.child_a1);
     let res = dpo.post(&holds, &[("reason", "  ")]).await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);

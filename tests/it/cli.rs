@@ -20,6 +20,28 @@ fn trivsel(dir: &std::path::Path) -> Command {
     cmd
 }
 
+/// `trivsel init`'s copies of the built-in files in `dir/q`, with `file` edited; the folder.
+fn edited_copy(
+    dir: &std::path::Path,
+    file: &str,
+    edit: impl Fn(String) -> String,
+) -> std::path::PathBuf {
+    let qdir = dir.join("q");
+    let out = trivsel(dir)
+        .env_remove("TRIVSEL_QUESTIONNAIRE_DIR")
+        .args(["init", qdir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let body = std::fs::read_to_string(qdir.join(file)).unwrap();
+    std::fs::write(qdir.join(file), edit(body)).unwrap();
+    qdir
+}
+
 #[test]
 fn check_accepts_defaults_and_rejects_bad_configuration() {
     let dir = tempfile::tempdir().unwrap();
@@ -662,17 +684,9 @@ async fn retention_from_the_command_line_counts_then_deletes() {
     db.close().await;
 
     // A broken policy is refused with file, key and reason.
-    let qdir = dir.path().join("q");
-    let out = trivsel(dir.path())
-        .env_remove("TRIVSEL_QUESTIONNAIRE_DIR")
-        .args(["init", qdir.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let policy = std::fs::read_to_string(qdir.join("retention.toml"))
-        .unwrap()
-        .replacen("after = \"closed\"", "after = \"opened\"", 1);
-    std::fs::write(qdir.join("retention.toml"), policy).unwrap();
+    let qdir = edited_copy(dir.path(), "retention.toml", |b| {
+        b.replacen("after = \"closed\"", "after = \"opened\"", 1)
+    });
     let out = trivsel(dir.path())
         .env("TRIVSEL_QUESTIONNAIRE_DIR", &qdir)
         .arg("check")
@@ -737,17 +751,9 @@ fn check_compares_questionnaire_versions_with_the_database() {
             .contains("questionnaire versions match the database's")
     );
 
-    let qdir = dir.path().join("q");
-    let out = trivsel(dir.path())
-        .env_remove("TRIVSEL_QUESTIONNAIRE_DIR")
-        .args(["init", qdir.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let body = std::fs::read_to_string(qdir.join("6-9.toml"))
-        .unwrap()
-        .replacen("da = \"", "da = \"Ændret: ", 1);
-    std::fs::write(qdir.join("6-9.toml"), body).unwrap();
+    let qdir = edited_copy(dir.path(), "6-9.toml", |b| {
+        b.replacen("da = \"", "da = \"Ændret: ", 1)
+    });
     let out = check(Some(&qdir));
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);

@@ -692,6 +692,17 @@ pub fn hidden_in(body: &str, name: &str) -> String {
 }
 
 impl TestApp {
+    /// Adds the data-protection officer "Dorthe DPO" (with the test password); the email.
+    pub async fn add_dpo(&self) -> String {
+        self.exec(&format!(
+            "INSERT INTO users (email, name, role, active, password_hash, lang, created_at) \
+             SELECT 'dpo@test.dk', 'Dorthe DPO', 'dpo', TRUE, password_hash, 'da', created_at \
+             FROM users WHERE email = '{ADMIN}'"
+        ))
+        .await;
+        "dpo@test.dk".into()
+    }
+
     /// Runs a statement directly on the database (to set up what no page does).
     pub async fn exec(&self, sql: &str) {
         let mut c = self.db.writer().await.unwrap();

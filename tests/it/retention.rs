@@ -135,12 +135,7 @@ async fn deletion_by_rule_takes_what_is_due_and_never_a_held_child() {
     );
 
     // The DPO reads the page but cannot start a run; an educator does not see it.
-    app.exec(&format!(
-        "INSERT INTO users (email, name, role, active, password_hash, lang, created_at) \
-         SELECT 'dpo@test.dk', 'Dorthe DPO', 'dpo', TRUE, password_hash, 'da', created_at FROM users WHERE email = '{ADMIN}'"
-    ))
-    .await;
-    let mut dpo = app.login("dpo@test.dk").await;
+    let mut dpo = app.login(&app.add_dpo().await).await;
     dpo.get("/admin/retention")
         .await
         .assert_contains("Sletningsstop i kraft")
