@@ -668,9 +668,9 @@ async fn history(
                         } else {
                             0
                         };
-                        it.scores
+                        it.points
                             .iter()
-                            .position(|s| *s == step * 100)
+                            .position(|s| s.score() == Some(step * 100))
                             .map(|p| p as u8)
                     })
                     .collect(),

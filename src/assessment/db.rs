@@ -177,6 +177,7 @@ impl Assessment {
                 score: d.score.map(|s| (s * 100.0).round() as i64),
                 answered: d.answered,
                 items: d.items,
+                not_applicable: d.not_applicable,
             })
             .collect()
     }
@@ -193,6 +194,8 @@ struct StoredDomain {
     score: Option<f64>,
     answered: usize,
     items: usize,
+    #[serde(default)]
+    not_applicable: usize,
 }
 
 pub(crate) const SELECT: &str = "SELECT a.id, a.child_id, a.round_id, r.name AS round_name, a.kind, a.status, a.mode, a.author_id, \

@@ -117,6 +117,8 @@ pub struct OptionView {
 pub struct ItemView {
     pub id: String,
     pub text: String,
+    /// The file's help text for the item, shown under it.
+    pub help: Option<String>,
     pub options: Vec<OptionView>,
     /// The individual views answered this item differently: each author's answer.
     pub split: Vec<String>,
@@ -274,6 +276,7 @@ fn build_form(
                 .map(|i| ItemView {
                     id: i.id.clone(),
                     text: i.text.get(lang).to_string(),
+                    help: i.help.as_ref().map(|h| h.get(lang).to_string()),
                     split: side_by_side(&i.id, &|v| {
                         sets.get(&i.responses)
                             .and_then(|s| s.options.iter().find(|o| o.value == v))
@@ -924,9 +927,16 @@ fn describe_reasons(
             .map(|d| d.label.get(ctx.lang).to_string())
             .unwrap_or(id.to_string())
     };
-    let target_label = |t: &str| match t.strip_prefix("domain:") {
-        Some(d) => domain_label(d),
-        None => ctx.t("assess.total").to_string(),
+    let target_label = |t: &str| {
+        if let Some(d) = t.strip_prefix("domain:") {
+            domain_label(d)
+        } else if let Some(id) = t.strip_prefix("composite:") {
+            q.and_then(|q| q.def.composites.iter().find(|c| c.id == id))
+                .map(|c| c.label.get(ctx.lang).to_string())
+                .unwrap_or(id.to_string())
+        } else {
+            ctx.t("assess.total").to_string()
+        }
     };
     scoring::condense(reasons)
         .into_iter()
@@ -946,12 +956,17 @@ fn describe_reasons(
                 score,
                 from,
                 level,
+                low,
             } => ReasonView {
                 text: format!(
                     "{} {} ({} {})",
                     target_label(&target),
                     score_text(Some(score)),
-                    ctx.t("assess.reason.from"),
+                    ctx.t(if low {
+                        "assess.reason.to"
+                    } else {
+                        "assess.reason.from"
+                    }),
                     score_text(Some(from))
                 ),
                 level: LevelView::of(&cat.scale, level, ctx.lang),
@@ -1001,6 +1016,7 @@ fn reason_from_json(v: &serde_json::Value) -> Option<Reason> {
             score: centi("score")?,
             from: centi("from")?,
             level: level?,
+            low: v.get("low").and_then(|x| x.as_bool()).unwrap_or(false),
         }),
         "any_domain" => Some(Reason::AnyDomain {
             domain: s("domain")?,

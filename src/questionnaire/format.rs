@@ -31,7 +31,6 @@ pub enum Number {
 }
 
 impl Number {
-    /// In hundredths, the unit the engine counts in (no floating point in scores).
     /// Whether the number is finite and above 0 (a cut-off of `nan`, `inf`, 0 or less would
     /// place every child, or none).
     pub fn is_positive(self) -> bool {
@@ -41,6 +40,15 @@ impl Number {
         }
     }
 
+    /// Whether the number is finite and 0 or more (an "at most" cut-off may be 0).
+    pub fn is_finite_non_negative(self) -> bool {
+        match self {
+            Number::Int(i) => i >= 0,
+            Number::Float(f) => f.is_finite() && f >= 0.0,
+        }
+    }
+
+    /// In hundredths, the unit the engine counts in (no floating point in scores).
     pub fn centi(self) -> i64 {
         match self {
             Number::Int(i) => i.saturating_mul(100),
@@ -100,11 +108,24 @@ pub struct ScaleFile {
     pub levels: Vec<Level>,
 }
 
+/// What an option without a score means.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum NoScore {
+    /// Counted as unanswered: the domain is prorated over the answered items ("ved ikke").
+    Missing,
+    /// Counted neither as a score nor as missing: the item is left out of its domain
+    /// ("ikke relevant").
+    NotApplicable,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResponseOption {
     pub value: String,
-    pub score: i64,
+    /// Absent on an option that gives no score; then `no_score` says what it means.
+    pub score: Option<i64>,
+    pub no_score: Option<NoScore>,
     pub label: Text,
 }
 
@@ -122,6 +143,41 @@ pub enum Aggregate {
     Mean,
 }
 
+/// How a prorated, averaged or summed score is rounded.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Rounding {
+    /// Kept to hundredths.
+    #[default]
+    None,
+    /// A whole number, halves up (most published instruments: round(mean × items)).
+    HalfUp,
+    /// A whole number, halves to the even neighbour.
+    HalfEven,
+}
+
+impl Rounding {
+    pub fn model(self) -> crate::scoring::Rounding {
+        match self {
+            Rounding::None => crate::scoring::Rounding::Hundredths,
+            Rounding::HalfUp => crate::scoring::Rounding::HalfUp,
+            Rounding::HalfEven => crate::scoring::Rounding::HalfEven,
+        }
+    }
+}
+
+/// Which end of a domain's scores is the concern.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Concern {
+    /// Difficulties: the higher the score, the greater the concern.
+    #[default]
+    High,
+    /// Strengths (e.g. prosocial behaviour): a low score is the concern; its cut-offs are
+    /// written with `to` ("at most").
+    Low,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Domain {
@@ -129,6 +185,10 @@ pub struct Domain {
     pub label: Text,
     #[serde(default)]
     pub aggregate: Aggregate,
+    #[serde(default)]
+    pub rounding: Rounding,
+    #[serde(default)]
+    pub concern: Concern,
     /// With fewer answered items the domain has "not enough answers"; with at least this many
     /// a sum is prorated to the full number of items.
     pub min_answered: usize,
@@ -144,6 +204,8 @@ pub struct Item {
     /// Positively worded: the highest-scoring option means the least concern.
     #[serde(default)]
     pub reverse: bool,
+    /// Shown under the item on the form.
+    pub help: Option<Text>,
 }
 
 /// An item critical on its own (signs of violence, abuse, neglect): answered yes, the child
@@ -159,12 +221,30 @@ pub struct Critical {
 #[serde(deny_unknown_fields)]
 pub struct Total {
     pub domains: Vec<String>,
+    /// Applied to the sum of the domains' (already rounded) scores.
+    #[serde(default)]
+    pub rounding: Rounding,
+}
+
+/// A named sum of domains with its own cut-offs (band target `composite:<id>`); a domain may
+/// belong to several.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Composite {
+    pub id: String,
+    pub label: Text,
+    pub domains: Vec<String>,
+    #[serde(default)]
+    pub rounding: Rounding,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Cutoff {
-    pub from: Number,
+    /// At or above: for targets where a high score is the concern.
+    pub from: Option<Number>,
+    /// At or below: for a domain (or a composite of domains) where a low score is the concern.
+    pub to: Option<Number>,
     pub level: String,
 }
 
@@ -172,7 +252,7 @@ pub struct Cutoff {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Band {
-    /// `total` or `domain:<id>`.
+    /// `total`, `domain:<id>` or `composite:<id>`.
     pub target: String,
     pub cutoffs: Vec<Cutoff>,
 }
@@ -190,6 +270,10 @@ pub struct AnyDomain {
 #[serde(deny_unknown_fields)]
 pub struct Scoring {
     pub scale: String,
+    /// The scale's levels this instrument's bands map onto, lowest first (a three-band
+    /// instrument on a four-level scale may skip one). Only these may be named, and each must
+    /// be reachable; without it every level of the scale must be.
+    pub levels: Option<Vec<String>>,
     #[serde(default)]
     pub bands: Vec<Band>,
     #[serde(default)]
@@ -211,6 +295,8 @@ pub struct QuestionnaireFile {
     #[serde(default)]
     pub critical: Vec<Critical>,
     pub total: Total,
+    #[serde(default)]
+    pub composites: Vec<Composite>,
     pub scoring: Vec<Scoring>,
 }
 

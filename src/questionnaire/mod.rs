@@ -11,8 +11,10 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
-use crate::scoring::{self, Answers, Model, ModelBand, ModelDomain, ModelItem, Target};
-use format::{Aggregate, QuestionnaireFile, ScaleFile};
+use crate::scoring::{
+    self, Answers, Model, ModelBand, ModelComposite, ModelDomain, ModelItem, Points, Target,
+};
+use format::{Aggregate, Concern, QuestionnaireFile, ScaleFile};
 
 /// One problem in one file: where, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -209,7 +211,6 @@ pub struct Questionnaire {
     pub model: Model,
 }
 
-/// Checks a questionnaire against itself and `scale`; on success, its scoring model.
 /// The largest score an option may give: far beyond any instrument, and small enough that no
 /// sum of them can overflow.
 pub const MAX_OPTION_SCORE: i64 = 1000;
@@ -218,6 +219,112 @@ pub const MAX_OPTIONS: usize = 50;
 /// The most items a questionnaire may have.
 pub const MAX_ITEMS: usize = 500;
 
+/// A response set as the engine needs it: option values and what each gives (before reverse
+/// scoring).
+struct CompiledSet {
+    values: Vec<String>,
+    scores: Vec<Option<i64>>,
+    no_score: Vec<Option<format::NoScore>>,
+}
+
+fn compile_response_sets<'a>(
+    c: &mut Check,
+    def: &'a QuestionnaireFile,
+) -> HashMap<&'a str, CompiledSet> {
+    let mut sets = HashMap::new();
+    for (name, set) in &def.response_sets {
+        let key = format!("response_sets.{name}");
+        if set.options.iter().filter(|o| o.score.is_some()).count() < 2 {
+            c.fail(
+                format!("{key}.options"),
+                "needs at least two scored options",
+            );
+        }
+        if set.options.len() > MAX_OPTIONS {
+            c.fail(
+                format!("{key}.options"),
+                format!("at most {MAX_OPTIONS} options"),
+            );
+        }
+        let mut seen = HashSet::new();
+        for (i, o) in set.options.iter().enumerate() {
+            let okey = format!("{key}.options[{i}]");
+            if !seen.insert(o.value.clone()) {
+                c.fail(
+                    format!("{okey}.value"),
+                    format!("duplicate value {:?}", o.value),
+                );
+            }
+            match (o.score, o.no_score) {
+                (Some(s), None) if !(0..=MAX_OPTION_SCORE).contains(&s) => c.fail(
+                    format!("{okey}.score"),
+                    format!("scores are 0 to {MAX_OPTION_SCORE}"),
+                ),
+                (Some(_), None) | (None, Some(_)) => {}
+                (Some(_), Some(_)) => c.fail(
+                    format!("{okey}.no_score"),
+                    "an option has a score or no_score, not both",
+                ),
+                (None, None) => c.fail(
+                    format!("{okey}.score"),
+                    "missing: give a score, or no_score = \"missing\" (counted as unanswered) or \"not_applicable\" (left out of the domain)",
+                ),
+            }
+            c.text(&format!("{okey}.label"), &o.label);
+        }
+        sets.insert(
+            name.as_str(),
+            CompiledSet {
+                values: set.options.iter().map(|o| o.value.clone()).collect(),
+                scores: set
+                    .options
+                    .iter()
+                    .map(|o| o.score.map(|s| s.clamp(0, MAX_OPTION_SCORE)))
+                    .collect(),
+                no_score: set.options.iter().map(|o| o.no_score).collect(),
+            },
+        );
+    }
+    sets
+}
+
+/// Resolves a list of domain ids (of the total or a composite) to indices, refusing unknown and
+/// repeated ids and a mix of difficulty and strength domains (a sum of the two means nothing).
+fn domain_list(
+    c: &mut Check,
+    key: &str,
+    ids: &[String],
+    index: &HashMap<&str, usize>,
+    domains: &[ModelDomain],
+) -> Vec<usize> {
+    let mut out = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        match index.get(id.as_str()) {
+            Some(&d) if out.contains(&d) => c.fail(
+                format!("{key}[{i}]"),
+                format!("domain {id:?} is listed twice (it would be counted twice)"),
+            ),
+            Some(&d) => out.push(d),
+            None => c.fail(
+                format!("{key}[{i}]"),
+                format!("domain {id:?} is not defined"),
+            ),
+        }
+    }
+    let low = out
+        .iter()
+        .filter(|&&d| domains.get(d).is_some_and(|x| x.low_is_concern))
+        .count();
+    if low > 0 && low < out.len() {
+        c.fail(
+            key,
+            "mixes domains where a low score is the concern with domains where a high score is",
+        );
+    }
+    out
+}
+
+/// Checks a questionnaire against itself and `scale`; on success, its scoring model.
 pub fn compile(file: &str, def: &QuestionnaireFile, scale: &Scale) -> Result<Model, Vec<Problem>> {
     let mut c = Check {
         file,
@@ -236,43 +343,7 @@ pub fn compile(file: &str, def: &QuestionnaireFile, scale: &Scale) -> Result<Mod
             format!("age range {}–{} is not valid", def.age_from, def.age_to),
         );
     }
-    // Response sets.
-    let mut set_scores: HashMap<&str, (Vec<String>, Vec<i64>)> = HashMap::new();
-    for (name, set) in &def.response_sets {
-        let key = format!("response_sets.{name}");
-        if set.options.len() < 2 {
-            c.fail(format!("{key}.options"), "needs at least two options");
-        }
-        if set.options.len() > MAX_OPTIONS {
-            c.fail(
-                format!("{key}.options"),
-                format!("at most {MAX_OPTIONS} options"),
-            );
-        }
-        let mut seen = HashSet::new();
-        for (i, o) in set.options.iter().enumerate() {
-            if !seen.insert(o.value.clone()) {
-                c.fail(
-                    format!("{key}.options[{i}].value"),
-                    format!("duplicate value {:?}", o.value),
-                );
-            }
-            if o.score < 0 || o.score > MAX_OPTION_SCORE {
-                c.fail(
-                    format!("{key}.options[{i}].score"),
-                    format!("scores are 0 to {MAX_OPTION_SCORE}"),
-                );
-            }
-            c.text(&format!("{key}.options[{i}].label"), &o.label);
-        }
-        set_scores.insert(
-            name,
-            (
-                set.options.iter().map(|o| o.value.clone()).collect(),
-                set.options.iter().map(|o| o.score).collect(),
-            ),
-        );
-    }
+    let sets = compile_response_sets(&mut c, def);
     // Domains.
     let mut seen = HashSet::new();
     let mut domain_index = HashMap::new();
@@ -293,6 +364,9 @@ pub fn compile(file: &str, def: &QuestionnaireFile, scale: &Scale) -> Result<Mod
         let key = format!("items[{i}]");
         c.id(&format!("{key}.id"), &it.id, &mut item_ids);
         c.text(&format!("{key}.text"), &it.text);
+        if let Some(help) = &it.help {
+            c.text(&format!("{key}.help"), help);
+        }
         let Some(&d) = domain_index.get(it.domain.as_str()) else {
             c.fail(
                 format!("{key}.domain"),
@@ -300,30 +374,23 @@ pub fn compile(file: &str, def: &QuestionnaireFile, scale: &Scale) -> Result<Mod
             );
             continue;
         };
-        let Some((values, raw)) = set_scores.get(it.responses.as_str()) else {
+        let Some(set) = sets.get(it.responses.as_str()) else {
             c.fail(
                 format!("{key}.responses"),
                 format!("response set {:?} is not defined", it.responses),
             );
             continue;
         };
-        let max = raw
+        let max = set.scores.iter().flatten().copied().max().unwrap_or(0);
+        let min = set.scores.iter().flatten().copied().min().unwrap_or(0);
+        let points = set
+            .scores
             .iter()
-            .copied()
-            .max()
-            .unwrap_or(0)
-            .clamp(0, MAX_OPTION_SCORE);
-        let min = raw
-            .iter()
-            .copied()
-            .min()
-            .unwrap_or(0)
-            .clamp(0, MAX_OPTION_SCORE);
-        let scores = raw
-            .iter()
-            .map(|s| {
-                let s = (*s).clamp(0, MAX_OPTION_SCORE);
-                100 * if it.reverse { max + min - s } else { s }
+            .zip(&set.no_score)
+            .map(|(s, no)| match (s, no) {
+                (Some(s), _) => Points::Score(100 * if it.reverse { max + min - s } else { *s }),
+                (None, Some(format::NoScore::NotApplicable)) => Points::NotApplicable,
+                (None, _) => Points::Missing,
             })
             .collect();
         per_domain[d] += 1;
@@ -331,8 +398,8 @@ pub fn compile(file: &str, def: &QuestionnaireFile, scale: &Scale) -> Result<Mod
         items.push(ModelItem {
             id: it.id.clone(),
             domain: d,
-            values: values.clone(),
-            scores,
+            values: set.values.clone(),
+            points,
         });
     }
     for (i, cr) in def.critical.iter().enumerate() {
@@ -363,27 +430,53 @@ pub fn compile(file: &str, def: &QuestionnaireFile, scale: &Scale) -> Result<Mod
             items: per_domain[i],
             min_answered: d.min_answered,
             mean: d.aggregate == Aggregate::Mean,
+            rounding: d.rounding.model(),
+            low_is_concern: d.concern == Concern::Low,
             max,
         });
     }
-    let mut total = Vec::new();
-    for (i, id) in def.total.domains.iter().enumerate() {
-        match domain_index.get(id.as_str()) {
-            Some(&d) if total.contains(&d) => c.fail(
-                format!("total.domains[{i}]"),
-                format!("domain {id:?} is listed twice (it would be counted twice)"),
-            ),
-            Some(&d) => total.push(d),
-            None => c.fail(
-                format!("total.domains[{i}]"),
-                format!("domain {id:?} is not defined"),
-            ),
+    let total = domain_list(
+        &mut c,
+        "total.domains",
+        &def.total.domains,
+        &domain_index,
+        &domains,
+    );
+    let sum_max = |parts: &[usize]| -> i64 {
+        parts
+            .iter()
+            .map(|&d| domains.get(d).map_or(0, |x: &ModelDomain| x.max))
+            .sum()
+    };
+    let total_max = sum_max(&total);
+    let total_low = total.first().is_some_and(|&d| domains[d].low_is_concern);
+    let mut composites = Vec::new();
+    let mut composite_index = HashMap::new();
+    let mut composite_ids = HashSet::new();
+    for (i, cp) in def.composites.iter().enumerate() {
+        let key = format!("composites[{i}]");
+        c.id(&format!("{key}.id"), &cp.id, &mut composite_ids);
+        c.text(&format!("{key}.label"), &cp.label);
+        let parts = domain_list(
+            &mut c,
+            &format!("{key}.domains"),
+            &cp.domains,
+            &domain_index,
+            &domains,
+        );
+        if parts.len() < 2 {
+            c.fail(
+                format!("{key}.domains"),
+                "a composite sums two or more domains",
+            );
         }
+        composite_index.insert(cp.id.as_str(), composites.len());
+        composites.push(ModelComposite {
+            id: cp.id.clone(),
+            domains: parts,
+            rounding: cp.rounding.model(),
+        });
     }
-    let total_max: i64 = total
-        .iter()
-        .map(|&d| domains.get(d).map_or(0, |x: &ModelDomain| x.max))
-        .sum();
 
     // Scoring for the configured scale.
     let Some((si, scoring)) = def
@@ -407,6 +500,59 @@ pub fn compile(file: &str, def: &QuestionnaireFile, scale: &Scale) -> Result<Mod
             );
         }
     }
+    // The levels this instrument may suggest: those its bands map onto, or the whole scale.
+    let mut allowed = vec![scoring.levels.is_none(); scale.def.levels.len()];
+    if let Some(levels) = &scoring.levels {
+        let mut prev: Option<usize> = None;
+        for (li, id) in levels.iter().enumerate() {
+            let key = format!("scoring[{si}].levels[{li}]");
+            match scale.index_of(id) {
+                None => c.fail(
+                    key,
+                    format!("level {id:?} is not in scale {:?}", scale.def.id),
+                ),
+                Some(l) if prev.is_some_and(|p| l <= p) => {
+                    c.fail(key, "levels must be listed lowest first, each once")
+                }
+                Some(l) => {
+                    allowed[l] = true;
+                    prev = Some(l);
+                }
+            }
+        }
+        if levels.len() < 2 || !allowed[0] {
+            c.fail(
+                format!("scoring[{si}].levels"),
+                format!(
+                    "list two or more levels, starting with the scale's lowest ({:?})",
+                    scale.def.levels[0].id
+                ),
+            );
+        }
+        if !def.critical.is_empty() && !allowed[scale.top()] {
+            c.fail(
+                format!("scoring[{si}].levels"),
+                "a critical item gives the scale's top level: list it",
+            );
+        }
+    }
+    let level_of = |c: &mut Check, key: String, id: &str| match scale.index_of(id) {
+        None => {
+            c.fail(
+                key,
+                format!("level {id:?} is not in scale {:?}", scale.def.id),
+            );
+            None
+        }
+        Some(l) if !allowed[l] => {
+            c.fail(
+                key,
+                format!("level {id:?} is not among this block's `levels`"),
+            );
+            None
+        }
+        Some(l) => Some(l),
+    };
     let mut bands = Vec::new();
     let mut reachable = vec![false; scale.def.levels.len()];
     reachable[0] = true;
@@ -415,19 +561,35 @@ pub fn compile(file: &str, def: &QuestionnaireFile, scale: &Scale) -> Result<Mod
     }
     for (bi, b) in scoring.bands.iter().enumerate() {
         let key = format!("scoring[{si}].bands[{bi}]");
-        let (target, max) = if b.target == "total" {
-            (Target::Total, total_max)
-        } else if let Some(d) = b
+        let domain = b
             .target
             .strip_prefix("domain:")
-            .and_then(|id| domain_index.get(id))
-        {
-            (Target::Domain(*d), domains.get(*d).map_or(0, |x| x.max))
+            .and_then(|id| domain_index.get(id));
+        let composite = b
+            .target
+            .strip_prefix("composite:")
+            .and_then(|id| composite_index.get(id));
+        let (target, max, low) = if b.target == "total" {
+            (Target::Total, total_max, total_low)
+        } else if let Some(&d) = domain {
+            let dm = domains.get(d);
+            (
+                Target::Domain(d),
+                dm.map_or(0, |x| x.max),
+                dm.is_some_and(|x| x.low_is_concern),
+            )
+        } else if let Some(&k) = composite {
+            let parts = &composites[k].domains;
+            (
+                Target::Composite(k),
+                sum_max(parts),
+                parts.first().is_some_and(|&d| domains[d].low_is_concern),
+            )
         } else {
             c.fail(
                 format!("{key}.target"),
                 format!(
-                    "{:?} is neither \"total\" nor \"domain:<id>\" of a defined domain",
+                    "{:?} is neither \"total\", \"domain:<id>\" nor \"composite:<id>\" of a defined domain or composite",
                     b.target
                 ),
             );
@@ -437,30 +599,62 @@ pub fn compile(file: &str, def: &QuestionnaireFile, scale: &Scale) -> Result<Mod
         let mut prev: Option<(i64, usize)> = None;
         for (ci, cut) in b.cutoffs.iter().enumerate() {
             let ckey = format!("{key}.cutoffs[{ci}]");
-            let Some(level) = scale.index_of(&cut.level) else {
-                c.fail(
-                    format!("{ckey}.level"),
-                    format!("level {:?} is not in scale {:?}", cut.level, scale.def.id),
-                );
+            let Some(level) = level_of(&mut c, format!("{ckey}.level"), &cut.level) else {
                 continue;
             };
-            if !cut.from.is_positive() {
-                c.fail(
-                    format!("{ckey}.from"),
-                    "must be a number above 0 (not nan, inf, 0 or less)",
-                );
-                continue;
-            }
-            let from = cut.from.centi();
-            if let Some((pf, pl)) = prev
-                && (from <= pf || level <= pl)
-            {
-                c.fail(ckey.clone(), "cut-offs must rise in both score and level");
+            let threshold = match (low, cut.from, cut.to) {
+                (false, Some(from), None) if from.is_positive() => from.centi(),
+                (false, Some(_), None) => {
+                    c.fail(
+                        format!("{ckey}.from"),
+                        "must be a number above 0 (not nan, inf, 0 or less)",
+                    );
+                    continue;
+                }
+                (true, None, Some(to)) if to.is_finite_non_negative() => to.centi(),
+                (true, None, Some(_)) => {
+                    c.fail(
+                        format!("{ckey}.to"),
+                        "must be a number of 0 or more (not nan or inf)",
+                    );
+                    continue;
+                }
+                (false, _, _) => {
+                    c.fail(
+                        ckey.clone(),
+                        "a high score is the concern here: give `from` (at or above), not `to`",
+                    );
+                    continue;
+                }
+                (true, _, _) => {
+                    c.fail(
+                        ckey.clone(),
+                        "a low score is the concern here (concern = \"low\"): give `to` (at or below), not `from`",
+                    );
+                    continue;
+                }
+            };
+            if let Some((pt, pl)) = prev {
+                let wrong_way = if low {
+                    threshold >= pt
+                } else {
+                    threshold <= pt
+                };
+                if wrong_way || level <= pl {
+                    c.fail(
+                        ckey.clone(),
+                        if low {
+                            "cut-offs must fall in score as they rise in level"
+                        } else {
+                            "cut-offs must rise in both score and level"
+                        },
+                    );
+                }
             }
             if level == 0 {
                 c.fail(format!("{ckey}.level"), "the lowest level needs no cut-off");
             }
-            if from > max {
+            if !low && threshold > max {
                 c.fail(
                     format!("{ckey}.from"),
                     format!(
@@ -468,45 +662,55 @@ pub fn compile(file: &str, def: &QuestionnaireFile, scale: &Scale) -> Result<Mod
                         max as f64 / 100.0
                     ),
                 );
+            } else if low && threshold >= max {
+                c.fail(
+                    format!("{ckey}.to"),
+                    format!(
+                        "every score is at or below it: the highest possible score is {}",
+                        max as f64 / 100.0
+                    ),
+                );
             } else {
                 reachable[level] = true;
             }
-            prev = Some((from, level));
-            cutoffs.push((from, level));
+            prev = Some((threshold, level));
+            cutoffs.push((threshold, level));
         }
         if cutoffs.is_empty() {
             c.fail(format!("{key}.cutoffs"), "needs at least one cut-off");
         }
-        bands.push(ModelBand { target, cutoffs });
+        bands.push(ModelBand {
+            target,
+            low,
+            cutoffs,
+        });
     }
     let mut any_domain = Vec::new();
     for (ai, r) in scoring.any_domain.iter().enumerate() {
         let key = format!("scoring[{si}].any_domain[{ai}]");
-        match scale.index_of(&r.level) {
-            Some(_) if !r.from.is_positive() => c.fail(
+        let Some(level) = level_of(&mut c, format!("{key}.level"), &r.level) else {
+            continue;
+        };
+        if !r.from.is_positive() {
+            c.fail(
                 format!("{key}.from"),
                 "must be a number above 0 (not nan, inf, 0 or less)",
-            ),
-            Some(level) => {
-                let from = r.from.centi();
-                if domains.iter().all(|d| d.max < from) {
-                    c.fail(
-                        format!("{key}.from"),
-                        "unreachable: no domain can score that high",
-                    );
-                } else {
-                    reachable[level] = true;
-                }
-                any_domain.push((from, level));
-            }
-            None => c.fail(
-                format!("{key}.level"),
-                format!("level {:?} is not in scale {:?}", r.level, scale.def.id),
-            ),
+            );
+            continue;
         }
+        let from = r.from.centi();
+        if domains.iter().all(|d| d.low_is_concern || d.max < from) {
+            c.fail(
+                format!("{key}.from"),
+                "unreachable: no domain can score that high",
+            );
+        } else {
+            reachable[level] = true;
+        }
+        any_domain.push((from, level));
     }
     for (l, ok) in reachable.iter().enumerate() {
-        if !ok {
+        if allowed[l] && !ok {
             c.fail(
                 format!("scoring[{si}]"),
                 format!("level {:?} can never be suggested", scale.def.levels[l].id),
@@ -521,6 +725,8 @@ pub fn compile(file: &str, def: &QuestionnaireFile, scale: &Scale) -> Result<Mod
         domains,
         critical: def.critical.iter().map(|c| c.id.clone()).collect(),
         total,
+        total_rounding: def.total.rounding.model(),
+        composites,
         bands,
         any_domain,
         levels: scale.def.levels.len(),
@@ -835,6 +1041,9 @@ impl Catalogue {
             });
         }
         let mut questionnaires: Vec<Arc<Questionnaire>> = Vec::new();
+        // Every file read, compiled or not: the checks across files see them all, so one
+        // file's mistake does not hide another's.
+        let mut parsed: Vec<(String, QuestionnaireFile)> = Vec::new();
         match source.files(false) {
             Ok(files) => {
                 // `alerts.toml` and `retention.toml` sit beside the questionnaires.
@@ -857,6 +1066,7 @@ impl Catalogue {
                             continue;
                         }
                     };
+                    parsed.push((name.clone(), def.clone()));
                     let Some(scale) = &scale else { continue };
                     match compile(&name, &def, scale) {
                         Ok(model) => {
@@ -878,25 +1088,22 @@ impl Catalogue {
         }
         // Across files: unique ids, and age bands that do not overlap.
         let mut ids: BTreeMap<&str, &str> = BTreeMap::new();
-        for q in &questionnaires {
-            if let Some(other) = ids.insert(&q.def.id, &q.file) {
+        for (file, def) in &parsed {
+            if let Some(other) = ids.insert(&def.id, file) {
                 problems.push(Problem {
-                    file: q.file.clone(),
+                    file: file.clone(),
                     key: "id".into(),
-                    reason: format!("id {:?} is also used by {other}", q.def.id),
+                    reason: format!("id {:?} is also used by {other}", def.id),
                 });
             }
         }
-        for (i, a) in questionnaires.iter().enumerate() {
-            for b in &questionnaires[i + 1..] {
-                if a.def.age_from <= b.def.age_to && b.def.age_from <= a.def.age_to {
+        for (i, (a_file, a)) in parsed.iter().enumerate() {
+            for (b_file, b) in &parsed[i + 1..] {
+                if a.age_from <= b.age_to && b.age_from <= a.age_to {
                     problems.push(Problem {
-                        file: b.file.clone(),
+                        file: b_file.clone(),
                         key: "age_from".into(),
-                        reason: format!(
-                            "ages {}–{} overlap with {}",
-                            b.def.age_from, b.def.age_to, a.file
-                        ),
+                        reason: format!("ages {}–{} overlap with {a_file}", b.age_from, b.age_to),
                     });
                 }
             }

@@ -19,6 +19,27 @@ fn centi_opt<S: Serializer>(v: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
     }
 }
 
+/// What choosing one option gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Points {
+    /// A score in hundredths, reverse scoring already applied.
+    Score(i64),
+    /// No score, and the item counts as unanswered ("ved ikke" where the file says so).
+    Missing,
+    /// No score, and the item counts neither as answered nor as missing: it is left out of
+    /// its domain ("ikke relevant").
+    NotApplicable,
+}
+
+impl Points {
+    pub fn score(self) -> Option<i64> {
+        match self {
+            Points::Score(s) => Some(s),
+            Points::Missing | Points::NotApplicable => None,
+        }
+    }
+}
+
 /// One item compiled for scoring.
 #[derive(Debug, Clone)]
 pub struct ModelItem {
@@ -26,8 +47,36 @@ pub struct ModelItem {
     pub domain: usize,
     /// Option values in file order.
     pub values: Vec<String>,
-    /// Score of each option in hundredths, reverse scoring already applied.
-    pub scores: Vec<i64>,
+    /// What each option gives, in file order.
+    pub points: Vec<Points>,
+}
+
+/// How a score is rounded once prorated, averaged or summed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Rounding {
+    /// Kept to hundredths (half up at the third decimal).
+    #[default]
+    Hundredths,
+    /// A whole number, halves rounded up (most published instruments' prorating).
+    HalfUp,
+    /// A whole number, halves rounded to the even neighbour.
+    HalfEven,
+}
+
+impl Rounding {
+    /// `num / den` (hundredths) rounded by this rule, in hundredths. `den` > 0, `num` ≥ 0.
+    pub fn apply(self, num: i64, den: i64) -> i64 {
+        match self {
+            Rounding::Hundredths => div_round(num, den),
+            Rounding::HalfUp => div_round(num, den * 100) * 100,
+            Rounding::HalfEven => {
+                let d = den * 100;
+                let (q, r) = (num / d, num % d);
+                let up = 2 * r > d || (2 * r == d && q % 2 == 1);
+                (q + i64::from(up)) * 100
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -36,20 +85,35 @@ pub struct ModelDomain {
     pub items: usize,
     pub min_answered: usize,
     pub mean: bool,
+    pub rounding: Rounding,
+    /// A strengths domain: a low score is the concern, and its cut-offs are "at most".
+    pub low_is_concern: bool,
     /// Largest score the domain can reach, in hundredths.
     pub max: i64,
+}
+
+/// A sum of domains with its own cut-offs (e.g. internalising = emotional + peer).
+#[derive(Debug, Clone)]
+pub struct ModelComposite {
+    pub id: String,
+    pub domains: Vec<usize>,
+    pub rounding: Rounding,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
     Total,
     Domain(usize),
+    Composite(usize),
 }
 
-/// Cut-offs of one target: ascending `from` (hundredths) with ascending level index.
+/// Cut-offs of one target, with ascending level index. For a target where a high score is the
+/// concern, `threshold` rises and a score at or above it reaches the level; where a low score
+/// is the concern (`low`), `threshold` falls and a score at or below it reaches the level.
 #[derive(Debug, Clone)]
 pub struct ModelBand {
     pub target: Target,
+    pub low: bool,
     pub cutoffs: Vec<(i64, usize)>,
 }
 
@@ -61,8 +125,11 @@ pub struct Model {
     pub critical: Vec<String>,
     /// Indices of the domains summed into the total.
     pub total: Vec<usize>,
+    pub total_rounding: Rounding,
+    pub composites: Vec<ModelComposite>,
     pub bands: Vec<ModelBand>,
-    /// (from, level) pairs for "any domain at or above".
+    /// (from, level) pairs for "any domain at or above" (domains where a high score is the
+    /// concern).
     pub any_domain: Vec<(i64, usize)>,
     /// Number of levels of the scale; the top level is `levels - 1`.
     pub levels: usize,
@@ -84,6 +151,21 @@ pub struct DomainScore {
     pub score: Option<i64>,
     pub answered: usize,
     pub items: usize,
+    /// Items answered "not applicable": left out of the domain.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub not_applicable: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct CompositeScore {
+    pub id: String,
+    /// Hundredths; `None` when one of its domains has no score.
+    #[serde(serialize_with = "centi_opt")]
+    pub score: Option<i64>,
 }
 
 /// Why the engine suggests what it suggests.
@@ -92,7 +174,7 @@ pub struct DomainScore {
 pub enum Reason {
     /// A critical item was answered yes.
     Critical { item: String, level: usize },
-    /// A score reached a cut-off.
+    /// A score reached a cut-off: at or above `from`, or at or below it when `low`.
     Band {
         target: String,
         #[serde(serialize_with = "centi")]
@@ -100,6 +182,8 @@ pub enum Reason {
         #[serde(serialize_with = "centi")]
         from: i64,
         level: usize,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        low: bool,
     },
     /// A domain reached the "any domain" rule.
     AnyDomain {
@@ -120,6 +204,8 @@ pub struct Outcome {
     /// Hundredths; `None` when a domain of the total has too few answers.
     #[serde(serialize_with = "centi_opt")]
     pub total: Option<i64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub composites: Vec<CompositeScore>,
     /// Index into the scale's levels (0 = thriving).
     pub level: usize,
     pub reasons: Vec<Reason>,
@@ -129,6 +215,7 @@ fn target_name(model: &Model, t: Target) -> String {
     match t {
         Target::Total => "total".to_string(),
         Target::Domain(d) => format!("domain:{}", model.domains[d].id),
+        Target::Composite(c) => format!("composite:{}", model.composites[c].id),
     }
 }
 
@@ -137,17 +224,35 @@ fn div_round(n: i64, d: i64) -> i64 {
     (2 * n + d) / (2 * d)
 }
 
+/// The sum of `parts`' scores rounded by `rounding`; `None` when one has no score.
+fn sum_of(domains: &[DomainScore], parts: &[usize], rounding: Rounding) -> Option<i64> {
+    let sum = parts
+        .iter()
+        .try_fold(0i64, |acc, &d| domains[d].score.map(|s| acc + s))?;
+    Some(rounding.apply(sum, 1))
+}
+
 /// Scores `answers` with `model`. Answers of the wrong length or with an option index out of
 /// range count as unanswered; the web form and `trivsel score` never produce them.
+///
+/// A domain with `n` of its `k` applicable items answered (items answered "not applicable" are
+/// left out) and at least `min_answered` answers scores, before rounding, the sum prorated to
+/// `k` items (`sum · k / n`), or for a mean domain the mean of the answers.
 pub fn score(model: &Model, answers: &Answers) -> Outcome {
     let mut sums = vec![0i64; model.domains.len()];
     let mut answered = vec![0usize; model.domains.len()];
+    let mut excluded = vec![0usize; model.domains.len()];
     for (i, item) in model.items.iter().enumerate() {
-        if let Some(Some(choice)) = answers.items.get(i)
-            && let Some(s) = item.scores.get(usize::from(*choice))
-        {
-            sums[item.domain] += s;
-            answered[item.domain] += 1;
+        let Some(Some(choice)) = answers.items.get(i) else {
+            continue;
+        };
+        match item.points.get(usize::from(*choice)) {
+            Some(Points::Score(s)) => {
+                sums[item.domain] += s;
+                answered[item.domain] += 1;
+            }
+            Some(Points::NotApplicable) => excluded[item.domain] += 1,
+            Some(Points::Missing) | None => {}
         }
     }
     let domains: Vec<DomainScore> = model
@@ -156,27 +261,32 @@ pub fn score(model: &Model, answers: &Answers) -> Outcome {
         .enumerate()
         .map(|(d, dom)| {
             let n = answered[d];
+            let applicable = dom.items.saturating_sub(excluded[d]) as i64;
             let score = if n == 0 || n < dom.min_answered {
                 None
             } else if dom.mean {
-                Some(div_round(sums[d], n as i64))
-            } else if n == dom.items {
-                Some(sums[d])
+                Some(dom.rounding.apply(sums[d], n as i64))
             } else {
-                Some(div_round(sums[d] * dom.items as i64, n as i64))
+                Some(dom.rounding.apply(sums[d] * applicable, n as i64))
             };
             DomainScore {
                 id: dom.id.clone(),
                 score,
                 answered: n,
                 items: dom.items,
+                not_applicable: excluded[d],
             }
         })
         .collect();
-    let total = model
-        .total
+    let total = sum_of(&domains, &model.total, model.total_rounding);
+    let composites: Vec<CompositeScore> = model
+        .composites
         .iter()
-        .try_fold(0i64, |acc, &d| domains[d].score.map(|s| acc + s));
+        .map(|c| CompositeScore {
+            id: c.id.clone(),
+            score: sum_of(&domains, &c.domains, c.rounding),
+        })
+        .collect();
 
     let mut level = 0;
     let mut reasons = Vec::new();
@@ -193,6 +303,7 @@ pub fn score(model: &Model, answers: &Answers) -> Outcome {
         let value = match band.target {
             Target::Total => total,
             Target::Domain(d) => domains[d].score,
+            Target::Composite(c) => composites[c].score,
         };
         let Some(value) = value else {
             reasons.push(Reason::NotEnoughAnswers {
@@ -200,19 +311,28 @@ pub fn score(model: &Model, answers: &Answers) -> Outcome {
             });
             continue;
         };
-        if let Some(&(from, l)) = band.cutoffs.iter().rev().find(|(from, _)| value >= *from) {
+        let reached = |&&(threshold, _): &&(i64, usize)| {
+            if band.low {
+                value <= threshold
+            } else {
+                value >= threshold
+            }
+        };
+        if let Some(&(from, l)) = band.cutoffs.iter().rev().find(reached) {
             level = level.max(l);
             reasons.push(Reason::Band {
                 target: target_name(model, band.target),
                 score: value,
                 from,
                 level: l,
+                low: band.low,
             });
         }
     }
     for &(from, l) in &model.any_domain {
         for (d, ds) in domains.iter().enumerate() {
             if let Some(s) = ds.score
+                && !model.domains[d].low_is_concern
                 && s >= from
             {
                 level = level.max(l);
@@ -237,6 +357,7 @@ pub fn score(model: &Model, answers: &Answers) -> Outcome {
     Outcome {
         domains,
         total,
+        composites,
         level,
         reasons,
     }
@@ -273,10 +394,10 @@ mod tests {
             id: id.into(),
             domain,
             values: vec!["0".into(), "1".into(), "2".into()],
-            scores: if reverse {
-                vec![200, 100, 0]
+            points: if reverse {
+                vec![Points::Score(200), Points::Score(100), Points::Score(0)]
             } else {
-                vec![0, 100, 200]
+                vec![Points::Score(0), Points::Score(100), Points::Score(200)]
             },
         };
         Model {
@@ -292,6 +413,8 @@ mod tests {
                     items: 2,
                     min_answered: 1,
                     mean: false,
+                    rounding: Rounding::Hundredths,
+                    low_is_concern: false,
                     max: 400,
                 },
                 ModelDomain {
@@ -299,18 +422,24 @@ mod tests {
                     items: 2,
                     min_answered: 2,
                     mean: false,
+                    rounding: Rounding::Hundredths,
+                    low_is_concern: false,
                     max: 400,
                 },
             ],
             critical: vec!["violence".into()],
             total: vec![0, 1],
+            total_rounding: Rounding::Hundredths,
+            composites: Vec::new(),
             bands: vec![
                 ModelBand {
                     target: Target::Total,
+                    low: false,
                     cutoffs: vec![(300, 1), (500, 2), (700, 3)],
                 },
                 ModelBand {
                     target: Target::Domain(1),
+                    low: false,
                     cutoffs: vec![(400, 2)],
                 },
             ],
@@ -354,7 +483,8 @@ mod tests {
                 target: "total".into(),
                 score: 400,
                 from: 300,
-                level: 1
+                level: 1,
+                low: false,
             }
         );
     }
@@ -417,6 +547,7 @@ mod tests {
             score,
             from,
             level,
+            low: false,
         };
         assert_eq!(
             condense(o.reasons),
@@ -431,5 +562,87 @@ mod tests {
             &answers([Some(9), Some(2), Some(0), Some(0)], None),
         );
         assert_eq!(o.domains[0].answered, 1);
+    }
+
+    #[test]
+    fn rounding_rules() {
+        // 250 hundredths = 2.5: a tie.
+        assert_eq!(Rounding::Hundredths.apply(250, 1), 250);
+        assert_eq!(Rounding::HalfUp.apply(250, 1), 300);
+        assert_eq!(Rounding::HalfEven.apply(250, 1), 200);
+        assert_eq!(Rounding::HalfEven.apply(350, 1), 400);
+        // 1000 / 3 = 3.333…
+        assert_eq!(Rounding::Hundredths.apply(1000, 3), 333);
+        assert_eq!(Rounding::HalfUp.apply(1000, 3), 300);
+        assert_eq!(Rounding::HalfEven.apply(1000, 3), 300);
+        // 500 / 3 = 1.666…
+        assert_eq!(Rounding::HalfUp.apply(500, 3), 200);
+        assert_eq!(Rounding::HalfEven.apply(500, 3), 200);
+    }
+
+    /// Domain a prorated to whole numbers, b a strength where low is the concern, and a
+    /// composite of both lists.
+    fn whole_model() -> Model {
+        let mut m = model();
+        m.domains[0].rounding = Rounding::HalfUp;
+        m.domains[1].low_is_concern = true;
+        m.domains[1].min_answered = 1;
+        m.total = vec![0];
+        m.bands = vec![ModelBand {
+            target: Target::Domain(1),
+            low: true,
+            cutoffs: vec![(200, 1), (100, 3)],
+        }];
+        m.any_domain = vec![(300, 2)];
+        m.composites = vec![ModelComposite {
+            id: "ab".into(),
+            domains: vec![0, 1],
+            rounding: Rounding::Hundredths,
+        }];
+        m
+    }
+
+    #[test]
+    fn whole_number_prorating_and_low_is_concern() {
+        let m = whole_model();
+        // a: one of two answered, 100 prorated to 200 (exact); b: 0 + 100 = 100 ≤ 100: level 3.
+        let o = score(&m, &answers([Some(1), None, Some(0), Some(1)], None));
+        assert_eq!(o.domains[0].score, Some(200));
+        assert_eq!(o.domains[1].score, Some(100));
+        assert_eq!(o.level, 3);
+        assert!(matches!(
+            o.reasons[0],
+            Reason::Band {
+                low: true,
+                level: 3,
+                from: 100,
+                ..
+            }
+        ));
+        assert_eq!(o.composites[0].score, Some(300));
+        // b = 400 is no concern, and a strength domain never meets the "any domain" rule.
+        let o = score(&m, &answers([Some(0), Some(2), Some(2), Some(2)], None));
+        assert_eq!(o.domains[1].score, Some(400));
+        assert_eq!(o.level, 0, "{:?}", o.reasons);
+    }
+
+    #[test]
+    fn not_applicable_leaves_the_item_out_and_missing_counts_as_unanswered() {
+        let mut m = model();
+        for it in &mut m.items {
+            it.values.push("na".into());
+            it.points.push(Points::NotApplicable);
+            it.values.push("dk".into());
+            it.points.push(Points::Missing);
+        }
+        // a: a1 = 2, a2 not applicable → 200 over one applicable item, not prorated to 400.
+        let o = score(&m, &answers([Some(2), Some(3), Some(0), Some(0)], None));
+        assert_eq!(o.domains[0].score, Some(200));
+        assert_eq!(o.domains[0].not_applicable, 1);
+        // a2 "don't know" is unanswered: prorated to 400, as with no answer at all.
+        let dk = score(&m, &answers([Some(2), Some(4), Some(0), Some(0)], None));
+        let none = score(&m, &answers([Some(2), None, Some(0), Some(0)], None));
+        assert_eq!(dk.domains[0].score, Some(400));
+        assert_eq!(dk, none);
     }
 }
