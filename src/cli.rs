@@ -471,6 +471,7 @@ fn scoring_file(
     let questionnaire = q::Questionnaire {
         file: name,
         hash: q::content_hash(&bytes),
+        text: String::from_utf8_lossy(&bytes).into(),
         def,
         model,
     };

@@ -453,7 +453,13 @@ async fn page(
     let assessment = crate::assessment::db::get(&mut c, alert.assessment_id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let q = cat.by_id(&assessment.questionnaire_id).cloned();
+    let q = crate::assessment::versions::questionnaire(
+        &mut c,
+        &cat,
+        &assessment.questionnaire_id,
+        &assessment.questionnaire_hash,
+    )
+    .await?;
     let domains = assessment
         .domains()
         .into_iter()

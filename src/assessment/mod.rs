@@ -10,6 +10,7 @@ pub mod individual;
 pub mod reminders;
 pub mod routes;
 pub mod screening;
+pub mod versions;
 
 use std::collections::BTreeMap;
 
@@ -19,9 +20,10 @@ use crate::db::Db;
 use crate::dispatch;
 use crate::questionnaire::Catalogue;
 
-/// Records each questionnaire version's content hash the first time it is seen, and refuses a
-/// file whose content changed while its version did not: stored assessments name the version
-/// they were scored with, so a silent change would rewrite their meaning.
+/// Records each questionnaire version's content hash and text the first time it is seen, and
+/// refuses a file whose content changed while its version did not: stored assessments name the
+/// version they were scored with, so a silent change would rewrite their meaning. The text is
+/// what [`versions::questionnaire`] shows and scores old assessments with.
 pub async fn register_versions(
     db: &Db,
     catalogue: &Catalogue,
@@ -32,13 +34,16 @@ pub async fn register_versions(
     anyhow::ensure!(problems.is_empty(), "{}", problems.join("\n"));
     for q in &catalogue.questionnaires {
         dispatch!(&mut tx, c => sqlx::query(
-            "INSERT INTO questionnaire_versions (questionnaire_id, version, hash, first_seen) \
-             VALUES ($1, $2, $3, $4) ON CONFLICT (questionnaire_id, version) DO NOTHING",
+            "INSERT INTO questionnaire_versions (questionnaire_id, version, hash, first_seen, definition) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (questionnaire_id, version) DO UPDATE \
+             SET definition = excluded.definition \
+             WHERE questionnaire_versions.definition IS NULL AND questionnaire_versions.hash = excluded.hash",
         )
         .bind(&q.def.id)
         .bind(q.def.version as i32)
         .bind(&q.hash)
         .bind(now)
+        .bind(&*q.text)
         .execute(&mut *c)
         .await
         .map(|r| r.rows_affected()))?;

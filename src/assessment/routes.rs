@@ -16,7 +16,7 @@ use super::after_save::{self, AfterSave};
 use super::db::{self as adb, Assessment, Round};
 use super::follow_up;
 use super::individual;
-use super::{AnswerMap, INDIVIDUAL, TEAM};
+use super::{AnswerMap, INDIVIDUAL, TEAM, versions};
 use crate::audit::{self, Action};
 use crate::auth::{Auth, scope};
 use crate::error::{AppError, AppResult};
@@ -119,6 +119,8 @@ pub struct ItemView {
     pub text: String,
     /// The file's help text for the item, shown under it.
     pub help: Option<String>,
+    /// In a correction: the corrected assessment's version did not have this item.
+    pub new: bool,
     pub options: Vec<OptionView>,
     /// The individual views answered this item differently: each author's answer.
     pub split: Vec<String>,
@@ -132,6 +134,8 @@ pub struct DomainView {
 }
 
 pub struct CriticalView {
+    /// In a correction: the corrected assessment's version did not have this item.
+    pub new: bool,
     pub id: String,
     pub text: String,
     pub answer: String,
@@ -152,6 +156,8 @@ struct FormPage {
     key: String,
     kind: String,
     supersedes: Option<i64>,
+    /// In a correction: how many items the corrected assessment's version did not have.
+    new_items: usize,
     domains: Vec<DomainView>,
     critical: Vec<CriticalView>,
     observation: String,
@@ -239,12 +245,34 @@ fn summary(a: &Assessment, scale: &Scale, q: Option<&Questionnaire>, ctx: &PageC
     }
 }
 
+/// In a correction of assessment `old`: the items of `q` that the version `old` was made with
+/// did not have.
+async fn new_since(
+    c: &mut impl crate::db::Conn,
+    cat: &Catalogue,
+    q: &Questionnaire,
+    old: Option<i64>,
+) -> AppResult<std::collections::HashSet<String>> {
+    let Some(old) = old else {
+        return Ok(Default::default());
+    };
+    let Some(old) = adb::get(c, old).await? else {
+        return Ok(Default::default());
+    };
+    let made_with =
+        versions::questionnaire(c, cat, &old.questionnaire_id, &old.questionnaire_hash).await?;
+    Ok(made_with
+        .map(|m| versions::carry_over(&m, q, &AnswerMap::new()).1)
+        .unwrap_or_default())
+}
+
 /// The form's questions with `answers` checked; `split` marks the items the individual views
 /// answered differently ([`individual::start`]).
 fn build_form(
     q: &Questionnaire,
     answers: &AnswerMap,
     split: &BTreeMap<String, Vec<(String, String)>>,
+    new_items: &std::collections::HashSet<String>,
     ctx: &PageCtx,
 ) -> (Vec<DomainView>, Vec<CriticalView>) {
     let lang = ctx.lang;
@@ -274,6 +302,7 @@ fn build_form(
                 .iter()
                 .filter(|i| i.domain == d.id)
                 .map(|i| ItemView {
+                    new: new_items.contains(&i.id),
                     id: i.id.clone(),
                     text: i.text.get(lang).to_string(),
                     help: i.help.as_ref().map(|h| h.get(lang).to_string()),
@@ -305,6 +334,7 @@ fn build_form(
         .critical
         .iter()
         .map(|c| CriticalView {
+            new: new_items.contains(&c.id),
             id: c.id.clone(),
             text: c.text.get(lang).to_string(),
             answer: answers.get(&c.id).cloned().unwrap_or_default(),
@@ -360,6 +390,13 @@ async fn form_page(
         let assessment = adb::get(&mut c, position)
             .await?
             .ok_or_else(|| anyhow::anyhow!("round position without its assessment"))?;
+        let made_with = versions::questionnaire(
+            &mut c,
+            &cat,
+            &assessment.questionnaire_id,
+            &assessment.questionnaire_hash,
+        )
+        .await?;
         drop(c);
         audit::record(
             &mut state.db.writer().await?,
@@ -372,7 +409,7 @@ async fn form_page(
         )
         .await?;
         let page = HasPositionPage {
-            summary: summary(&assessment, &cat.scale, Some(&q), &a.ctx),
+            summary: summary(&assessment, &cat.scale, made_with.as_deref(), &a.ctx),
             judgement: assessment.mode == "judgement",
             child,
             round,
@@ -404,6 +441,13 @@ async fn form_page(
         Some(prev) => after_save::previous(&mut c, &cat.scale, a.user.id, prev, &a.ctx).await?,
         None => None,
     };
+    let new_items = new_since(
+        &mut c,
+        &cat,
+        &q,
+        draft.as_ref().and_then(|d| d.supersedes_id),
+    )
+    .await?;
     drop(c);
     audit::record(
         &mut state.db.writer().await?,
@@ -447,8 +491,9 @@ async fn form_page(
     if prefilled {
         form.answers = std::mem::take(&mut start.agreed);
     }
-    let (domains, critical) = build_form(&q, &form.answers, &start.split, &a.ctx);
+    let (domains, critical) = build_form(&q, &form.answers, &start.split, &new_items, &a.ctx);
     let page = FormPage {
+        new_items: new_items.len(),
         title: q.def.title.get(a.ctx.lang).to_string(),
         questionnaire_id: q.def.id.clone(),
         key: form.key,
@@ -626,12 +671,16 @@ async fn submit(
     let progress = progress(&mut c, &place, round.as_ref()).await?;
     drop(c);
     let checked = check(&q, &form)?;
+    let mut new_items = std::collections::HashSet::new();
     if let Some(s) = form.supersedes {
         // A correction must correct this child's submitted assessment.
         let mut c = state.db.conn().await?;
         let old = adb::get(&mut c, s).await?;
         if !old.is_some_and(|o| o.child_id == id && o.status == "submitted") {
             return Err(AppError::BadRequest("correction of an unknown assessment"));
+        }
+        if !checked.errors.is_empty() {
+            new_items = new_since(&mut c, &cat, &q, Some(s)).await?;
         }
     }
     if !checked.errors.is_empty() {
@@ -640,7 +689,8 @@ async fn submit(
             // shows the form with its messages.
             return Ok(StatusCode::UNPROCESSABLE_ENTITY.into_response());
         }
-        let (mut domains, mut critical) = build_form(&q, &form.answers, &BTreeMap::new(), &a.ctx);
+        let (mut domains, mut critical) =
+            build_form(&q, &form.answers, &BTreeMap::new(), &new_items, &a.ctx);
         for (i, e) in checked.domain_errors {
             domains[i].error = Some(e);
         }
@@ -650,6 +700,7 @@ async fn submit(
             }
         }
         let page = FormPage {
+            new_items: new_items.len(),
             title: q.def.title.get(a.ctx.lang).to_string(),
             questionnaire_id: q.def.id.clone(),
             key: form.key,
@@ -1129,7 +1180,9 @@ async fn load_assessment(state: &AppState, a: &Auth, id: i64) -> AppResult<(Asse
     Ok((assessment, child))
 }
 
-fn assessment_page_for(
+#[allow(clippy::too_many_arguments)]
+async fn assessment_page_for(
+    state: &AppState,
     cat: &Catalogue,
     a: &Auth,
     assessment: Assessment,
@@ -1137,14 +1190,21 @@ fn assessment_page_for(
     chosen: Option<usize>,
     justification: String,
     errors: FieldErrors,
-) -> AssessmentPage {
-    let q = cat.by_id(&assessment.questionnaire_id).cloned();
+) -> AppResult<AssessmentPage> {
+    // Shown and explained with the version it was made with.
+    let q = versions::questionnaire(
+        &mut state.db.conn().await?,
+        cat,
+        &assessment.questionnaire_id,
+        &assessment.questionnaire_hash,
+    )
+    .await?;
     let suggested_rank = assessment.suggested_rank.unwrap_or(0).max(0) as usize;
     let decided = assessment
         .decided_rank
         .map(|r| LevelView::of(&cat.scale, r.max(0) as usize, a.ctx.lang));
     let shown_rank = decided.as_ref().map_or(suggested_rank, |d| d.rank);
-    AssessmentPage {
+    Ok(AssessmentPage {
         alert: None,
         after: None,
         suggested: LevelView::of(&cat.scale, suggested_rank, a.ctx.lang),
@@ -1184,7 +1244,7 @@ fn assessment_page_for(
         a: assessment,
         child,
         ctx: a.ctx.clone(),
-    }
+    })
 }
 
 async fn assessment_page(
@@ -1218,6 +1278,7 @@ async fn assessment_page(
     )
     .await?;
     let mut p = assessment_page_for(
+        &state,
         &cat,
         &a,
         assessment,
@@ -1225,7 +1286,8 @@ async fn assessment_page(
         None,
         String::new(),
         FieldErrors::default(),
-    );
+    )
+    .await?;
     p.alert = sent.map(|s| s.id);
     p.after = after;
     p.follow_ups = follow_up_views(follow_ups, a.ctx.tz);
@@ -1277,6 +1339,7 @@ async fn record_follow_up(
             follow_up::for_assessment(&mut c, id).await?
         };
         let mut page = assessment_page_for(
+            &state,
             &cat,
             &a,
             assessment,
@@ -1284,7 +1347,8 @@ async fn record_follow_up(
             None,
             String::new(),
             FieldErrors::default(),
-        );
+        )
+        .await?;
         page.follow_ups = follow_up_views(follow_ups, a.ctx.tz);
         page.follow_up = form;
         page.follow_up_errors = errors;
@@ -1403,6 +1467,7 @@ async fn decide(
         scope::assessable_child(&mut c, &a.user, assessment.child_id).await?
     };
     let page = assessment_page_for(
+        &state,
         &cat,
         &a,
         assessment,
@@ -1410,7 +1475,8 @@ async fn decide(
         rank,
         form.justification,
         errors,
-    );
+    )
+    .await?;
     Ok((StatusCode::UNPROCESSABLE_ENTITY, render(page)?).into_response())
 }
 
@@ -1480,6 +1546,18 @@ async fn correct(
         .by_id(&old.questionnaire_id)
         .cloned()
         .ok_or(AppError::NotFound)?;
+    // The correction starts from the old answers carried into the current version by item
+    // id: an item or option the current version no longer has is left out.
+    let made_with = versions::questionnaire(
+        &mut state.db.conn().await?,
+        &cat,
+        &old.questionnaire_id,
+        &old.questionnaire_hash,
+    )
+    .await?
+    .unwrap_or_else(|| q.clone());
+    let answers = serde_json::to_string(&versions::carry_over(&made_with, &q, &old.answer_map()).0)
+        .map_err(anyhow::Error::from)?;
     let now = state.now();
     let key = uuid::Uuid::new_v4().to_string();
     let draft = adb::Draft {
@@ -1492,7 +1570,7 @@ async fn correct(
         questionnaire_version: q.def.version as i32,
         questionnaire_hash: &q.hash,
         scale_id: &cat.scale.def.id,
-        answers: old.answers.clone(),
+        answers,
         observation: &old.observation,
         supersedes_id: Some(old.id),
         background: false,
@@ -1619,18 +1697,16 @@ pub async fn child_history(
 ) -> AppResult<Vec<SummaryView>> {
     let cat = catalogue(state)?;
     let rows = adb::history(c, child_id).await?;
-    Ok(rows
+    let mut out = Vec::new();
+    for a in rows
         .iter()
         .filter(|a| window.admits(a.submitted_at.unwrap_or(a.created_at)))
-        .map(|a| {
-            summary(
-                a,
-                &cat.scale,
-                cat.by_id(&a.questionnaire_id).map(|q| q.as_ref()),
-                ctx,
-            )
-        })
-        .collect())
+    {
+        let q =
+            versions::questionnaire(c, &cat, &a.questionnaire_id, &a.questionnaire_hash).await?;
+        out.push(summary(a, &cat.scale, q.as_deref(), ctx));
+    }
+    Ok(out)
 }
 
 /// A small server-rendered chart of a child's team positions over time; the page shows the

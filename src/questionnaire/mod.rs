@@ -207,8 +207,35 @@ pub fn validate_scale(file: &str, def: &ScaleFile) -> Vec<Problem> {
 pub struct Questionnaire {
     pub file: String,
     pub hash: String,
+    /// The file's text, kept by the database under its hash so that every assessment can
+    /// always be shown and scored with the version it was made with.
+    pub text: Arc<str>,
     pub def: QuestionnaireFile,
     pub model: Model,
+}
+
+impl Questionnaire {
+    /// Reads and compiles a questionnaire's text against `scale`; `file` names it in problems.
+    pub fn from_text(file: &str, text: &str, scale: &Scale) -> Result<Questionnaire, Problems> {
+        let def: QuestionnaireFile = parse(file, text).map_err(|p| Problems(vec![p]))?;
+        let model = compile(file, &def, scale).map_err(Problems)?;
+        Ok(Questionnaire {
+            file: file.to_string(),
+            hash: content_hash(text.as_bytes()),
+            text: text.into(),
+            def,
+            model,
+        })
+    }
+
+    /// Every item and critical item id, in file order.
+    pub fn item_ids(&self) -> impl Iterator<Item = &str> {
+        self.def
+            .items
+            .iter()
+            .map(|i| i.id.as_str())
+            .chain(self.def.critical.iter().map(|c| c.id.as_str()))
+    }
 }
 
 /// The largest score an option may give: far beyond any instrument, and small enough that no
@@ -772,6 +799,9 @@ pub struct Catalogue {
     pub scale: Arc<Scale>,
     pub questionnaires: Vec<Arc<Questionnaire>>,
     pub alerting: Alerting,
+    /// Earlier versions compiled on demand, by content hash (`None`: the stored text no
+    /// longer compiles against the scale in use).
+    earlier: Arc<std::sync::Mutex<HashMap<String, Option<Arc<Questionnaire>>>>>,
 }
 
 fn load_alerting(source: &Source, scale: &Scale, problems: &mut Vec<Problem>) -> Option<Alerting> {
@@ -1076,6 +1106,8 @@ impl Catalogue {
                             questionnaires.push(Arc::new(Questionnaire {
                                 file: name,
                                 hash: content_hash(&bytes),
+                                // `parse_bytes` accepted it: UTF-8.
+                                text: String::from_utf8_lossy(&bytes).into(),
                                 def,
                                 model,
                             }))
@@ -1123,6 +1155,7 @@ impl Catalogue {
                 scale: Arc::new(scale),
                 questionnaires,
                 alerting,
+                earlier: Default::default(),
             }),
             _ => Err(Problems(problems)),
         }
@@ -1138,6 +1171,29 @@ impl Catalogue {
 
     pub fn by_id(&self, id: &str) -> Option<&Arc<Questionnaire>> {
         self.questionnaires.iter().find(|q| q.def.id == id)
+    }
+
+    /// The questionnaire with content `hash` if it is in use or was compiled before:
+    /// `Some(None)` when it was found not to compile, `None` when not known yet.
+    pub fn version(&self, hash: &str) -> Option<Option<Arc<Questionnaire>>> {
+        if let Some(q) = self.questionnaires.iter().find(|q| q.hash == hash) {
+            return Some(Some(q.clone()));
+        }
+        self.earlier.lock().ok()?.get(hash).cloned()
+    }
+
+    /// Compiles an earlier version's stored text against the scale in use and keeps it. A
+    /// version that does not compile (written for another scale, or under rules since
+    /// tightened) is remembered as such, and its assessments are shown from what was stored.
+    pub fn add_version(&self, hash: &str, text: &str) -> Option<Arc<Questionnaire>> {
+        let compiled = Questionnaire::from_text(&format!("version {hash:.12}"), text, &self.scale)
+            .ok()
+            .filter(|q| q.hash == hash)
+            .map(Arc::new);
+        if let Ok(mut earlier) = self.earlier.lock() {
+            earlier.insert(hash.to_string(), compiled.clone());
+        }
+        compiled
     }
 }
 

@@ -901,3 +901,100 @@ async fn the_form_shows_the_engines_suggestion_while_it_is_filled_in() {
         StatusCode::NOT_FOUND
     );
 }
+
+/// A copy of the shipped questionnaire folder (questionnaires, scales, alert rules) with one
+/// file edited.
+fn questionnaires_with(file: &str, edit: impl Fn(String) -> String) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("questionnaires");
+    for sub in ["", "scales"] {
+        std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+        for e in std::fs::read_dir(shipped.join(sub)).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_file() {
+                let name = std::path::Path::new(sub).join(p.file_name().unwrap());
+                let mut body = std::fs::read_to_string(&p).unwrap();
+                if name == std::path::Path::new(file) {
+                    body = edit(body);
+                }
+                std::fs::write(dir.path().join(name), body).unwrap();
+            }
+        }
+    }
+    dir
+}
+
+/// After the questionnaire changes (a domain renamed, an item added), an assessment made
+/// with the old version is still shown with that version; its correction starts from its
+/// answers carried into the new version, with the new item marked and unanswered.
+#[tokio::test]
+async fn an_old_assessment_keeps_its_own_version() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::create(&app).await;
+    open_round(&app).await;
+    let mut c = app.login(EDUCATOR).await;
+    let key = key_in(
+        &c.get(&format!("/children/{}/assess", f.child_a1))
+            .await
+            .body,
+    );
+    let answers = answers("1", None);
+    let url = c
+        .post(
+            &format!("/children/{}/assess", f.child_a1),
+            &form(&key, "team", "score", &answers),
+        )
+        .await
+        .location
+        .unwrap();
+    c.post(&format!("{url}/decide"), &[("level", "orange")])
+        .await;
+
+    // Version 2: the social domain renamed and a fourth social item added.
+    let v2 = questionnaires_with("6-9.toml", |b| {
+        b.replacen("version = 1", "version = 2", 1)
+            .replace(
+                "Sociale kompetencer, venskaber og fritid",
+                "Venskaber og fællesskab",
+            )
+            .replacen(
+                "[[items]]\nid = \"social_1\"",
+                "[[items]]\nid = \"social_4\"\ndomain = \"social\"\ntext = { da = \"Barnet har en voksen at gå til i frikvarteret.\", en = \"The child has an adult to turn to at break.\" }\nresponses = \"agreement\"\nreverse = true\n\n[[items]]\nid = \"social_1\"",
+                1,
+            )
+    });
+    let v2_app = app
+        .another_instance(trivsel::config::Config {
+            questionnaire_dir: Some(v2.path().to_path_buf()),
+            ..Default::default()
+        })
+        .await;
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM questionnaire_versions WHERE questionnaire_id = 'trivsel-6-9' AND definition IS NOT NULL").await,
+        2,
+        "both versions' texts are kept"
+    );
+    let mut c = v2_app.login(EDUCATOR).await;
+    c.get(&url)
+        .await
+        .assert_contains("Sociale kompetencer, venskaber og fritid")
+        .assert_lacks("Venskaber og fællesskab");
+    c.get(&format!("/children/{}", f.child_a1))
+        .await
+        .assert_contains("Sociale kompetencer, venskaber og fritid");
+
+    // The correction is made with version 2, from the old answers.
+    let res = c.post(&format!("{url}/correct"), &[]).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    let page = c.get(&format!("/children/{}/assess", f.child_a1)).await;
+    page.assert_contains("Venskaber og fællesskab")
+        .assert_contains("name=\"social_1\" value=\"1\" checked")
+        .assert_contains("Nyt spørgsmål")
+        .assert_contains("ikke besvaret før: 1.")
+        .assert_lacks("name=\"social_4\" value=\"1\" checked");
+    assert_eq!(page.body.matches("Nyt spørgsmål").count(), 1);
+    assert!(
+        page.body
+            .contains("Barnet har en voksen at gå til i frikvarteret.")
+    );
+}

@@ -223,7 +223,10 @@ async fn start_with_clock(
         .await
         .expect("bind");
     let addr = listener.local_addr().unwrap();
-    let catalogue = shipped_catalogue(&config.scale);
+    let catalogue = match &config.questionnaire_dir {
+        Some(_) => config.catalogue().expect("questionnaire_dir"),
+        None => shipped_catalogue(&config.scale),
+    };
     trivsel::assessment::register_versions(&db, &catalogue, chrono::Utc::now())
         .await
         .expect("register versions");
