@@ -514,7 +514,7 @@ pub async fn seed_with(
         };
         let name = format!("{season} {}", chrono::Datelike::year(&opens));
         let id =
-            crate::assessment::db::insert_round(&mut tx, &name, opens, closes, "", now).await?;
+            crate::assessment::db::insert_round(&mut tx, &name, opens, closes, "", "", now).await?;
         rounds.push((id, closes));
     }
     if size.rounds > 0 {

@@ -13,12 +13,26 @@ pub struct Round {
     pub opens_on: NaiveDate,
     pub closes_on: NaiveDate,
     pub institution_kinds: String,
+    /// The optional instruments used beside the questionnaire for each age (comma-separated
+    /// ids; empty: none).
+    pub questionnaires: String,
+}
+
+impl Round {
+    /// The optional instruments the round names.
+    pub fn instruments(&self) -> Vec<&str> {
+        self.questionnaires
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect()
+    }
 }
 
 #[tracing::instrument(skip_all)]
 pub async fn rounds(c: &mut impl Conn) -> anyhow::Result<Vec<Round>> {
     Ok(dispatch!(c, c => sqlx::query_as(
-        "SELECT id, name, opens_on, closes_on, institution_kinds FROM rounds ORDER BY opens_on DESC, id DESC",
+        "SELECT id, name, opens_on, closes_on, institution_kinds, questionnaires FROM rounds ORDER BY opens_on DESC, id DESC",
     )
     .fetch_all(&mut *c)
     .await)?)
@@ -31,15 +45,17 @@ pub async fn insert_round(
     opens_on: NaiveDate,
     closes_on: NaiveDate,
     kinds: &str,
+    instruments: &str,
     now: DateTime<Utc>,
 ) -> anyhow::Result<i64> {
     Ok(dispatch!(c, c => sqlx::query_scalar(
-        "INSERT INTO rounds (name, opens_on, closes_on, institution_kinds, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        "INSERT INTO rounds (name, opens_on, closes_on, institution_kinds, questionnaires, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
     .bind(name.trim())
     .bind(opens_on)
     .bind(closes_on)
     .bind(kinds)
+    .bind(instruments)
     .bind(now)
     .fetch_one(&mut *c)
     .await)?)
@@ -68,6 +84,7 @@ pub struct FormContext {
     round_opens_on: Option<NaiveDate>,
     round_closes_on: Option<NaiveDate>,
     round_kinds: Option<String>,
+    round_questionnaires: Option<String>,
     /// The child's current group.
     pub group_id: Option<i64>,
     /// The assessment that is the child's team position in the open round, if any.
@@ -82,6 +99,7 @@ impl FormContext {
             opens_on: self.round_opens_on?,
             closes_on: self.round_closes_on?,
             institution_kinds: self.round_kinds.clone()?,
+            questionnaires: self.round_questionnaires.clone()?,
         })
     }
 }
@@ -100,7 +118,7 @@ pub async fn form_context_where(
     let sql = format!(
         "SELECT {}, r.id AS round_id, r.name AS round_name, \
          r.opens_on AS round_opens_on, r.closes_on AS round_closes_on, r.institution_kinds AS round_kinds, \
-         e.group_id, (SELECT rp.assessment_id FROM round_positions rp WHERE rp.child_id = c.id AND rp.round_id = r.id) AS position_id \
+         r.questionnaires AS round_questionnaires, e.group_id, (SELECT rp.assessment_id FROM round_positions rp WHERE rp.child_id = c.id AND rp.round_id = r.id) AS position_id \
          FROM children c \
          LEFT JOIN enrolments e ON e.child_id = c.id AND e.to_date IS NULL \
          LEFT JOIN groups g ON g.id = e.group_id \
@@ -241,19 +259,24 @@ pub async fn history(c: &mut impl Conn, child_id: i64) -> anyhow::Result<Vec<Ass
     Ok(dispatch!(c, c => sqlx::query_as(&sql).bind(child_id).fetch_all(&mut *c).await)?)
 }
 
-/// The newest unfinished assessment (draft or awaiting decision) this author has for the child.
+/// The newest unfinished assessment (draft or awaiting decision) this author has for the child
+/// with questionnaire `questionnaire_id`.
 #[tracing::instrument(skip_all)]
 pub async fn open_draft(
     c: &mut impl Conn,
     child_id: i64,
     author_id: i64,
+    questionnaire_id: &str,
 ) -> anyhow::Result<Option<Assessment>> {
     let sql = format!(
-        "{SELECT} WHERE a.child_id = $1 AND a.author_id = $2 AND a.status <> 'submitted' ORDER BY a.created_at DESC, a.id DESC LIMIT 1"
+        "{SELECT} WHERE a.child_id = $1 AND a.author_id = $2 AND a.questionnaire_id = $3 AND a.status <> 'submitted' ORDER BY a.created_at DESC, a.id DESC LIMIT 1"
     );
-    Ok(
-        dispatch!(c, c => sqlx::query_as(&sql).bind(child_id).bind(author_id).fetch_optional(&mut *c).await)?,
-    )
+    Ok(dispatch!(c, c => sqlx::query_as(&sql)
+        .bind(child_id)
+        .bind(author_id)
+        .bind(questionnaire_id)
+        .fetch_optional(&mut *c)
+        .await)?)
 }
 
 /// Submitted individual assessments of a child in a round (for the team's side-by-side view).

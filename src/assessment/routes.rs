@@ -58,6 +58,7 @@ async fn context(
     user: &crate::auth::CurrentUser,
     id: i64,
     today: NaiveDate,
+    wanted: Option<&str>,
 ) -> AppResult<(Child, Option<Round>, Arc<Questionnaire>, Place)> {
     let visible = scope::assessable_where(user, "c.id")?;
     let found = adb::form_context_where(c, id, user.id, &visible, today)
@@ -69,9 +70,13 @@ async fn context(
         position: found.position_id,
     };
     let child = found.child;
+    // The questionnaire for the child's age, or one of the optional instruments the open
+    // round names whose ages cover the child.
+    let named = round.as_ref().map(Round::instruments).unwrap_or_default();
     let q = cat
-        .for_age(crate::org::age_on(child.birth_date, today))
-        .cloned()
+        .instruments(crate::org::age_on(child.birth_date, today), &named)
+        .into_iter()
+        .find(|q| wanted.is_none_or(|w| q.def.id == w) && (wanted.is_some() || !q.def.optional))
         .ok_or(AppError::NotFound)?;
     Ok((child, round, q, place))
 }
@@ -158,6 +163,11 @@ struct FormPage {
     supersedes: Option<i64>,
     /// In a correction: how many items the corrected assessment's version did not have.
     new_items: usize,
+    /// The questionnaires the child is assessed with in the round (more than one when the
+    /// round uses optional instruments).
+    instruments: Vec<InstrumentView>,
+    /// This form is an optional instrument: a view, not the team's position.
+    optional: bool,
     domains: Vec<DomainView>,
     critical: Vec<CriticalView>,
     observation: String,
@@ -178,6 +188,8 @@ struct FormPage {
 /// A short view of a submitted assessment (side by side, history).
 pub struct SummaryView {
     pub id: i64,
+    /// An optional instrument's title and informant ("" for the questionnaire for the age).
+    pub instrument: String,
     pub team: bool,
     pub superseded: bool,
     pub round: String,
@@ -232,6 +244,16 @@ fn summary(a: &Assessment, scale: &Scale, q: Option<&Questionnaire>, ctx: &PageC
         })
         .collect();
     SummaryView {
+        instrument: q
+            .filter(|q| q.def.optional)
+            .map(|q| {
+                format!(
+                    "{} ({})",
+                    q.def.title.get(lang),
+                    ctx.t(q.def.informant.label_key())
+                )
+            })
+            .unwrap_or_default(),
         id: a.id,
         team: a.is_team(),
         superseded: a.superseded,
@@ -360,6 +382,9 @@ struct FormQuery {
     /// `individual`: a new form for the user's own view rather than the team's position.
     #[serde(default)]
     kind: Option<String>,
+    /// One of the optional instruments the round uses (a view, never the team's position).
+    #[serde(default)]
+    q: Option<String>,
 }
 
 async fn form_page(
@@ -371,9 +396,10 @@ async fn form_page(
     let cat = catalogue(&state)?;
     let now = state.now();
     let mut c = state.db.conn().await?;
-    let (child, round, q, place) = context(&mut c, &cat, &a.user, id, now.date_naive()).await?;
+    let (child, round, q, place) =
+        context(&mut c, &cat, &a.user, id, now.date_naive(), fq.q.as_deref()).await?;
     // Resume the author's unfinished assessment of this child, if any.
-    let draft = adb::open_draft(&mut c, id, a.user.id).await?;
+    let draft = adb::open_draft(&mut c, id, a.user.id, &q.def.id).await?;
     // One position per child and round: with one recorded, the form is not for a new
     // assessment but shows the position (and offers its correction), unless this is the
     // correction being filled in.
@@ -422,9 +448,21 @@ async fn form_page(
     let progress = progress(&mut c, &place, round.as_ref()).await?;
     // A form submitted with an expired session comes back as it was sent (see
     // `auth::resume`), under the same submission key.
-    let kept = crate::auth::resume::take_form(&a.session, &format!("/children/{id}/assess"))
-        .await?
-        .and_then(|k| Submission::parse(k.fields).ok());
+    let kept_form =
+        crate::auth::resume::take_form(&a.session, &format!("/children/{id}/assess")).await?;
+    // A kept form of another of the round's questionnaires is drawn by that questionnaire.
+    if let Some(k) = &kept_form
+        && let Some(other) = Submission::parse(k.fields.clone())
+            .ok()
+            .and_then(|s| s.questionnaire)
+            .filter(|other| *other != q.def.id && fq.q.is_none() && cat.by_id(other).is_some())
+    {
+        // A questionnaire's id is letters, digits, '-' and '_': safe in a URL as it is.
+        crate::auth::resume::keep_form(&a.session, k).await?;
+        let to = format!("/children/{id}/assess?q={other}");
+        return Ok(Redirect::to(&to).into_response());
+    }
+    let kept = kept_form.and_then(|k| Submission::parse(k.fields).ok());
     if kept.is_none()
         && let Some(d) = &draft
         && d.status == "scored"
@@ -481,6 +519,12 @@ async fn form_page(
             },
         },
     };
+    // An optional instrument records a view; the team's position is given in the
+    // questionnaire for the age.
+    if q.def.optional {
+        form.kind = INDIVIDUAL.to_string();
+    }
+    let instruments = instrument_views(&cat, &child, now.date_naive(), round.as_ref(), a.ctx.lang);
     // The team's position starts from the round's individual views.
     let mut start = if form.kind == TEAM {
         individual::start(&individual, &q.def.id)
@@ -492,7 +536,19 @@ async fn form_page(
         form.answers = std::mem::take(&mut start.agreed);
     }
     let (domains, critical) = build_form(&q, &form.answers, &start.split, &new_items, &a.ctx);
+    let mut views = Vec::new();
+    {
+        let mut c = state.db.conn().await?;
+        for x in &individual {
+            let made_with =
+                versions::questionnaire(&mut c, &cat, &x.questionnaire_id, &x.questionnaire_hash)
+                    .await?;
+            views.push(summary(x, &cat.scale, made_with.as_deref(), &a.ctx));
+        }
+    }
     let page = FormPage {
+        instruments,
+        optional: q.def.optional,
         new_items: new_items.len(),
         title: q.def.title.get(a.ctx.lang).to_string(),
         questionnaire_id: q.def.id.clone(),
@@ -504,10 +560,7 @@ async fn form_page(
         after,
         prefilled,
         split: start.split.len(),
-        individual: individual
-            .iter()
-            .map(|x| summary(x, &cat.scale, Some(&q), &a.ctx))
-            .collect(),
+        individual: views,
         saved_draft: fq.saved.is_some(),
         errors: FieldErrors::default(),
         domains,
@@ -644,6 +697,7 @@ async fn submit(
     // admits nothing, or the form needs to be shown again, the child is read below.
     if form.supersedes.is_none()
         && let Some(q) = form.questionnaire.as_deref().and_then(|q| cat.by_id(q))
+        && !q.def.optional
     {
         let checked = check(q, &form)?;
         if checked.errors.is_empty() {
@@ -667,7 +721,18 @@ async fn submit(
     }
 
     let mut c = state.db.conn().await?;
-    let (child, round, q, place) = context(&mut c, &cat, &a.user, id, today).await?;
+    // A form of another age band's questionnaire (drawn before a birthday) is saved with the
+    // child's own; an optional instrument only where the round names it.
+    let wanted = form
+        .questionnaire
+        .as_deref()
+        .filter(|w| cat.by_id(w).is_some_and(|q| q.def.optional));
+    let (child, round, q, place) = context(&mut c, &cat, &a.user, id, today, wanted).await?;
+    if q.def.optional && form.kind != INDIVIDUAL {
+        return Err(AppError::BadRequest(
+            "the team's position is given in the questionnaire for the age",
+        ));
+    }
     let progress = progress(&mut c, &place, round.as_ref()).await?;
     drop(c);
     let checked = check(&q, &form)?;
@@ -699,7 +764,10 @@ async fn submit(
                 cr.missing = cr.answer.is_empty();
             }
         }
+        let instruments = instrument_views(&cat, &child, today, round.as_ref(), a.ctx.lang);
         let page = FormPage {
+            instruments,
+            optional: q.def.optional,
             new_items: new_items.len(),
             title: q.def.title.get(a.ctx.lang).to_string(),
             questionnaire_id: q.def.id.clone(),
@@ -1604,6 +1672,9 @@ struct RoundForm {
     closes_on: String,
     #[serde(default)]
     kinds: Vec<String>,
+    /// Optional instruments used beside the questionnaire for each age.
+    #[serde(default)]
+    instruments: Vec<String>,
 }
 
 #[derive(Template)]
@@ -1614,16 +1685,72 @@ struct RoundsPage {
     form: RoundForm,
     errors: FieldErrors,
     kinds: Vec<(&'static str, &'static str)>,
+    /// The optional instruments a round may use: id, title, informant label key, ages.
+    instruments: Vec<InstrumentView>,
+}
+
+pub struct InstrumentView {
+    pub id: String,
+    pub title: String,
+    pub informant: &'static str,
+    pub ages: String,
+}
+
+impl InstrumentView {
+    pub fn of(q: &Questionnaire, lang: Lang) -> InstrumentView {
+        InstrumentView {
+            id: q.def.id.clone(),
+            title: q.def.title.get(lang).to_string(),
+            informant: q.def.informant.label_key(),
+            ages: format!("{}–{}", q.def.age_from, q.def.age_to),
+        }
+    }
+}
+
+/// The questionnaires `child` is assessed with in `round` (the one for its age first).
+fn instrument_views(
+    cat: &Catalogue,
+    child: &Child,
+    day: NaiveDate,
+    round: Option<&Round>,
+    lang: Lang,
+) -> Vec<InstrumentView> {
+    cat.instruments(
+        crate::org::age_on(child.birth_date, day),
+        &round.map(Round::instruments).unwrap_or_default(),
+    )
+    .iter()
+    .map(|i| InstrumentView::of(i, lang))
+    .collect()
 }
 
 impl RoundsPage {
     fn kind_checked(&self, code: &str) -> bool {
         self.form.kinds.iter().any(|k| k == code)
     }
+
+    fn instrument_checked(&self, id: &str) -> bool {
+        self.form.instruments.iter().any(|k| k == id)
+    }
+
+    /// A round's optional instruments by title.
+    fn instrument_titles(&self, r: &Round) -> String {
+        r.instruments()
+            .iter()
+            .map(|id| {
+                self.instruments
+                    .iter()
+                    .find(|i| i.id == *id)
+                    .map_or(id.to_string(), |i| i.title.clone())
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 async fn rounds_page(State(state): State<AppState>, a: Auth) -> AppResult<Response> {
     scope::admin(&a.user)?;
+    let cat = catalogue(&state)?;
     let mut c = state.db.conn().await?;
     let page = RoundsPage {
         rounds: adb::rounds(&mut c).await?,
@@ -1632,6 +1759,10 @@ async fn rounds_page(State(state): State<AppState>, a: Auth) -> AppResult<Respon
         kinds: InstitutionKind::ALL
             .iter()
             .map(|k| (k.as_str(), k.label_key()))
+            .collect(),
+        instruments: cat
+            .optional()
+            .map(|q| InstrumentView::of(q, a.ctx.lang))
             .collect(),
         ctx: a.ctx,
     };
@@ -1644,6 +1775,7 @@ async fn create_round(
     Form(fields): Form<Vec<(String, String)>>,
 ) -> AppResult<Response> {
     scope::admin(&a.user)?;
+    let cat = catalogue(&state)?;
     let mut form = RoundForm::default();
     for (k, v) in fields {
         match k.as_str() {
@@ -1651,6 +1783,7 @@ async fn create_round(
             "opens_on" => form.opens_on = v,
             "closes_on" => form.closes_on = v,
             "kinds" if InstitutionKind::parse(&v).is_some() => form.kinds.push(v),
+            "instruments" if cat.optional().any(|q| q.def.id == v) => form.instruments.push(v),
             _ => {}
         }
     }
@@ -1670,7 +1803,16 @@ async fn create_round(
     }
     if let (true, Some(o), Some(c)) = (errors.is_empty(), opens, closes) {
         let mut w = state.db.writer().await?;
-        adb::insert_round(&mut w, &form.name, o, c, &form.kinds.join(","), state.now()).await?;
+        adb::insert_round(
+            &mut w,
+            &form.name,
+            o,
+            c,
+            &form.kinds.join(","),
+            &form.instruments.join(","),
+            state.now(),
+        )
+        .await?;
         return Ok(Redirect::to("/admin/rounds").into_response());
     }
     let mut c = state.db.conn().await?;
@@ -1681,6 +1823,10 @@ async fn create_round(
         kinds: InstitutionKind::ALL
             .iter()
             .map(|k| (k.as_str(), k.label_key()))
+            .collect(),
+        instruments: cat
+            .optional()
+            .map(|q| InstrumentView::of(q, a.ctx.lang))
             .collect(),
         ctx: a.ctx,
     };

@@ -280,6 +280,30 @@ pub struct Scoring {
     pub any_domain: Vec<AnyDomain>,
 }
 
+/// Whose view a questionnaire records.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Informant {
+    /// The child's educators or teachers (the team's position is always recorded with one).
+    #[default]
+    Educator,
+    /// The parents, answered at a meeting or on paper and entered by staff.
+    Parent,
+    /// The child's own voice, asked by staff.
+    Child,
+}
+
+impl Informant {
+    /// The locale key of its name.
+    pub fn label_key(self) -> &'static str {
+        match self {
+            Informant::Educator => "informant.educator",
+            Informant::Parent => "informant.parent",
+            Informant::Child => "informant.child",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct QuestionnaireFile {
@@ -289,6 +313,13 @@ pub struct QuestionnaireFile {
     /// Whole years of age, inclusive.
     pub age_from: u32,
     pub age_to: u32,
+    #[serde(default)]
+    pub informant: Informant,
+    /// Used only in the rounds that name it, beside the questionnaire for the child's age;
+    /// its ages may overlap others'. Without it the file is the questionnaire for its ages
+    /// (the team's position), and no two such files may share an age.
+    #[serde(default)]
+    pub optional: bool,
     pub response_sets: BTreeMap<String, ResponseSet>,
     pub domains: Vec<Domain>,
     pub items: Vec<Item>,

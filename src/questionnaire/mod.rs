@@ -364,6 +364,12 @@ pub fn compile(file: &str, def: &QuestionnaireFile, scale: &Scale) -> Result<Mod
         c.fail("version", "must be 1 or higher");
     }
     c.text("title", &def.title);
+    if def.informant != format::Informant::Educator && !def.optional {
+        c.fail(
+            "optional",
+            "a parent's or child's questionnaire is used beside the educators' one: set optional = true",
+        );
+    }
     if def.age_from > def.age_to || def.age_to > 25 {
         c.fail(
             "age_to",
@@ -1129,13 +1135,20 @@ impl Catalogue {
                 });
             }
         }
-        for (i, (a_file, a)) in parsed.iter().enumerate() {
-            for (b_file, b) in &parsed[i + 1..] {
+        // The questionnaire for an age (the team's position) is never in doubt: optional
+        // instruments, used only where a round names them, may overlap anything.
+        let core: Vec<&(String, QuestionnaireFile)> =
+            parsed.iter().filter(|(_, d)| !d.optional).collect();
+        for (i, (a_file, a)) in core.iter().map(|x| (&x.0, &x.1)).enumerate() {
+            for (b_file, b) in core[i + 1..].iter().map(|x| (&x.0, &x.1)) {
                 if a.age_from <= b.age_to && b.age_from <= a.age_to {
                     problems.push(Problem {
                         file: b_file.clone(),
                         key: "age_from".into(),
-                        reason: format!("ages {}–{} overlap with {a_file}", b.age_from, b.age_to),
+                        reason: format!(
+                            "ages {}–{} overlap with {a_file} (mark one `optional = true` to use both, the optional one in the rounds that name it)",
+                            b.age_from, b.age_to
+                        ),
                     });
                 }
             }
@@ -1161,12 +1174,38 @@ impl Catalogue {
         }
     }
 
-    /// The questionnaire for a child of `age` whole years, if any band covers it.
+    /// The questionnaire for a child of `age` whole years (the one the team's position is
+    /// recorded with), if any band covers it.
     pub fn for_age(&self, age: i32) -> Option<&Arc<Questionnaire>> {
         let age = u32::try_from(age).ok()?;
         self.questionnaires
             .iter()
-            .find(|q| q.def.age_from <= age && age <= q.def.age_to)
+            .find(|q| !q.def.optional && q.def.age_from <= age && age <= q.def.age_to)
+    }
+
+    /// Every questionnaire a child of `age` is assessed with in a round that names the
+    /// optional instruments `named`: the one for the age first, then the named optional ones
+    /// whose ages cover the child, in file order.
+    pub fn instruments(&self, age: i32, named: &[&str]) -> Vec<Arc<Questionnaire>> {
+        let Ok(years) = u32::try_from(age) else {
+            return Vec::new();
+        };
+        let optional = self.questionnaires.iter().filter(|q| {
+            q.def.optional
+                && named.contains(&q.def.id.as_str())
+                && q.def.age_from <= years
+                && years <= q.def.age_to
+        });
+        self.for_age(age)
+            .into_iter()
+            .chain(optional)
+            .cloned()
+            .collect()
+    }
+
+    /// The optional instruments a round may name.
+    pub fn optional(&self) -> impl Iterator<Item = &Arc<Questionnaire>> {
+        self.questionnaires.iter().filter(|q| q.def.optional)
     }
 
     pub fn by_id(&self, id: &str) -> Option<&Arc<Questionnaire>> {

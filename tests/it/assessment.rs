@@ -667,7 +667,7 @@ async fn the_round_found_in_sql_is_the_round_the_rule_covers() {
         ("samme dag", "2026-09-15", "2026-09-20", "boernehave"),
         ("klub", "2027-01-10", "2027-01-20", "klub"),
     ] {
-        adb::insert_round(&mut w, name, date(opens), date(closes), kinds, now)
+        adb::insert_round(&mut w, name, date(opens), date(closes), kinds, "", now)
             .await
             .unwrap();
     }
@@ -997,4 +997,111 @@ async fn an_old_assessment_keeps_its_own_version() {
         page.body
             .contains("Barnet har en voksen at gå til i frikvarteret.")
     );
+}
+
+/// A round that names an optional instrument (the example instrument's structure, here as the
+/// parents' questionnaire) offers it beside the questionnaire for the child's age; its answers
+/// are a view the team sees beside its own form, never the team's position.
+#[tokio::test]
+async fn a_round_uses_an_optional_instrument_beside_the_questionnaire_for_the_age() {
+    let dir = questionnaires_with("", |b| b);
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("questionnaires");
+    let example = std::fs::read_to_string(shipped.join("examples/strengths-difficulties.toml"))
+        .unwrap()
+        .replacen(
+            "age_to = 17\n",
+            "age_to = 17\ninformant = \"parent\"\noptional = true\n",
+            1,
+        );
+    std::fs::write(dir.path().join("sd-25.toml"), example).unwrap();
+    let app = TestApp::spawn_with(trivsel::config::Config {
+        questionnaire_dir: Some(dir.path().to_path_buf()),
+        ..Default::default()
+    })
+    .await;
+    let f = Fixture::create(&app).await;
+    let mut c = app.login(EDUCATOR).await;
+    let parents = format!("/children/{}/assess?q=example-sd-25", f.child_a1);
+    // Not before a round names it.
+    assert_eq!(c.get(&parents).await.status, StatusCode::NOT_FOUND);
+
+    let mut admin = app.login(ADMIN).await;
+    let today = chrono::Utc::now().date_naive();
+    let (opens, closes) = (
+        (today - chrono::Duration::days(10)).to_string(),
+        (today + chrono::Duration::days(20)).to_string(),
+    );
+    admin
+        .get("/admin/rounds")
+        .await
+        .assert_contains("Ekstra skemaer")
+        .assert_contains("Eksempel: screeningsskema med 25 udsagn (struktur) (forældre, 4–17 år)");
+    let res = admin
+        .post(
+            "/admin/rounds",
+            &[
+                ("name", "Forår 2027"),
+                ("opens_on", &opens),
+                ("closes_on", &closes),
+                ("instruments", "example-sd-25"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+
+    // The form for the age lists both; the parents' form is a view.
+    c.get(&format!("/children/{}/assess", f.child_a1))
+        .await
+        .assert_contains("Skemaer i runden")
+        .assert_contains("?q=example-sd-25");
+    let page = c.get(&parents).await;
+    page.assert_contains("Svar i dette skema")
+        .assert_contains("name=\"s01\"")
+        .assert_lacks("id=\"kind-team\"");
+    let key = key_in(&page.body);
+    let answers: Vec<(String, String)> = (1..=25)
+        .map(|n| (format!("s{n:02}"), "1".to_string()))
+        .collect();
+    let mut fields = form(&key, "team", "score", &answers);
+    fields.push(("questionnaire", "example-sd-25"));
+    let refused = c
+        .post(&format!("/children/{}/assess", f.child_a1), &fields)
+        .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::BAD_REQUEST,
+        "never the team's position"
+    );
+    let mut fields = form(&key, "individual", "score", &answers);
+    fields.push(("questionnaire", "example-sd-25"));
+    let url = c
+        .post(&format!("/children/{}/assess", f.child_a1), &fields)
+        .await
+        .location
+        .expect("saved");
+    let res = c
+        .post(
+            &format!("{url}/decide"),
+            &[
+                ("level", "yellow"),
+                ("justification", "Drøftet med forældrene ved mødet i dag."),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM assessments WHERE questionnaire_id = 'example-sd-25' AND kind = 'individual' AND status = 'submitted'").await,
+        1
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM round_positions").await, 0);
+
+    // The team's form shows the parents' view, with its own domains.
+    c.get(&format!("/children/{}/assess", f.child_a1))
+        .await
+        .assert_contains("Individuelle vurderinger i denne runde")
+        .assert_contains("Eksempel: screeningsskema med 25 udsagn (struktur) (forældre)")
+        .assert_contains("Prosocial adfærd (styrke)");
+    c.get(&format!("/children/{}", f.child_a1))
+        .await
+        .assert_contains("Eksempel: screeningsskema med 25 udsagn (struktur) (forældre)");
 }

@@ -814,6 +814,10 @@ fn mistakes_in_the_new_keys_are_refused_with_file_key_and_reason() {
             "sd-25.toml: scoring[0].bands[0].target: \"composite:internal\" is neither",
         ),
         (
+            Box::new(|b| b.replacen("age_to = 17\n", "age_to = 17\ninformant = \"parent\"\n", 1)),
+            "sd-25.toml: optional: a parent's or child's questionnaire is used beside the educators' one",
+        ),
+        (
             Box::new(|b| b.replacen("rounding = \"half_up\"", "rounding = \"half_down\"", 1)),
             "sd-25.toml: domains[0].rounding: unknown variant `half_down`",
         ),
