@@ -100,10 +100,36 @@
     }).catch(function () {});
   }, 4 * 60 * 1000);
 
+  // An item asked only on an earlier answer is hidden until that answer is given (without
+  // the script it is shown with its condition in words; the server ignores its answer when the
+  // condition does not hold).
+  var conditional = form.querySelectorAll("fieldset[data-show-if]");
+  function showConditional() {
+    // Until nothing changes: a condition may rest on an item that is itself conditional.
+    var changed = true;
+    while (changed) {
+      changed = false;
+      conditional.forEach(function (item) {
+        var on = form.querySelector("input[name='" + item.dataset.showIf + "']");
+        var earlier = form.querySelector("input[name='" + item.dataset.showIf + "']:checked");
+        var parent = on ? on.closest("fieldset[data-show-if]") : null;
+        var shown = earlier !== null &&
+          item.dataset.showValues.split(" ").indexOf(earlier.value) >= 0 &&
+          !(parent && parent.hidden);
+        if (item.hidden === shown) {
+          item.hidden = !shown;
+          changed = true;
+        }
+      });
+    }
+  }
+  showConditional();
+
   form.addEventListener("change", function (event) {
     if (!event.target.closest(".options")) {
       return;
     }
+    showConditional();
     clearTimeout(pending);
     pending = setTimeout(refresh, 150);
   });

@@ -126,6 +126,9 @@ pub struct ItemView {
     pub help: Option<String>,
     /// In a correction: the corrected assessment's version did not have this item.
     pub new: bool,
+    /// Asked only on an earlier answer: that item's id, the option values (space-separated,
+    /// for the script that hides the item until then) and the condition in words.
+    pub show_if: Option<(String, String, String)>,
     pub options: Vec<OptionView>,
     /// The individual views answered this item differently: each author's answer.
     pub split: Vec<String>,
@@ -324,6 +327,30 @@ fn build_form(
                 .iter()
                 .filter(|i| i.domain == d.id)
                 .map(|i| ItemView {
+                    show_if: i.show_if.as_ref().map(|cond| {
+                        let earlier = q.def.items.iter().find(|e| e.id == cond.item);
+                        let labels: Vec<String> = cond
+                            .values
+                            .iter()
+                            .map(|v| {
+                                earlier
+                                    .and_then(|e| sets.get(&e.responses))
+                                    .and_then(|s| s.options.iter().find(|o| o.value == *v))
+                                    .map_or(v.clone(), |o| o.label.get(lang).to_string())
+                            })
+                            .collect();
+                        (
+                            cond.item.clone(),
+                            cond.values.join(" "),
+                            format!(
+                                "{} «{}» {} {}.",
+                                ctx.t("assess.show_if"),
+                                earlier.map_or(cond.item.as_str(), |e| e.text.get(lang)),
+                                ctx.t("assess.show_if_is"),
+                                labels.join(&format!(" {} ", ctx.t("or")))
+                            ),
+                        )
+                    }),
                     new: new_items.contains(&i.id),
                     id: i.id.clone(),
                     text: i.text.get(lang).to_string(),
@@ -648,6 +675,9 @@ impl Submission {
 /// A submission scored with questionnaire `q`, and what is wrong with it.
 struct Checked {
     outcome: scoring::Outcome,
+    /// The answers to store: those of the items asked (an answer to an item whose condition
+    /// does not hold is not kept).
+    answers: AnswerMap,
     errors: FieldErrors,
     domain_errors: Vec<(usize, &'static str)>,
 }
@@ -660,6 +690,19 @@ fn check(q: &Questionnaire, form: &Submission) -> AppResult<Checked> {
     let parsed = crate::questionnaire::answers_from_map(q, &form.answers)
         .map_err(|_| AppError::BadRequest("answer not in the questionnaire"))?;
     let outcome = scoring::score(&q.model, &parsed);
+    let asked = scoring::asked(&q.model, &parsed);
+    let answers = form
+        .answers
+        .iter()
+        .filter(|(id, _)| {
+            q.model
+                .items
+                .iter()
+                .position(|it| it.id == **id)
+                .is_none_or(|i| asked[i])
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     let mut domain_errors = Vec::new();
     if form.scored() {
         for (i, d) in outcome.domains.iter().enumerate() {
@@ -675,6 +718,7 @@ fn check(q: &Questionnaire, form: &Submission) -> AppResult<Checked> {
     }
     Ok(Checked {
         outcome,
+        answers,
         errors,
         domain_errors,
     })
@@ -822,7 +866,7 @@ async fn store(
         questionnaire_version: q.def.version as i32,
         questionnaire_hash: &q.hash,
         scale_id: &cat.scale.def.id,
-        answers: serde_json::to_string(&form.answers).map_err(anyhow::Error::from)?,
+        answers: serde_json::to_string(&checked.answers).map_err(anyhow::Error::from)?,
         observation: form.observation.trim(),
         supersedes_id: form.supersedes,
         background: form.action == "autosave",

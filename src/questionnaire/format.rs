@@ -206,6 +206,18 @@ pub struct Item {
     pub reverse: bool,
     /// Shown under the item on the form.
     pub help: Option<Text>,
+    /// Asked only when an earlier item was answered with one of `values`; otherwise it is left
+    /// out of its domain, whatever was answered.
+    pub show_if: Option<ShowIf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShowIf {
+    /// The id of an earlier item.
+    pub item: String,
+    /// Option values of that item.
+    pub values: Vec<String>,
 }
 
 /// An item critical on its own (signs of violence, abuse, neglect): answered yes, the child

@@ -351,6 +351,42 @@ fn domain_list(
     out
 }
 
+/// An item's `show_if`, resolved against the items before it: (item index, option indices).
+fn condition(
+    c: &mut Check,
+    key: &str,
+    cond: &format::ShowIf,
+    earlier: &[ModelItem],
+) -> Option<(usize, Vec<u8>)> {
+    let Some(j) = earlier.iter().position(|m| m.id == cond.item) else {
+        c.fail(
+            format!("{key}.show_if.item"),
+            format!(
+                "{:?} is not an item earlier in the file (a condition refers back)",
+                cond.item
+            ),
+        );
+        return None;
+    };
+    if cond.values.is_empty() {
+        c.fail(
+            format!("{key}.show_if.values"),
+            "name at least one option value",
+        );
+    }
+    let mut options = Vec::new();
+    for (vi, v) in cond.values.iter().enumerate() {
+        match earlier[j].values.iter().position(|x| x == v) {
+            Some(p) => options.push(p as u8),
+            None => c.fail(
+                format!("{key}.show_if.values[{vi}]"),
+                format!("{v:?} is not an option of item {:?}", cond.item),
+            ),
+        }
+    }
+    Some((j, options))
+}
+
 /// Checks a questionnaire against itself and `scale`; on success, its scoring model.
 pub fn compile(file: &str, def: &QuestionnaireFile, scale: &Scale) -> Result<Model, Vec<Problem>> {
     let mut c = Check {
@@ -426,6 +462,10 @@ pub fn compile(file: &str, def: &QuestionnaireFile, scale: &Scale) -> Result<Mod
                 (None, _) => Points::Missing,
             })
             .collect();
+        let show_if = it
+            .show_if
+            .as_ref()
+            .and_then(|cond| condition(&mut c, &key, cond, &items));
         per_domain[d] += 1;
         max_per_domain[d] += 100 * max;
         items.push(ModelItem {
@@ -433,6 +473,7 @@ pub fn compile(file: &str, def: &QuestionnaireFile, scale: &Scale) -> Result<Mod
             domain: d,
             values: set.values.clone(),
             points,
+            show_if,
         });
     }
     for (i, cr) in def.critical.iter().enumerate() {

@@ -49,6 +49,9 @@ pub struct ModelItem {
     pub values: Vec<String>,
     /// What each option gives, in file order.
     pub points: Vec<Points>,
+    /// Asked only when the earlier item (by index) was answered with one of these options
+    /// (indices) and was itself asked; otherwise left out of its domain.
+    pub show_if: Option<(usize, Vec<u8>)>,
 }
 
 /// How a score is rounded once prorated, averaged or summed.
@@ -224,6 +227,28 @@ fn div_round(n: i64, d: i64) -> i64 {
     (2 * n + d) / (2 * d)
 }
 
+/// Which items are asked: an item with a condition only when its earlier item was asked and
+/// answered with one of the condition's options.
+pub fn asked(model: &Model, answers: &Answers) -> Vec<bool> {
+    let mut asked = Vec::with_capacity(model.items.len());
+    for item in &model.items {
+        let shown = match &item.show_if {
+            None => true,
+            Some((j, options)) => {
+                asked.get(*j).copied().unwrap_or(false)
+                    && answers
+                        .items
+                        .get(*j)
+                        .copied()
+                        .flatten()
+                        .is_some_and(|o| options.contains(&o))
+            }
+        };
+        asked.push(shown);
+    }
+    asked
+}
+
 /// The sum of `parts`' scores rounded by `rounding`; `None` when one has no score.
 fn sum_of(domains: &[DomainScore], parts: &[usize], rounding: Rounding) -> Option<i64> {
     let sum = parts
@@ -242,7 +267,12 @@ pub fn score(model: &Model, answers: &Answers) -> Outcome {
     let mut sums = vec![0i64; model.domains.len()];
     let mut answered = vec![0usize; model.domains.len()];
     let mut excluded = vec![0usize; model.domains.len()];
+    let asked = asked(model, answers);
     for (i, item) in model.items.iter().enumerate() {
+        if !asked[i] {
+            excluded[item.domain] += 1;
+            continue;
+        }
         let Some(Some(choice)) = answers.items.get(i) else {
             continue;
         };
@@ -399,6 +429,7 @@ mod tests {
             } else {
                 vec![Points::Score(0), Points::Score(100), Points::Score(200)]
             },
+            show_if: None,
         };
         Model {
             items: vec![
@@ -644,5 +675,23 @@ mod tests {
         let none = score(&m, &answers([Some(2), None, Some(0), Some(0)], None));
         assert_eq!(dk.domains[0].score, Some(400));
         assert_eq!(dk, none);
+    }
+
+    #[test]
+    fn a_conditional_item_counts_only_when_asked() {
+        let mut m = model();
+        // b2 is asked only when b1 was answered 1 or 2.
+        m.items[3].show_if = Some((2, vec![1, 2]));
+        m.domains[1].min_answered = 1;
+        // b1 = 0: b2 not asked, left out whatever was answered: b = 0 over one item.
+        let o = score(&m, &answers([Some(0), Some(2), Some(0), Some(2)], None));
+        assert_eq!(o.domains[1].score, Some(0));
+        assert_eq!(o.domains[1].not_applicable, 1);
+        // b1 = 1: b2 asked and counted.
+        let o = score(&m, &answers([Some(0), Some(2), Some(1), Some(2)], None));
+        assert_eq!(o.domains[1].score, Some(300));
+        // Asked but unanswered: missing, so prorated.
+        let o = score(&m, &answers([Some(0), Some(2), Some(1), None], None));
+        assert_eq!(o.domains[1].score, Some(200));
     }
 }

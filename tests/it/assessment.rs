@@ -1105,3 +1105,44 @@ async fn a_round_uses_an_optional_instrument_beside_the_questionnaire_for_the_ag
         .await
         .assert_contains("Eksempel: screeningsskema med 25 udsagn (struktur) (forældre)");
 }
+
+/// An item asked only on an earlier answer: the form says when (and marks it for the script
+/// that hides it until then), and an answer to it is neither stored nor scored when the earlier
+/// answer does not call for it.
+#[tokio::test]
+async fn a_conditional_item_is_asked_only_on_the_earlier_answer() {
+    let dir = questionnaires_with("6-9.toml", |b| {
+        b.replacen("version = 1", "version = 2", 1).replacen(
+            "id = \"social_3\"\n",
+            "id = \"social_3\"\nshow_if = { item = \"social_2\", values = [\"1\", \"2\"] }\n",
+            1,
+        )
+    });
+    let app = TestApp::spawn_with(trivsel::config::Config {
+        questionnaire_dir: Some(dir.path().to_path_buf()),
+        ..Default::default()
+    })
+    .await;
+    let f = Fixture::create(&app).await;
+    open_round(&app).await;
+    let mut c = app.login(EDUCATOR).await;
+    let assess = format!("/children/{}/assess", f.child_a1);
+    let page = c.get(&assess).await;
+    page.assert_contains("data-show-if=\"social_2\" data-show-values=\"1 2\"")
+        .assert_contains("Besvares kun, hvis svaret på «Barnet bliver drillet eller holdt udenfor.» er Passer delvist eller Passer helt.");
+    // social_2 "Passer ikke": social_3 is not asked, so its answer is dropped.
+    let answers = answers("0", None);
+    let url = c
+        .post(
+            &assess,
+            &form(&key_in(&page.body), "team", "score", &answers),
+        )
+        .await
+        .location
+        .expect("saved");
+    let id: i64 = url.rsplit('/').next().unwrap().parse().unwrap();
+    assert_eq!(
+        app.count(&format!("SELECT COUNT(*) FROM assessments WHERE id = {id} AND answers LIKE '%social_2%' AND answers NOT LIKE '%social_3%'")).await,
+        1
+    );
+}

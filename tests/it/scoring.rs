@@ -814,6 +814,36 @@ fn mistakes_in_the_new_keys_are_refused_with_file_key_and_reason() {
             "sd-25.toml: scoring[0].bands[0].target: \"composite:internal\" is neither",
         ),
         (
+            Box::new(|b| {
+                b.replacen(
+                    "id = \"s02\"\n",
+                    "id = \"s02\"\nshow_if = { item = \"s03\", values = [\"1\"] }\n",
+                    1,
+                )
+            }),
+            "sd-25.toml: items[1].show_if.item: \"s03\" is not an item earlier in the file",
+        ),
+        (
+            Box::new(|b| {
+                b.replacen(
+                    "id = \"s02\"\n",
+                    "id = \"s02\"\nshow_if = { item = \"s01\", values = [\"ja\"] }\n",
+                    1,
+                )
+            }),
+            "sd-25.toml: items[1].show_if.values[0]: \"ja\" is not an option of item \"s01\"",
+        ),
+        (
+            Box::new(|b| {
+                b.replacen(
+                    "id = \"s02\"\n",
+                    "id = \"s02\"\nshow_if = { item = \"s01\", values = [] }\n",
+                    1,
+                )
+            }),
+            "sd-25.toml: items[1].show_if.values: name at least one option value",
+        ),
+        (
             Box::new(|b| b.replacen("age_to = 17\n", "age_to = 17\ninformant = \"parent\"\n", 1)),
             "sd-25.toml: optional: a parent's or child's questionnaire is used beside the educators' one",
         ),
