@@ -556,6 +556,7 @@ impl Bench {
             questionnaire_hash: &form.q.hash,
             scale_id: "boernelineal",
             answers: form.json.clone(),
+            free_text: String::new(),
             observation: "",
             supersedes_id: None,
             background: false,

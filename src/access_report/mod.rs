@@ -87,6 +87,8 @@ pub struct AssessmentPart {
     pub questionnaire: String,
     pub questionnaire_version: i32,
     pub answers: serde_json::Value,
+    /// Answers to free-text items, by item id.
+    pub free_text: serde_json::Value,
     pub domain_scores: serde_json::Value,
     pub suggested_level: Option<String>,
     pub decided_level: Option<String>,
@@ -186,6 +188,7 @@ pub async fn build(c: &mut impl Conn, id: i64, now: DateTime<Utc>) -> AppResult<
             questionnaire: a.questionnaire_id.clone(),
             questionnaire_version: a.questionnaire_version,
             answers: serde_json::from_str(&a.answers).unwrap_or_default(),
+            free_text: serde_json::from_str(&a.free_text).unwrap_or_default(),
             domain_scores: serde_json::from_str(&a.domain_scores).unwrap_or_default(),
             suggested_level: a.suggested_level.clone(),
             decided_level: a.decided_level.clone(),

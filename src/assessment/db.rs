@@ -179,11 +179,19 @@ pub struct Assessment {
     pub submission_key: String,
     pub created_at: DateTime<Utc>,
     pub submitted_at: Option<DateTime<Utc>>,
+    /// Answers to free-text items: a JSON object, or '' (see migration 0026).
+    #[sqlx(default)]
+    pub free_text: String,
 }
 
 impl Assessment {
     pub fn answer_map(&self) -> super::AnswerMap {
         serde_json::from_str(&self.answers).unwrap_or_default()
+    }
+
+    /// Answers to the free-text items, by item id.
+    pub fn free_text_map(&self) -> super::AnswerMap {
+        serde_json::from_str(&self.free_text).unwrap_or_default()
     }
 
     pub fn domains(&self) -> Vec<crate::scoring::DomainScore> {
@@ -221,7 +229,7 @@ pub(crate) const SELECT: &str = "SELECT a.id, a.child_id, a.round_id, r.name AS 
      a.answers, a.domain_scores, a.reasons, a.total, a.suggested_rank, a.suggested_level, a.decided_rank, \
      a.decided_level, a.justification, a.observation, a.supersedes_id, \
      EXISTS (SELECT 1 FROM assessments n WHERE n.supersedes_id = a.id AND n.status = 'submitted') AS superseded, \
-     a.submission_key, a.created_at, a.submitted_at \
+     a.submission_key, a.created_at, a.submitted_at, a.free_text \
      FROM assessments a JOIN users u ON u.id = a.author_id LEFT JOIN rounds r ON r.id = a.round_id";
 
 #[tracing::instrument(skip_all)]
@@ -306,6 +314,8 @@ pub struct Draft<'a> {
     pub questionnaire_hash: &'a str,
     pub scale_id: &'a str,
     pub answers: String,
+    /// Answers to free-text items (JSON object, or '' when none).
+    pub free_text: String,
     pub observation: &'a str,
     pub supersedes_id: Option<i64>,
     /// Saved in the background while the form is open: it may update a draft, never an
@@ -378,9 +388,9 @@ pub async fn save(
     const VALUES: &str =
         "$2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18";
     let source = match within {
-        None => format!("VALUES ($1, {VALUES}, $19)"),
+        None => format!("VALUES ($1, {VALUES}, $19, $23)"),
         Some(w) => format!(
-            "SELECT c.id, {VALUES}, {} FROM children c \
+            "SELECT c.id, {VALUES}, {}, $23 FROM children c \
              LEFT JOIN enrolments e ON e.child_id = c.id AND e.to_date IS NULL \
              LEFT JOIN groups g ON g.id = e.group_id \
              LEFT JOIN institutions i ON i.id = g.institution_id \
@@ -392,11 +402,11 @@ pub async fn save(
     let sql = format!(
         "INSERT INTO assessments (child_id, author_id, kind, status, questionnaire_id, questionnaire_version, \
          questionnaire_hash, scale_id, answers, domain_scores, reasons, total, suggested_rank, suggested_level, \
-         observation, supersedes_id, submission_key, created_at, updated_at, round_id) {source} \
+         observation, supersedes_id, submission_key, created_at, updated_at, round_id, free_text) {source} \
          ON CONFLICT (submission_key) DO UPDATE SET kind = excluded.kind, status = excluded.status, \
          answers = excluded.answers, domain_scores = excluded.domain_scores, reasons = excluded.reasons, \
          total = excluded.total, suggested_rank = excluded.suggested_rank, suggested_level = excluded.suggested_level, \
-         observation = excluded.observation, updated_at = excluded.updated_at \
+         observation = excluded.observation, free_text = excluded.free_text, updated_at = excluded.updated_at \
          WHERE assessments.status <> 'submitted' AND ($22 = FALSE OR assessments.status = 'draft') \
          AND assessments.child_id = excluded.child_id \
          AND assessments.author_id = excluded.author_id \
@@ -426,7 +436,7 @@ pub async fn save(
             None => q.bind(d.round_id).bind(None::<NaiveDate>).bind(None::<NaiveDate>),
             Some(w) => q.bind(w.day).bind(w.born_after).bind(w.born_until),
         };
-        let q = q.bind(d.background);
+        let q = q.bind(d.background).bind(&d.free_text);
         q.fetch_optional(&mut *c).await
     })?)
 }

@@ -134,6 +134,36 @@ pub struct ItemView {
     pub split: Vec<String>,
 }
 
+/// A free-text item as the form shows it.
+pub struct FreeTextView {
+    pub id: String,
+    pub text: String,
+    pub help: Option<String>,
+    pub value: String,
+    pub max: usize,
+    pub error: Option<&'static str>,
+}
+
+fn free_text_views(
+    q: &Questionnaire,
+    answers: &AnswerMap,
+    errors: &FieldErrors,
+    lang: Lang,
+) -> Vec<FreeTextView> {
+    q.def
+        .free_text
+        .iter()
+        .map(|f| FreeTextView {
+            id: f.id.clone(),
+            text: f.text.get(lang).to_string(),
+            help: f.help.as_ref().map(|h| h.get(lang).to_string()),
+            value: answers.get(&f.id).cloned().unwrap_or_default(),
+            max: f.max(),
+            error: errors.get(&format!("ft-{}", f.id)),
+        })
+        .collect()
+}
+
 pub struct DomainView {
     pub id: String,
     pub label: String,
@@ -171,6 +201,7 @@ struct FormPage {
     instruments: Vec<InstrumentView>,
     /// This form is an optional instrument: a view, not the team's position.
     optional: bool,
+    free_texts: Vec<FreeTextView>,
     domains: Vec<DomainView>,
     critical: Vec<CriticalView>,
     observation: String,
@@ -533,7 +564,11 @@ async fn form_page(
                 kind: d.kind.clone(),
                 observation: d.observation.clone(),
                 supersedes: d.supersedes_id,
-                answers: d.answer_map(),
+                answers: d
+                    .answer_map()
+                    .into_iter()
+                    .chain(d.free_text_map())
+                    .collect(),
                 ..Default::default()
             },
             None => Submission {
@@ -574,6 +609,7 @@ async fn form_page(
         }
     }
     let page = FormPage {
+        free_texts: free_text_views(&q, &form.answers, &FieldErrors::default(), a.ctx.lang),
         instruments,
         optional: q.def.optional,
         new_items: new_items.len(),
@@ -678,6 +714,8 @@ struct Checked {
     /// The answers to store: those of the items asked (an answer to an item whose condition
     /// does not hold is not kept).
     answers: AnswerMap,
+    /// The answers to the free-text items.
+    free_text: AnswerMap,
     errors: FieldErrors,
     domain_errors: Vec<(usize, &'static str)>,
 }
@@ -687,12 +725,25 @@ fn check(q: &Questionnaire, form: &Submission) -> AppResult<Checked> {
     if form.observation.chars().count() > 4000 {
         errors.add("observation", tkey("err.too_long"));
     }
-    let parsed = crate::questionnaire::answers_from_map(q, &form.answers)
+    // Free text apart from the scored answers.
+    let (free_text, scored): (AnswerMap, AnswerMap) = form
+        .answers
+        .clone()
+        .into_iter()
+        .partition(|(id, _)| q.def.free_text.iter().any(|f| f.id == *id));
+    for f in &q.def.free_text {
+        if free_text
+            .get(&f.id)
+            .is_some_and(|t| t.chars().count() > f.max())
+        {
+            errors.add(&format!("ft-{}", f.id), tkey("err.too_long"));
+        }
+    }
+    let parsed = crate::questionnaire::answers_from_map(q, &scored)
         .map_err(|_| AppError::BadRequest("answer not in the questionnaire"))?;
     let outcome = scoring::score(&q.model, &parsed);
     let asked = scoring::asked(&q.model, &parsed);
-    let answers = form
-        .answers
+    let answers = scored
         .iter()
         .filter(|(id, _)| {
             q.model
@@ -719,6 +770,7 @@ fn check(q: &Questionnaire, form: &Submission) -> AppResult<Checked> {
     Ok(Checked {
         outcome,
         answers,
+        free_text,
         errors,
         domain_errors,
     })
@@ -810,6 +862,7 @@ async fn submit(
         }
         let instruments = instrument_views(&cat, &child, today, round.as_ref(), a.ctx.lang);
         let page = FormPage {
+            free_texts: free_text_views(&q, &form.answers, &checked.errors, a.ctx.lang),
             instruments,
             optional: q.def.optional,
             new_items: new_items.len(),
@@ -867,6 +920,11 @@ async fn store(
         questionnaire_hash: &q.hash,
         scale_id: &cat.scale.def.id,
         answers: serde_json::to_string(&checked.answers).map_err(anyhow::Error::from)?,
+        free_text: if checked.free_text.is_empty() {
+            String::new()
+        } else {
+            serde_json::to_string(&checked.free_text).map_err(anyhow::Error::from)?
+        },
         observation: form.observation.trim(),
         supersedes_id: form.supersedes,
         background: form.action == "autosave",
@@ -1231,6 +1289,8 @@ fn guide(scale: &Scale, rank: usize, lang: Lang) -> GuideView {
 struct AssessmentPage {
     ctx: PageCtx,
     alert: Option<i64>,
+    /// The free-text items and their answers, in the version's order.
+    free_texts: Vec<(String, String)>,
     /// What the team position sent, once saved ([`after_save`]).
     after: Option<AfterSave>,
     a: Assessment,
@@ -1316,7 +1376,19 @@ async fn assessment_page_for(
         .decided_rank
         .map(|r| LevelView::of(&cat.scale, r.max(0) as usize, a.ctx.lang));
     let shown_rank = decided.as_ref().map_or(suggested_rank, |d| d.rank);
+    let given = assessment.free_text_map();
+    let free_texts = q
+        .iter()
+        .flat_map(|q| q.def.free_text.iter())
+        .filter_map(|f| {
+            given
+                .get(&f.id)
+                .filter(|t| !t.trim().is_empty())
+                .map(|t| (f.text.get(a.ctx.lang).to_string(), t.clone()))
+        })
+        .collect();
     Ok(AssessmentPage {
+        free_texts,
         alert: None,
         after: None,
         suggested: LevelView::of(&cat.scale, suggested_rank, a.ctx.lang),
@@ -1670,6 +1742,11 @@ async fn correct(
     .unwrap_or_else(|| q.clone());
     let answers = serde_json::to_string(&versions::carry_over(&made_with, &q, &old.answer_map()).0)
         .map_err(anyhow::Error::from)?;
+    let free_text: AnswerMap = old
+        .free_text_map()
+        .into_iter()
+        .filter(|(id, _)| q.def.free_text.iter().any(|f| f.id == *id))
+        .collect();
     let now = state.now();
     let key = uuid::Uuid::new_v4().to_string();
     let draft = adb::Draft {
@@ -1683,6 +1760,11 @@ async fn correct(
         questionnaire_hash: &q.hash,
         scale_id: &cat.scale.def.id,
         answers,
+        free_text: if free_text.is_empty() {
+            String::new()
+        } else {
+            serde_json::to_string(&free_text).map_err(anyhow::Error::from)?
+        },
         observation: &old.observation,
         supersedes_id: Some(old.id),
         background: false,

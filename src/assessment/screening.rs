@@ -164,6 +164,7 @@ pub async fn quick_placement(
             questionnaire_hash: &q.hash,
             scale_id: &cat.scale.def.id,
             answers: String::new(),
+            free_text: String::new(),
             observation: "",
             supersedes_id: None,
             background: false,

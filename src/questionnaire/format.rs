@@ -220,6 +220,24 @@ pub struct ShowIf {
     pub values: Vec<String>,
 }
 
+/// A question answered in the professional's own words: shown on the form and the
+/// assessment, never scored, and deleted with the other free text (`retention.toml`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FreeText {
+    pub id: String,
+    pub text: Text,
+    pub help: Option<Text>,
+    /// The longest answer, in characters (default 1000).
+    pub max_chars: Option<usize>,
+}
+
+impl FreeText {
+    pub fn max(&self) -> usize {
+        self.max_chars.unwrap_or(1000)
+    }
+}
+
 /// An item critical on its own (signs of violence, abuse, neglect): answered yes, the child
 /// is placed at the top level whatever else is answered.
 #[derive(Debug, Clone, Deserialize)]
@@ -337,6 +355,8 @@ pub struct QuestionnaireFile {
     pub items: Vec<Item>,
     #[serde(default)]
     pub critical: Vec<Critical>,
+    #[serde(default)]
+    pub free_text: Vec<FreeText>,
     pub total: Total,
     #[serde(default)]
     pub composites: Vec<Composite>,

@@ -228,13 +228,14 @@ impl Questionnaire {
         })
     }
 
-    /// Every item and critical item id, in file order.
+    /// Every item, critical item and free-text item id, in file order.
     pub fn item_ids(&self) -> impl Iterator<Item = &str> {
         self.def
             .items
             .iter()
             .map(|i| i.id.as_str())
             .chain(self.def.critical.iter().map(|c| c.id.as_str()))
+            .chain(self.def.free_text.iter().map(|f| f.id.as_str()))
     }
 }
 
@@ -245,6 +246,9 @@ pub const MAX_OPTION_SCORE: i64 = 1000;
 pub const MAX_OPTIONS: usize = 50;
 /// The most items a questionnaire may have.
 pub const MAX_ITEMS: usize = 500;
+/// The most free-text items a questionnaire may have, and the longest answer to one.
+pub const MAX_FREE_TEXT: usize = 20;
+pub const MAX_FREE_TEXT_CHARS: usize = 4000;
 
 /// A response set as the engine needs it: option values and what each gives (before reverse
 /// scoring).
@@ -479,6 +483,26 @@ pub fn compile(file: &str, def: &QuestionnaireFile, scale: &Scale) -> Result<Mod
     for (i, cr) in def.critical.iter().enumerate() {
         c.id(&format!("critical[{i}].id"), &cr.id, &mut item_ids);
         c.text(&format!("critical[{i}].text"), &cr.text);
+    }
+    if def.free_text.len() > MAX_FREE_TEXT {
+        c.fail(
+            "free_text",
+            format!("at most {MAX_FREE_TEXT} free-text items"),
+        );
+    }
+    for (i, ft) in def.free_text.iter().enumerate() {
+        let key = format!("free_text[{i}]");
+        c.id(&format!("{key}.id"), &ft.id, &mut item_ids);
+        c.text(&format!("{key}.text"), &ft.text);
+        if let Some(help) = &ft.help {
+            c.text(&format!("{key}.help"), help);
+        }
+        if !(1..=MAX_FREE_TEXT_CHARS).contains(&ft.max()) {
+            c.fail(
+                format!("{key}.max_chars"),
+                format!("1 to {MAX_FREE_TEXT_CHARS} characters"),
+            );
+        }
     }
     let mut domains = Vec::new();
     for (i, d) in def.domains.iter().enumerate() {

@@ -145,11 +145,11 @@ fn targets(rule: &Rule) -> Vec<Target> {
             target(
                 "assessments",
                 format!(
-                    "(x.observation <> '' OR x.justification <> '') AND {}",
+                    "(x.observation <> '' OR x.justification <> '' OR x.free_text <> '') AND {}",
                     reached(a, "x.child_id", "created_at")
                 ),
                 &[
-                    "UPDATE assessments SET observation = '', justification = '' WHERE id IN ({batch})",
+                    "UPDATE assessments SET observation = '', justification = '', free_text = '' WHERE id IN ({batch})",
                 ],
                 ROW_BATCH,
             ),

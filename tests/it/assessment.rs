@@ -1146,3 +1146,68 @@ async fn a_conditional_item_is_asked_only_on_the_earlier_answer() {
         1
     );
 }
+
+/// A free-text item: a field on the form, kept apart from the scored answers, refused with a
+/// message at the field when too long (the text kept), shown on the assessment and in the
+/// child's access report.
+#[tokio::test]
+async fn a_free_text_item_is_answered_in_own_words() {
+    let dir = questionnaires_with("6-9.toml", |b| {
+        b.replacen("version = 1", "version = 2", 1).replacen(
+            "[total]",
+            "[[free_text]]\nid = \"strengths\"\ntext = { da = \"Hvad er barnet god til?\", en = \"What is the child good at?\" }\nhelp = { da = \"Skriv med dine egne ord.\", en = \"In your own words.\" }\nmax_chars = 40\n\n[total]",
+            1,
+        )
+    });
+    let app = TestApp::spawn_with(trivsel::config::Config {
+        questionnaire_dir: Some(dir.path().to_path_buf()),
+        ..Default::default()
+    })
+    .await;
+    let f = Fixture::create(&app).await;
+    open_round(&app).await;
+    let mut c = app.login(EDUCATOR).await;
+    let assess = format!("/children/{}/assess", f.child_a1);
+    let page = c.get(&assess).await;
+    page.assert_contains("<label for=\"ft-strengths\">Hvad er barnet god til?</label>")
+        .assert_contains("Skriv med dine egne ord.")
+        .assert_contains("maxlength=\"40\"");
+    let key = key_in(&page.body);
+    let answers = answers("0", None);
+    let too_long = "Tegner flot og hjælper de mindste i klassen hver dag.";
+    let mut fields = form(&key, "team", "score", &answers);
+    fields.push(("strengths", too_long));
+    let res = c.post(&assess, &fields).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    res.assert_contains("id=\"ft-strengths-error\"")
+        .assert_contains(too_long);
+    assert_eq!(app.count("SELECT COUNT(*) FROM assessments").await, 0);
+
+    let mut fields = form(&key, "team", "score", &answers);
+    fields.push(("strengths", "Tegner flot."));
+    let url = c.post(&assess, &fields).await.location.expect("saved");
+    let id: i64 = url.rsplit('/').next().unwrap().parse().unwrap();
+    assert_eq!(
+        app.count(&format!("SELECT COUNT(*) FROM assessments WHERE id = {id} AND free_text LIKE '%Tegner flot.%' AND answers NOT LIKE '%Tegner%'")).await,
+        1
+    );
+    c.get(&url)
+        .await
+        .assert_contains("Svar med egne ord")
+        .assert_contains("Tegner flot.");
+    let dpo = app.add_dpo().await;
+    let mut d = app.login(&dpo).await;
+    let report = d
+        .get(&format!(
+            "/children/{}/access-report?format=json",
+            f.child_a1
+        ))
+        .await;
+    assert!(
+        report
+            .body
+            .contains("\"free_text\":{\"strengths\":\"Tegner flot.\"}"),
+        "{}",
+        report.body
+    );
+}

@@ -214,6 +214,9 @@ async fn deleted_free_text_is_not_left_readable_in_the_database_file() {
     open_round(&app).await;
     const MARKER: &str = "Zebrastribe4711 fortalte om hjemmet";
     position_with_observation(&app, f.child_a1, MARKER).await;
+    // An answer to a free-text item is free text too.
+    app.exec(r#"UPDATE assessments SET free_text = '{"strengths":"Tegner flot."}'"#)
+        .await;
     let mut admin = app.login(ADMIN).await;
     mark_left_today(&app, &mut admin, f.child_a1).await;
     let files = || -> Vec<u8> {
@@ -235,7 +238,7 @@ async fn deleted_free_text_is_not_left_readable_in_the_database_file() {
     run_now(&app, &mut admin).await;
     assert_eq!(
         app.count(
-            "SELECT COUNT(*) FROM assessments WHERE observation <> '' OR justification <> ''"
+            "SELECT COUNT(*) FROM assessments WHERE observation <> '' OR justification <> '' OR free_text <> ''"
         )
         .await,
         0

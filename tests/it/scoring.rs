@@ -844,6 +844,18 @@ fn mistakes_in_the_new_keys_are_refused_with_file_key_and_reason() {
             "sd-25.toml: items[1].show_if.values: name at least one option value",
         ),
         (
+            Box::new(|b| {
+                b.replacen("[total]", "[[free_text]]\nid = \"s01\"\ntext = { da = \"Andet?\", en = \"Other?\" }\n\n[total]", 1)
+            }),
+            "sd-25.toml: free_text[0].id: duplicate id \"s01\"",
+        ),
+        (
+            Box::new(|b| {
+                b.replacen("[total]", "[[free_text]]\nid = \"other\"\ntext = { da = \"Andet?\", en = \"Other?\" }\nmax_chars = 0\n\n[total]", 1)
+            }),
+            "sd-25.toml: free_text[0].max_chars: 1 to 4000 characters",
+        ),
+        (
             Box::new(|b| b.replacen("age_to = 17\n", "age_to = 17\ninformant = \"parent\"\n", 1)),
             "sd-25.toml: optional: a parent's or child's questionnaire is used beside the educators' one",
         ),
