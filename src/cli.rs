@@ -85,8 +85,9 @@ pub enum Command {
         /// The new file to write (it must not exist).
         file: PathBuf,
     },
-    /// Write editable copies of the built-in questionnaires, scales and alert rules into a
-    /// folder (then set `questionnaire_dir` to it).
+    /// Write editable copies of the built-in questionnaires, scales, alert rules and retention
+    /// policy, and an example instrument in `examples/`, into a folder (then set
+    /// `questionnaire_dir` to it).
     Init {
         /// The folder to create or fill; existing files are never overwritten.
         #[arg(default_value = "questionnaires")]

@@ -979,6 +979,11 @@ pub const BUILT_IN: &[(&str, &[u8])] = &[
         "alerts.toml",
         include_bytes!("../../questionnaires/alerts.toml"),
     ),
+    // Not loaded: a starting point that `trivsel init` copies (docs/questionnaires.md).
+    (
+        "examples/strengths-difficulties.toml",
+        include_bytes!("../../questionnaires/examples/strengths-difficulties.toml"),
+    ),
     (
         "retention.toml",
         include_bytes!("../../questionnaires/retention.toml"),
@@ -1000,7 +1005,7 @@ const SIDE_FILES: [&str; 2] = ["alerts.toml", "retention.toml"];
 /// Where a catalogue's files come from.
 pub enum Source<'a> {
     /// A folder: `*.toml` questionnaires, `alerts.toml` and `retention.toml`, scales in
-    /// `scales/`.
+    /// `scales/` (a sub-folder such as `examples/` is not read).
     Folder(&'a Path),
     /// The copies built into the binary ([`BUILT_IN`]).
     BuiltIn,
@@ -1052,7 +1057,9 @@ impl Source<'_> {
             Source::BuiltIn => Ok(BUILT_IN
                 .iter()
                 .filter(|(name, _)| {
-                    name.starts_with("scales/") == scales && !SIDE_FILES.contains(name)
+                    name.starts_with("scales/") == scales
+                        && !name.starts_with("examples/")
+                        && !SIDE_FILES.contains(name)
                 })
                 .map(|(name, bytes)| (self.label(name), Ok(bytes.to_vec())))
                 .collect()),

@@ -982,6 +982,33 @@ async fn an_old_assessment_keeps_its_own_version() {
     c.get(&format!("/children/{}", f.child_a1))
         .await
         .assert_contains("Sociale kompetencer, venskaber og fritid");
+    // Re-scored with its own version, the stored answers give the stored result; the new
+    // instance has version 2 in use and finds version 1 by the assessment's hash.
+    let id: i64 = url.rsplit('/').next().unwrap().parse().unwrap();
+    let cat = v2_app.state.catalogue.clone().unwrap();
+    let mut conn = v2_app.db.conn().await.unwrap();
+    let stored = trivsel::assessment::db::get(&mut conn, id)
+        .await
+        .unwrap()
+        .unwrap();
+    let own = trivsel::assessment::versions::questionnaire(
+        &mut conn,
+        &cat,
+        &stored.questionnaire_id,
+        &stored.questionnaire_hash,
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(own.def.version, 1);
+    assert_ne!(own.hash, cat.by_id("trivsel-6-9").unwrap().hash);
+    let again = trivsel::scoring::score(
+        &own.model,
+        &trivsel::questionnaire::answers_from_map(&own, &stored.answer_map()).unwrap(),
+    );
+    assert_eq!(again.total, stored.total);
+    assert_eq!(again.domains, stored.domains());
+    drop(conn);
 
     // The correction is made with version 2, from the old answers.
     let res = c.post(&format!("{url}/correct"), &[]).await;
@@ -1008,11 +1035,7 @@ async fn a_round_uses_an_optional_instrument_beside_the_questionnaire_for_the_ag
     let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("questionnaires");
     let example = std::fs::read_to_string(shipped.join("examples/strengths-difficulties.toml"))
         .unwrap()
-        .replacen(
-            "age_to = 17\n",
-            "age_to = 17\ninformant = \"parent\"\noptional = true\n",
-            1,
-        );
+        .replacen("informant = \"educator\"", "informant = \"parent\"", 1);
     std::fs::write(dir.path().join("sd-25.toml"), example).unwrap();
     let app = TestApp::spawn_with(trivsel::config::Config {
         questionnaire_dir: Some(dir.path().to_path_buf()),

@@ -1270,3 +1270,67 @@ async fn an_admin_moves_a_child_choosing_the_institution_first() {
     b.open(&format!("/children/{child}/access-report")).await;
     b.close().await;
 }
+
+/// A conditional item waits for the earlier answer that calls for it: hidden until then, shown
+/// when given, hidden again when the answer changes; the page passes axe either way.
+#[tokio::test]
+#[ignore = "needs Chromium, chromedriver and axe-core: run by .ci/run"]
+async fn a_conditional_item_appears_on_the_earlier_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("questionnaires");
+    for sub in ["", "scales"] {
+        std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+        for e in std::fs::read_dir(shipped.join(sub)).unwrap() {
+            let p = e.unwrap().path();
+            if !p.is_file() {
+                continue;
+            }
+            let mut body = std::fs::read_to_string(&p).unwrap();
+            // The school ages: "social_3" asked only when "social_2" is answered 1 or 2.
+            if sub.is_empty()
+                && (body.contains("age_from = 6\n") || body.contains("age_from = 10\n"))
+            {
+                body = body.replacen("version = 1", "version = 2", 1).replacen(
+                    "id = \"social_3\"\n",
+                    "id = \"social_3\"\nshow_if = { item = \"social_2\", values = [\"1\", \"2\"] }\n",
+                    1,
+                );
+            }
+            std::fs::write(dir.path().join(sub).join(p.file_name().unwrap()), body).unwrap();
+        }
+    }
+    let app = demo_app_with(trivsel::config::Config {
+        questionnaire_dir: Some(dir.path().to_path_buf()),
+        ..Default::default()
+    })
+    .await;
+    let class = group_id(&app, "Centrumskolen", "3.A").await;
+    let child = app
+        .count(&format!(
+            "SELECT MIN(child_id) FROM enrolments WHERE group_id = {class} AND to_date IS NULL"
+        ))
+        .await;
+    let b = Browser::start(&app.base).await;
+    b.login("laerer@demo.trivsel.dk").await;
+    b.open(&format!("/children/{child}/assess?kind=individual"))
+        .await;
+    let hidden = async || {
+        b.c.execute(
+            "return document.querySelector('fieldset[data-show-if]').hidden;",
+            vec![],
+        )
+        .await
+        .unwrap()
+    };
+    assert_eq!(
+        hidden().await,
+        json!(true),
+        "hidden until social_2 is answered"
+    );
+    b.click("input[name='social_2'][value='1']").await;
+    assert_eq!(hidden().await, json!(false), "asked on «Passer delvist»");
+    b.axe("the form with the conditional item shown").await;
+    b.click("input[name='social_2'][value='0']").await;
+    assert_eq!(hidden().await, json!(true), "hidden again on «Passer ikke»");
+    b.close().await;
+}

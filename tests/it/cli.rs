@@ -490,7 +490,7 @@ fn the_questionnaires_are_built_in_and_init_writes_editable_copies() {
             .count()
     };
     assert_eq!(
-        count(&shipped) + count(&shipped.join("scales")),
+        count(&shipped) + count(&shipped.join("scales")) + count(&shipped.join("examples")),
         trivsel::questionnaire::BUILT_IN.len(),
         "every shipped file is built in"
     );

@@ -856,7 +856,13 @@ fn mistakes_in_the_new_keys_are_refused_with_file_key_and_reason() {
             "sd-25.toml: free_text[0].max_chars: 1 to 4000 characters",
         ),
         (
-            Box::new(|b| b.replacen("age_to = 17\n", "age_to = 17\ninformant = \"parent\"\n", 1)),
+            Box::new(|b| {
+                b.replacen(
+                    "informant = \"educator\"\noptional = true",
+                    "informant = \"parent\"",
+                    1,
+                )
+            }),
             "sd-25.toml: optional: a parent's or child's questionnaire is used beside the educators' one",
         ),
         (
@@ -911,6 +917,38 @@ fn an_age_overlap_does_not_hide_the_files_other_problems() {
     );
     assert!(
         msg.contains("3-5.toml: scoring[0].bands[0].cutoffs[0].from: must be a number above 0"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn sizes_beyond_the_limits_are_refused() {
+    // 51 options: answers are stored and indexed one byte each, and no instrument needs more.
+    let dir = example_dir(|b| {
+        let extra: String = (3..51)
+            .map(|n| format!("  {{ value = \"{n}\", score = 2, label = {{ da = \"Svar {n}\", en = \"Answer {n}\" }} }},\n"))
+            .collect();
+        b.replacen(
+            "  { value = \"2\", score = 2, label = { da = \"Passer helt\", en = \"Certainly true\" } },\n",
+            &format!("  {{ value = \"2\", score = 2, label = {{ da = \"Passer helt\", en = \"Certainly true\" }} }},\n{extra}"),
+            1,
+        )
+    });
+    let msg = problems(dir.path());
+    assert!(
+        msg.contains("sd-25.toml: response_sets.truth.options: at most 50 options"),
+        "{msg}"
+    );
+    // 505 items.
+    let dir = example_dir(|b| {
+        let extra: String = (26..=505)
+            .map(|n| format!("[[items]]\nid = \"s{n:03}\"\ndomain = \"peer\"\ntext = {{ da = \"Udsagn {n}\", en = \"Statement {n}\" }}\nresponses = \"truth\"\n\n"))
+            .collect();
+        b.replacen("[total]", &format!("{extra}[total]"), 1)
+    });
+    let msg = problems(dir.path());
+    assert!(
+        msg.contains("sd-25.toml: items: at most 500 items"),
         "{msg}"
     );
 }
