@@ -902,28 +902,6 @@ async fn the_form_shows_the_engines_suggestion_while_it_is_filled_in() {
     );
 }
 
-/// A copy of the shipped questionnaire folder (questionnaires, scales, alert rules) with one
-/// file edited.
-fn questionnaires_with(file: &str, edit: impl Fn(String) -> String) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("questionnaires");
-    for sub in ["", "scales"] {
-        std::fs::create_dir_all(dir.path().join(sub)).unwrap();
-        for e in std::fs::read_dir(shipped.join(sub)).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_file() {
-                let name = std::path::Path::new(sub).join(p.file_name().unwrap());
-                let mut body = std::fs::read_to_string(&p).unwrap();
-                if name == std::path::Path::new(file) {
-                    body = edit(body);
-                }
-                std::fs::write(dir.path().join(name), body).unwrap();
-            }
-        }
-    }
-    dir
-}
-
 /// After the questionnaire changes (a domain renamed, an item added), an assessment made
 /// with the old version is still shown with that version; its correction starts from its
 /// answers carried into the new version, with the new item marked and unanswered.
@@ -1037,12 +1015,7 @@ async fn a_round_uses_an_optional_instrument_beside_the_questionnaire_for_the_ag
         .unwrap()
         .replacen("informant = \"educator\"", "informant = \"parent\"", 1);
     std::fs::write(dir.path().join("sd-25.toml"), example).unwrap();
-    let app = TestApp::spawn_with(trivsel::config::Config {
-        questionnaire_dir: Some(dir.path().to_path_buf()),
-        ..Default::default()
-    })
-    .await;
-    let f = Fixture::create(&app).await;
+    let (app, f) = spawn_with_questionnaires(&dir).await;
     let mut c = app.login(EDUCATOR).await;
     let parents = format!("/children/{}/assess?q=example-sd-25", f.child_a1);
     // Not before a round names it.
@@ -1141,12 +1114,7 @@ async fn a_conditional_item_is_asked_only_on_the_earlier_answer() {
             1,
         )
     });
-    let app = TestApp::spawn_with(trivsel::config::Config {
-        questionnaire_dir: Some(dir.path().to_path_buf()),
-        ..Default::default()
-    })
-    .await;
-    let f = Fixture::create(&app).await;
+    let (app, f) = spawn_with_questionnaires(&dir).await;
     open_round(&app).await;
     let mut c = app.login(EDUCATOR).await;
     let assess = format!("/children/{}/assess", f.child_a1);
@@ -1182,12 +1150,7 @@ async fn a_free_text_item_is_answered_in_own_words() {
             1,
         )
     });
-    let app = TestApp::spawn_with(trivsel::config::Config {
-        questionnaire_dir: Some(dir.path().to_path_buf()),
-        ..Default::default()
-    })
-    .await;
-    let f = Fixture::create(&app).await;
+    let (app, f) = spawn_with_questionnaires(&dir).await;
     open_round(&app).await;
     let mut c = app.login(EDUCATOR).await;
     let assess = format!("/children/{}/assess", f.child_a1);

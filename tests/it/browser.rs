@@ -1276,29 +1276,18 @@ async fn an_admin_moves_a_child_choosing_the_institution_first() {
 #[tokio::test]
 #[ignore = "needs Chromium, chromedriver and axe-core: run by .ci/run"]
 async fn a_conditional_item_appears_on_the_earlier_answer() {
-    let dir = tempfile::tempdir().unwrap();
-    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("questionnaires");
-    for sub in ["", "scales"] {
-        std::fs::create_dir_all(dir.path().join(sub)).unwrap();
-        for e in std::fs::read_dir(shipped.join(sub)).unwrap() {
-            let p = e.unwrap().path();
-            if !p.is_file() {
-                continue;
-            }
-            let mut body = std::fs::read_to_string(&p).unwrap();
-            // The school ages: "social_3" asked only when "social_2" is answered 1 or 2.
-            if sub.is_empty()
-                && (body.contains("age_from = 6\n") || body.contains("age_from = 10\n"))
-            {
-                body = body.replacen("version = 1", "version = 2", 1).replacen(
-                    "id = \"social_3\"\n",
-                    "id = \"social_3\"\nshow_if = { item = \"social_2\", values = [\"1\", \"2\"] }\n",
-                    1,
-                );
-            }
-            std::fs::write(dir.path().join(sub).join(p.file_name().unwrap()), body).unwrap();
+    // The school ages: "social_3" asked only when "social_2" is answered 1 or 2.
+    let dir = crate::helpers::questionnaires_edited(|name, body| {
+        if name == "6-9.toml" || name == "10-13.toml" {
+            body.replacen("version = 1", "version = 2", 1).replacen(
+                "id = \"social_3\"\n",
+                "id = \"social_3\"\nshow_if = { item = \"social_2\", values = [\"1\", \"2\"] }\n",
+                1,
+            )
+        } else {
+            body
         }
-    }
+    });
     let app = demo_app_with(trivsel::config::Config {
         questionnaire_dir: Some(dir.path().to_path_buf()),
         ..Default::default()

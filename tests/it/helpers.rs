@@ -792,3 +792,39 @@ impl TestApp {
         assert_eq!(kept, recount, "round_counts differs from a recount");
     }
 }
+
+/// A copy of the shipped questionnaire folder (questionnaires, scales, alert rules and
+/// retention policy; not `examples/`) with `file` (a path inside it, "" for none) edited.
+pub fn questionnaires_with(file: &str, edit: impl Fn(String) -> String) -> tempfile::TempDir {
+    questionnaires_edited(|name, body| if name == file { edit(body) } else { body })
+}
+
+/// [`questionnaires_with`], every file passed through `edit` with its path in the folder.
+pub fn questionnaires_edited(edit: impl Fn(&str, String) -> String) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("questionnaires");
+    for sub in ["", "scales"] {
+        std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+        for e in std::fs::read_dir(shipped.join(sub)).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_file() {
+                let name = std::path::Path::new(sub).join(p.file_name().unwrap());
+                let body = std::fs::read_to_string(&p).unwrap();
+                let body = edit(name.to_str().unwrap(), body);
+                std::fs::write(dir.path().join(name), body).unwrap();
+            }
+        }
+    }
+    dir
+}
+
+/// A server using the questionnaire folder `dir`, with the fixture's organisation.
+pub async fn spawn_with_questionnaires(dir: &tempfile::TempDir) -> (TestApp, Fixture) {
+    let app = TestApp::spawn_with(Config {
+        questionnaire_dir: Some(dir.path().to_path_buf()),
+        ..Default::default()
+    })
+    .await;
+    let f = Fixture::create(&app).await;
+    (app, f)
+}
