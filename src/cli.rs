@@ -242,8 +242,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     .questionnaires
                     .iter()
                     .map(|q| format!(
-                        "{} v{} ({}–{} years)",
-                        q.def.id, q.def.version, q.def.age_from, q.def.age_to
+                        "{} v{} ({}–{} years{})",
+                        q.def.id,
+                        q.def.version,
+                        q.def.age_from,
+                        q.def.age_to,
+                        if q.def.optional {
+                            format!(", optional, informant {}", q.def.informant.as_str())
+                        } else {
+                            String::new()
+                        }
                     ))
                     .collect::<Vec<_>>()
                     .join(", ")

@@ -324,6 +324,15 @@ pub enum Informant {
 }
 
 impl Informant {
+    /// As written in a file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Informant::Educator => "educator",
+            Informant::Parent => "parent",
+            Informant::Child => "child",
+        }
+    }
+
     /// The locale key of its name.
     pub fn label_key(self) -> &'static str {
         match self {
