@@ -44,6 +44,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(crate::home::router())
         .merge(crate::auth::routes::router())
+        .merge(crate::auth::account::router())
         .merge(crate::org::routes::router())
         .merge(crate::assessment::routes::router())
         .merge(crate::consent::routes::router())

@@ -4,8 +4,8 @@
 //! browser-sent `Origin` must be our own.
 //!
 //! A visitor who is not logged in has no session to keep a token in (none is stored until it
-//! holds something). The two forms such a visitor posts, the login and the first admin's
-//! setup, are accepted without a token only when the browser says where they came from and it
+//! holds something). The forms such a visitor posts — the login, the first admin's setup, the
+//! request for a reset link and the password chosen from an emailed link — are accepted without a token only when the browser says where they came from and it
 //! is here: an `Origin` of our own, or `Sec-Fetch-Site: same-origin`. Browsers send at least
 //! one of them on every cross-site form post, so a forged login (login CSRF) is refused, and
 //! so is a post that says nothing about its origin.
@@ -92,7 +92,10 @@ enum Checked {
 
 /// The forms a visitor who is not logged in posts.
 fn anonymous_form(path: &str) -> bool {
-    path == "/login" || path.starts_with("/setup/")
+    path == "/login"
+        || path == "/password/forgot"
+        || path.starts_with("/setup/")
+        || path.starts_with("/account/")
 }
 
 /// Whether the browser declared that the request comes from our own pages. The `Origin` itself

@@ -1,6 +1,7 @@
 //! Accounts, roles, sessions, CSRF and the one place that decides what a user may see
 //! ([`scope`]). Handlers get the logged-in user through the [`Auth`] extractor.
 
+pub mod account;
 pub mod csrf;
 pub mod password;
 pub mod resume;

@@ -2,7 +2,7 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Form, Path, State};
+use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -318,7 +318,6 @@ struct UserForm {
     email: String,
     role: String,
     active: bool,
-    password: String,
     groups: Vec<i64>,
     institutions: Vec<i64>,
     districts: Vec<i64>,
@@ -336,7 +335,6 @@ impl UserForm {
                 "email" => f.email = v,
                 "role" => f.role = v,
                 "active" => f.active = true,
-                "password" => f.password = v,
                 "assign_group" => f.groups.extend(v.parse::<i64>().ok()),
                 "assign_institution" => f.institutions.extend(v.parse::<i64>().ok()),
                 "assign_district" => f.districts.extend(v.parse::<i64>().ok()),
@@ -384,6 +382,8 @@ impl UserForm {
 struct UserFormPage {
     ctx: PageCtx,
     id: Option<i64>,
+    /// An invitation was just sent (`?invited=1`).
+    invited: bool,
     form: UserForm,
     errors: FieldErrors,
     roles: Vec<(&'static str, &'static str)>,
@@ -415,6 +415,7 @@ impl UserFormPage {
         Ok(UserFormPage {
             ctx,
             id,
+            invited: false,
             form,
             errors,
             roles: Role::ALL
@@ -443,10 +444,17 @@ async fn new_user_page(State(state): State<AppState>, a: Auth) -> AppResult<Resp
     )
 }
 
+#[derive(Deserialize)]
+struct EditQuery {
+    #[serde(default)]
+    invited: Option<String>,
+}
+
 async fn edit_user_page(
     State(state): State<AppState>,
     a: Auth,
     Path(id): Path<i64>,
+    Query(q): Query<EditQuery>,
 ) -> AppResult<Response> {
     scope::admin(&a.user)?;
     let mut c = state.db.conn().await?;
@@ -466,10 +474,9 @@ async fn edit_user_page(
         districts,
         ..Default::default()
     };
-    Ok(
-        render(UserFormPage::new(&mut c, a.ctx, Some(id), form, FieldErrors::default()).await?)?
-            .into_response(),
-    )
+    let mut page = UserFormPage::new(&mut c, a.ctx, Some(id), form, FieldErrors::default()).await?;
+    page.invited = q.invited.is_some();
+    Ok(render(page)?.into_response())
 }
 
 async fn create_user(
@@ -493,7 +500,7 @@ async fn save_user(
     state: AppState,
     a: Auth,
     id: Option<i64>,
-    mut form: UserForm,
+    form: UserForm,
 ) -> AppResult<Response> {
     scope::admin(&a.user)?;
     let mut c = state.db.conn().await?;
@@ -501,8 +508,7 @@ async fn save_user(
         users::by_id(&mut c, id).await?.ok_or(AppError::NotFound)?;
     }
     if form.action == CHOOSE_INSTITUTION {
-        // Only the institution's groups were asked for; a password is never sent back.
-        form.password.clear();
+        // Only the institution's groups were asked for.
         let page = UserFormPage::new(&mut c, a.ctx, id, form, FieldErrors::default()).await?;
         return Ok(render(page)?.into_response());
     }
@@ -526,37 +532,36 @@ async fn save_user(
             }
         }
     }
-    if id.is_none() && form.password.is_empty() {
-        errors.add("password", tkey("err.password_length"));
-    }
-    if !form.password.is_empty() && form.password.chars().count() < password::MIN_LENGTH {
-        errors.add("password", tkey("err.password_length"));
-    }
     if id == Some(a.user.id) && (role != Some(Role::Admin) || !form.active) {
         errors.add("role", tkey("err.own_admin"));
     }
     let Some(role) = role.filter(|_| errors.is_empty()) else {
-        form.password.clear();
         let page = UserFormPage::new(&mut c, a.ctx, id, form, errors).await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(page)?).into_response());
     };
     drop(c);
-    let hash = if form.password.is_empty() {
-        None
-    } else {
-        Some(password::hash(form.password.clone()).await?)
-    };
     let now = state.now();
     let mut tx = state.db.begin().await?;
     let user_id = match id {
         Some(id) => {
             users::update(&mut tx, id, &form.email, &form.name, role, form.active).await?;
-            if let Some(h) = &hash {
-                users::set_password_hash(&mut tx, id, h).await?;
-            }
             id
         }
-        None => users::insert(&mut tx, &form.email, &form.name, role, hash.as_deref(), now).await?,
+        None => {
+            // No password: the new user chooses one from the invitation.
+            let id = users::insert(&mut tx, &form.email, &form.name, role, None, now).await?;
+            super::account::send_link(
+                &mut tx,
+                &state.config.base_url(),
+                id,
+                &users::normalise_email(&form.email),
+                super::account::Purpose::Invite,
+                now,
+                state.config.time_zone,
+            )
+            .await?;
+            id
+        }
     };
     users::set_assignments(&mut tx, user_id, role, form.assign(role)).await?;
     tx.commit().await?;
@@ -567,5 +572,9 @@ async fn save_user(
         account = user_id,
         "staff account saved"
     );
-    Ok(Redirect::to("/admin/users").into_response())
+    Ok(match id {
+        Some(_) => Redirect::to("/admin/users"),
+        None => Redirect::to(&format!("/admin/users/{user_id}?invited=1")),
+    }
+    .into_response())
 }

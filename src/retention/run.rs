@@ -213,12 +213,21 @@ fn targets(rule: &Rule) -> Vec<Target> {
         )],
         // The access log goes a whole seal at a time (`audit::purge`); see `run_rule`.
         Records::AccessLog => vec![target("access_log", "x.at < $1".into(), &[], ROW_BATCH)],
-        Records::Sessions => vec![target(
-            "sessions",
-            "x.expires_at <= $1".into(),
-            &["DELETE FROM sessions WHERE id IN ({batch})"],
-            ROW_BATCH,
-        )],
+        Records::Sessions => vec![
+            target(
+                "sessions",
+                "x.expires_at <= $1".into(),
+                &["DELETE FROM sessions WHERE id IN ({batch})"],
+                ROW_BATCH,
+            ),
+            // Invitation and reset links (`auth::account`) go with the sessions.
+            target(
+                "account_tokens",
+                "x.expires_at <= $1".into(),
+                &["DELETE FROM account_tokens WHERE id IN ({batch})"],
+                ROW_BATCH,
+            ),
+        ],
         Records::Outbox => vec![target(
             "outbox",
             "(x.sent_at < $1 OR x.given_up_at < $1)".into(),

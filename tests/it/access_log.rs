@@ -307,12 +307,11 @@ async fn the_data_protection_officer_reads_the_log_and_nothing_else() {
                 ("email", "dpo@test.dk"),
                 ("role", "dpo"),
                 ("active", "on"),
-                ("password", PASSWORD),
             ],
         )
         .await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
-    let mut dpo = app.login("dpo@test.dk").await;
+    let mut dpo = app.accept_invitation("dpo@test.dk", PASSWORD).await;
     dpo.get("/")
         .await
         .assert_contains("Databeskyttelse")

@@ -525,3 +525,206 @@ async fn wrong_passwords_do_not_hold_up_writes() {
         "a write waited {median:?} (median) while a password check takes {check:?}"
     );
 }
+
+/// The admin invites a new user by email; the user chooses their own password from a
+/// single-use link that expires; the admin never types or sees it and can send a new link.
+#[tokio::test]
+async fn an_invited_user_chooses_their_own_password() {
+    let smtp = crate::smtp::SmtpServer::start().await;
+    let app = TestApp::spawn_with(crate::alerts::mail_config(smtp.port)).await;
+    let f = Fixture::create(&app).await;
+    let mut admin = app.login(ADMIN).await;
+    let form = admin.get("/admin/users/new").await;
+    form.assert_contains("selv vælger sin adgangskode")
+        .assert_lacks("type=\"password\"");
+    let group = f.room_a.to_string();
+    let res = admin
+        .post(
+            "/admin/users/new",
+            &[
+                ("name", "Ida Ny"),
+                ("email", "ida@test.dk"),
+                ("role", "educator"),
+                ("active", "on"),
+                ("password", "ignoreret-kode-1"),
+                ("assign_group", &group),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let page = admin.get(res.location.as_deref().unwrap()).await;
+    page.assert_contains("Invitationen er sendt.");
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM users WHERE email = 'ida@test.dk' AND password_hash IS NULL"
+        )
+        .await,
+        1,
+        "no password until she chooses one; a posted one is ignored"
+    );
+    assert_eq!(
+        app.client()
+            .login("ida@test.dk", "ignoreret-kode-1")
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // The email arrives by SMTP with a link and nothing about any child.
+    let mails = smtp.wait_for(1).await;
+    assert_eq!(mails.len(), 1);
+    assert!(
+        mails[0].contains("Trivsel: du er inviteret"),
+        "{}",
+        mails[0]
+    );
+    assert!(mails[0].contains("/account/"), "{}", mails[0]);
+    crate::smtp::assert_no_personal_data(&app, &mails).await;
+
+    let link = app.emailed_link("ida@test.dk").await;
+    let mut ida = app.client();
+    ida.get(&link)
+        .await
+        .assert_contains("Velkommen til Trivsel");
+    let res = ida
+        .post(&link, &[("password", "kort"), ("password2", "kort")])
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    res.assert_contains("Adgangskoden skal have mindst 10 tegn.");
+    let res = ida
+        .post(
+            &link,
+            &[
+                ("password", "min-egen-kode-1"),
+                ("password2", "min-egen-kode-2"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    res.assert_contains("De to adgangskoder er ikke ens.");
+    let res = ida
+        .post(
+            &link,
+            &[
+                ("password", "min-egen-kode-1"),
+                ("password2", "min-egen-kode-1"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    ida.get("/").await.assert_contains("Rød stue");
+    // Used once.
+    assert_eq!(app.client().get(&link).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.client()
+            .login("ida@test.dk", "min-egen-kode-1")
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+
+    // A new invitation replaces the unused one; a link expires after seven days.
+    let id = app
+        .count("SELECT id FROM users WHERE email = 'ida@test.dk'")
+        .await;
+    admin.post(&format!("/admin/users/{id}/invite"), &[]).await;
+    let first = app.emailed_link("ida@test.dk").await;
+    admin.post(&format!("/admin/users/{id}/invite"), &[]).await;
+    let second = app.emailed_link("ida@test.dk").await;
+    assert_ne!(first, second);
+    assert_eq!(app.client().get(&first).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.client().get(&second).await.status, StatusCode::OK);
+    app.state.clock.advance(chrono::Duration::days(8));
+    assert_eq!(
+        app.client().get(&second).await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+/// "Glemt adgangskode": the same answer whether or not the address has an account, a link that
+/// works once and for an hour, at most three an hour, and every other session of the account
+/// ended when the new password is chosen.
+#[tokio::test]
+async fn a_forgotten_password_is_reset_by_a_link_that_ends_other_sessions() {
+    let app = TestApp::spawn().await;
+    Fixture::create(&app).await;
+    let mut elsewhere = app.login(EDUCATOR).await;
+    assert_eq!(elsewhere.get("/").await.status, StatusCode::OK);
+
+    let mut c = app.client();
+    c.get("/login").await.assert_contains("/password/forgot");
+    // A form posted from another site is refused, as the login is.
+    let forged = c
+        .post_raw(
+            "/password/forgot",
+            &[("email", EDUCATOR)],
+            Some("http://evil.example"),
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::BAD_REQUEST);
+    let unknown = c
+        .post("/password/forgot", &[("email", "ingen@test.dk")])
+        .await;
+    let known = c.post("/password/forgot", &[("email", EDUCATOR)]).await;
+    assert_eq!(unknown.status, StatusCode::OK);
+    assert_eq!(known.status, StatusCode::OK);
+    let sent = |body: &str| {
+        body.split("id=\"forgot-sent\"")
+            .nth(1)
+            .map(|s| s.split("</p>").next().unwrap().to_string())
+    };
+    assert!(sent(&known.body).is_some());
+    assert_eq!(sent(&unknown.body), sent(&known.body), "the same answer");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM outbox WHERE recipient = 'ingen@test.dk'")
+            .await,
+        0
+    );
+    let bad = c
+        .post("/password/forgot", &[("email", "ikke en adresse")])
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    bad.assert_contains("id=\"email-error\"");
+
+    let link = app.emailed_link(EDUCATOR).await;
+    c.get(&link).await.assert_contains("Vælg ny adgangskode");
+    let res = c
+        .post(
+            &link,
+            &[
+                ("password", "helt-ny-kode-1"),
+                ("password2", "helt-ny-kode-1"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    assert_eq!(c.get("/").await.status, StatusCode::OK);
+    assert_eq!(
+        elsewhere.get("/").await.location.as_deref(),
+        Some("/login"),
+        "the other session ended"
+    );
+    assert_eq!(
+        app.client().login(EDUCATOR, PASSWORD).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.client().login(EDUCATOR, "helt-ny-kode-1").await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(app.client().get(&link).await.status, StatusCode::NOT_FOUND);
+
+    // At most three links an hour; a link works for an hour.
+    for _ in 0..3 {
+        c.post("/password/forgot", &[("email", EDUCATOR)]).await;
+    }
+    let educator = format!("recipient = '{EDUCATOR}' AND subject = 'Trivsel: ny adgangskode'");
+    assert_eq!(
+        app.count(&format!("SELECT COUNT(*) FROM outbox WHERE {educator}"))
+            .await,
+        3
+    );
+    let last = app.emailed_link(EDUCATOR).await;
+    app.state.clock.advance(chrono::Duration::minutes(61));
+    assert_eq!(app.client().get(&last).await.status, StatusCode::NOT_FOUND);
+}

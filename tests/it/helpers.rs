@@ -185,6 +185,40 @@ impl TestApp {
             Db::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
         }
     }
+
+    /// One text value read with `sql`.
+    pub async fn text(&self, sql: &str) -> String {
+        match &self.db {
+            Db::Sqlite { read, .. } => sqlx::query_scalar(sql).fetch_one(read).await.unwrap(),
+            Db::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+        }
+    }
+
+    /// The path of the newest single-use link (invitation or reset) emailed to `email`, read
+    /// from the outbox as the user would read the email.
+    pub async fn emailed_link(&self, email: &str) -> String {
+        let body = self
+            .text(&format!(
+                "SELECT body FROM outbox WHERE recipient = '{email}' ORDER BY id DESC LIMIT 1"
+            ))
+            .await;
+        let at = body.find("/account/").expect("a link in the email");
+        body[at..].split_whitespace().next().unwrap().to_string()
+    }
+
+    /// Follows the invitation emailed to `email` and chooses `password`: the new user,
+    /// logged in.
+    pub async fn accept_invitation(&self, email: &str, password: &str) -> Client {
+        let link = self.emailed_link(email).await;
+        let mut c = self.client();
+        let page = c.get(&link).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        let res = c
+            .post(&link, &[("password", password), ("password2", password)])
+            .await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+        c
+    }
 }
 
 /// The shipped questionnaires with the scale `scale`.
