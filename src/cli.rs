@@ -389,6 +389,9 @@ async fn serve(mut config: Config, demo: bool) -> anyhow::Result<()> {
     // The demo shows the screening sheet's quick placement unless configured otherwise.
     if demo {
         config.quick_placement.get_or_insert(true);
+        // Its accounts open with the password "demo"; the demo's own two-factor account shows
+        // the second step (README).
+        config.two_factor_roles.get_or_insert_with(Vec::new);
     }
     // Refuse to start on an invalid questionnaire, scale or retention file, before touching
     // anything.

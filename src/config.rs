@@ -95,6 +95,9 @@ pub struct Config {
     /// Whether the group page offers the quick placement "Trives" (the team's judgement that a
     /// child is thriving, without the questionnaire). Unset: off, except with `serve --demo`.
     pub quick_placement: Option<bool>,
+    /// The roles whose password accounts must use a second factor (TOTP). Unset: admins and
+    /// social workers, except with `serve --demo` (none); everyone else may choose one.
+    pub two_factor_roles: Option<Vec<String>>,
     /// The municipality's time zone (IANA name): every time is stored in UTC and shown, and
     /// every deadline is stated, in this zone.
     pub time_zone: chrono_tz::Tz,
@@ -131,6 +134,7 @@ impl Default for Config {
             reminder_days_before_close: 7,
             aggregate_cache_seconds: 60,
             quick_placement: None,
+            two_factor_roles: None,
             time_zone: chrono_tz::Europe::Copenhagen,
         }
     }
@@ -203,6 +207,12 @@ impl Config {
             self.max_connections > 0,
             "invalid configuration: max_connections must be positive"
         );
+        for role in self.two_factor_roles.iter().flatten() {
+            anyhow::ensure!(
+                crate::auth::Role::parse(role).is_some(),
+                "invalid configuration: two_factor_roles: {role:?} is not a role (educator, leader, social_worker, admin, dpo)"
+            );
+        }
         Ok(())
     }
 
@@ -252,6 +262,17 @@ impl Config {
             .unwrap_or_else(|| format!("http://{}", self.listen))
             .trim_end_matches('/')
             .to_string()
+    }
+
+    /// Whether accounts of `role` must use a second factor with their password.
+    pub fn two_factor_required(&self, role: crate::auth::Role) -> bool {
+        match &self.two_factor_roles {
+            Some(roles) => roles.iter().any(|r| r == role.as_str()),
+            None => matches!(
+                role,
+                crate::auth::Role::Admin | crate::auth::Role::SocialWorker
+            ),
+        }
     }
 
     pub fn secure_cookies(&self) -> bool {

@@ -220,6 +220,11 @@ const CHILDMINDERS: &[&str] = &["Dagplejer Anne", "Dagplejer Birgit", "Dagplejer
 const SFO_GROUPS: &[&str] = &["0.-1. klasse", "2. klasse", "3. klasse"];
 const CLUB_GROUPS: &[&str] = &["Juniorklub", "Ungdomsklub"];
 
+/// The demo account that shows the second step of a login: its authenticator secret is
+/// [`TWO_FACTOR_SECRET`] (base32; README), typed into any authenticator app.
+pub const TWO_FACTOR_ACCOUNT: &str = "tofaktor@demo.trivsel.dk";
+pub const TWO_FACTOR_SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+
 /// The demo accounts: (email, name, role, what they are assigned to).
 pub const ACCOUNTS: &[(&str, &str, Role, &str)] = &[
     (
@@ -249,6 +254,12 @@ pub const ACCOUNTS: &[(&str, &str, Role, &str)] = &[
     (
         "laerer@demo.trivsel.dk",
         "Lone Lærer",
+        Role::Educator,
+        "Centrumskolen:3.A",
+    ),
+    (
+        TWO_FACTOR_ACCOUNT,
+        "Tove Tofaktor",
         Role::Educator,
         "Centrumskolen:3.A",
     ),
@@ -496,6 +507,14 @@ pub async fn seed_with(
             }
         };
         users::set_assignments(&mut tx, id, role, &ids).await?;
+        if email == TWO_FACTOR_ACCOUNT {
+            crate::dispatch!(&mut tx, c => sqlx::query("UPDATE users SET totp_secret = $2 WHERE id = $1")
+                .bind(id)
+                .bind(TWO_FACTOR_SECRET)
+                .execute(&mut *c)
+                .await
+                .map(|r| r.rows_affected()))?;
+        }
         summary.accounts += 1;
     }
     if let (Some(dpo), Some(&first_group)) = (dpo, group_ids.values().min()) {

@@ -305,6 +305,10 @@ async fn set_password(
     tx.commit().await?;
     state.sessions.forget_user(user_id);
     tracing::info!(user_id, purpose = %purpose, "password chosen from a link");
+    // A link is one factor: an account with (or needing) a second one goes on to it.
+    if let Some(step) = super::totp::after_password(&state, &v.session, user_id).await? {
+        return Ok(Redirect::to(step).into_response());
+    }
     super::log_in(&v.session, user_id).await?;
     Ok(Redirect::to("/").into_response())
 }

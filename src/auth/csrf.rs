@@ -4,8 +4,9 @@
 //! browser-sent `Origin` must be our own.
 //!
 //! A visitor who is not logged in has no session to keep a token in (none is stored until it
-//! holds something). The forms such a visitor posts — the login, the first admin's setup, the
-//! request for a reset link and the password chosen from an emailed link — are accepted without a token only when the browser says where they came from and it
+//! holds something). The forms such a visitor posts — the login and its second step, the first
+//! admin's setup, the request for a reset link and the password chosen from an emailed link —
+//! are accepted without a token only when the browser says where they came from and it
 //! is here: an `Origin` of our own, or `Sec-Fetch-Site: same-origin`. Browsers send at least
 //! one of them on every cross-site form post, so a forged login (login CSRF) is refused, and
 //! so is a post that says nothing about its origin.
@@ -93,6 +94,8 @@ enum Checked {
 /// The forms a visitor who is not logged in posts.
 fn anonymous_form(path: &str) -> bool {
     path == "/login"
+        || path == "/login/code"
+        || path == "/two-factor/setup"
         || path == "/password/forgot"
         || path.starts_with("/setup/")
         || path.starts_with("/account/")

@@ -9,6 +9,7 @@ pub mod routes;
 pub mod scope;
 pub mod session_store;
 pub mod throttle;
+pub mod totp;
 pub mod users;
 
 use axum::extract::FromRequestParts;

@@ -104,9 +104,15 @@ async fn login(
     match user {
         Some(id) if ok => {
             let token = throttle::succeeded(&state.db, attempt, id, device.as_deref(), now).await?;
-            super::log_in(&v.session, id).await?;
-            tracing::info!(user_id = id, "logged in");
-            let next = super::resume::take_path(&v.session).await?;
+            // With a second factor the password only opens the second step.
+            let next = match super::totp::after_password(&state, &v.session, id).await? {
+                Some(step) => step.to_string(),
+                None => {
+                    super::log_in(&v.session, id).await?;
+                    tracing::info!(user_id = id, "logged in");
+                    super::resume::take_path(&v.session).await?
+                }
+            };
             let mut response = Redirect::to(&next).into_response();
             if let Some(token) = token {
                 response.headers_mut().append(
@@ -384,6 +390,8 @@ struct UserFormPage {
     id: Option<i64>,
     /// An invitation was just sent (`?invited=1`).
     invited: bool,
+    /// The second factor was just reset (`?two_factor_reset=1`).
+    two_factor_reset: bool,
     form: UserForm,
     errors: FieldErrors,
     roles: Vec<(&'static str, &'static str)>,
@@ -416,6 +424,7 @@ impl UserFormPage {
             ctx,
             id,
             invited: false,
+            two_factor_reset: false,
             form,
             errors,
             roles: Role::ALL
@@ -448,6 +457,8 @@ async fn new_user_page(State(state): State<AppState>, a: Auth) -> AppResult<Resp
 struct EditQuery {
     #[serde(default)]
     invited: Option<String>,
+    #[serde(default)]
+    two_factor_reset: Option<String>,
 }
 
 async fn edit_user_page(
@@ -476,6 +487,7 @@ async fn edit_user_page(
     };
     let mut page = UserFormPage::new(&mut c, a.ctx, Some(id), form, FieldErrors::default()).await?;
     page.invited = q.invited.is_some();
+    page.two_factor_reset = q.two_factor_reset.is_some();
     Ok(render(page)?.into_response())
 }
 

@@ -187,3 +187,15 @@ pub async fn succeeded(
     tx.commit().await?;
     Ok(token)
 }
+
+/// Marks an attempt at a step after the password (the second factor) a success; that step
+/// knows no devices.
+pub async fn step_succeeded(db: &Db, attempt: Attempt) -> anyhow::Result<()> {
+    let mut w = db.writer().await?;
+    dispatch!(&mut w, c => sqlx::query("UPDATE login_attempts SET success = TRUE WHERE id = $1")
+        .bind(attempt.id)
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}

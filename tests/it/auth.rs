@@ -728,3 +728,258 @@ async fn a_forgotten_password_is_reset_by_a_link_that_ends_other_sessions() {
     app.state.clock.advance(chrono::Duration::minutes(61));
     assert_eq!(app.client().get(&last).await.status, StatusCode::NOT_FOUND);
 }
+
+/// The code an authenticator app shows for `secret` (base32, as the setup page prints it) at
+/// `at`.
+fn app_code(secret: &str, at: chrono::DateTime<chrono::Utc>) -> String {
+    let secret: String = secret.chars().filter(|c| !c.is_whitespace()).collect();
+    totp_rs::Builder::new()
+        .with_secret(totp_rs::Secret::try_from_base32(&secret).unwrap())
+        .with_account_name("test")
+        .build()
+        .unwrap()
+        .generate(at.timestamp() as u64)
+        .to_string()
+}
+
+/// The secret printed on the setup page.
+fn printed_secret(page: &str) -> String {
+    page.split("<code id=\"totp-secret\">")
+        .nth(1)
+        .and_then(|s| s.split("</code>").next())
+        .expect("the secret on the setup page")
+        .to_string()
+}
+
+fn two_factor_config() -> Config {
+    Config {
+        two_factor_roles: Some(vec!["admin".into(), "social_worker".into()]),
+        ..Config::default()
+    }
+}
+
+/// By default admins and social workers need a second factor: the password opens only the
+/// second step; an account without one enrols (QR code drawn by the server, a code to confirm,
+/// ten recovery codes shown once); a code is accepted once; a recovery code works once; wrong
+/// codes are throttled like wrong passwords. A password chosen from an invitation does not
+/// skip the step.
+#[tokio::test]
+async fn admins_and_social_workers_log_in_with_two_factors() {
+    assert!(Config::default().two_factor_required(trivsel::auth::Role::Admin));
+    assert!(Config::default().two_factor_required(trivsel::auth::Role::SocialWorker));
+    assert!(!Config::default().two_factor_required(trivsel::auth::Role::Educator));
+    let app = TestApp::spawn_with(two_factor_config()).await;
+    Fixture::create(&app).await;
+    let mut c = app.client();
+    let res = c.login(ADMIN, PASSWORD).await;
+    assert_eq!(res.location.as_deref(), Some("/login/code"));
+    assert_eq!(
+        c.get("/").await.location.as_deref(),
+        Some("/login"),
+        "not in yet"
+    );
+    assert_eq!(
+        c.get("/login/code").await.location.as_deref(),
+        Some("/two-factor/setup")
+    );
+    let setup = c.get("/two-factor/setup").await;
+    setup
+        .assert_contains("<svg")
+        .assert_contains("Opsæt to faktorer");
+    let secret = printed_secret(&setup.body);
+    let wrong = c.post("/two-factor/setup", &[("code", "000000")]).await;
+    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        printed_secret(&wrong.body),
+        secret,
+        "the same secret until confirmed"
+    );
+    let now = app.state.now();
+    let done = c
+        .post("/two-factor/setup", &[("code", &app_code(&secret, now))])
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    let codes: Vec<String> = done
+        .body
+        .split("<li><code>")
+        .skip(1)
+        .map(|s| s.split("</code>").next().unwrap().to_string())
+        .collect();
+    assert_eq!(codes.len(), 10);
+    assert_eq!(c.get("/").await.status, StatusCode::OK, "logged in");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM recovery_codes WHERE used_at IS NULL")
+            .await,
+        10
+    );
+
+    // Next time: password, then a code — each code once.
+    let same_step = app_code(&secret, now);
+    let mut c = app.client();
+    c.login(ADMIN, PASSWORD).await;
+    let used = c.post("/login/code", &[("code", &same_step)]).await;
+    assert_eq!(used.status, StatusCode::UNAUTHORIZED);
+    used.assert_contains("Koden er forkert eller er allerede brugt.");
+    app.state.clock.advance(chrono::Duration::seconds(30));
+    let res = c
+        .post(
+            "/login/code",
+            &[("code", &app_code(&secret, app.state.now()))],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    assert_eq!(c.get("/").await.status, StatusCode::OK);
+
+    // A recovery code, typed with a space and in small letters, works once.
+    let typed = codes[0].replace('-', " ").to_lowercase();
+    let mut c = app.client();
+    c.login(ADMIN, PASSWORD).await;
+    assert_eq!(
+        c.post("/login/code", &[("code", &typed)]).await.status,
+        StatusCode::SEE_OTHER
+    );
+    let mut c = app.client();
+    c.login(ADMIN, PASSWORD).await;
+    assert_eq!(
+        c.post("/login/code", &[("code", &typed)]).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // An invited social worker chooses a password, then must set up the second factor.
+    let mut admin = app.client();
+    admin.login(ADMIN, PASSWORD).await;
+    app.state.clock.advance(chrono::Duration::seconds(30));
+    admin
+        .post(
+            "/login/code",
+            &[("code", &app_code(&secret, app.state.now()))],
+        )
+        .await;
+    admin.get("/").await;
+    let district = app.count("SELECT MIN(id) FROM districts").await.to_string();
+    let res = admin
+        .post(
+            "/admin/users/new",
+            &[
+                ("name", "Sara Social"),
+                ("email", "sara@test.dk"),
+                ("role", "social_worker"),
+                ("active", "on"),
+                ("assign_district", &district),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let link = app.emailed_link("sara@test.dk").await;
+    let mut sara = app.client();
+    sara.get(&link).await;
+    let res = sara
+        .post(
+            &link,
+            &[
+                ("password", "saras-egen-kode"),
+                ("password2", "saras-egen-kode"),
+            ],
+        )
+        .await;
+    assert_eq!(res.location.as_deref(), Some("/login/code"));
+    assert_eq!(sara.get("/").await.location.as_deref(), Some("/login"));
+
+    // Wrong codes are throttled.
+    let mut limited = false;
+    for _ in 0..8 {
+        let res = c.post("/login/code", &[("code", "123456")]).await;
+        if res.status == StatusCode::TOO_MANY_REQUESTS {
+            limited = true;
+            break;
+        }
+    }
+    assert!(limited, "wrong codes are throttled");
+}
+
+/// An educator may turn two factors on; the admin resets them (logged, the user told by an
+/// email that names no child), and the educator then logs in with the password again.
+#[tokio::test]
+async fn an_educator_turns_two_factors_on_and_the_admin_resets_them() {
+    let app = TestApp::spawn_with(two_factor_config()).await;
+    let f = Fixture::create(&app).await;
+    let mut c = app.login(EDUCATOR).await;
+    c.get("/account/security")
+        .await
+        .assert_contains("To faktorer er ikke slået til.");
+    let secret = printed_secret(&c.get("/two-factor/setup").await.body);
+    let done = c
+        .post(
+            "/two-factor/setup",
+            &[("code", &app_code(&secret, app.state.now()))],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::OK);
+    c.get("/account/security")
+        .await
+        .assert_contains("To faktorer er slået til.");
+
+    let mut c = app.client();
+    assert_eq!(
+        c.login(EDUCATOR, PASSWORD).await.location.as_deref(),
+        Some("/login/code")
+    );
+    app.state.clock.advance(chrono::Duration::seconds(30));
+    let res = c
+        .post(
+            "/login/code",
+            &[("code", &app_code(&secret, app.state.now()))],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    c.get("/").await.assert_contains("1.A");
+
+    // The admin resets it: logged, the user told, and the password alone opens again.
+    let educator = app
+        .count(&format!("SELECT id FROM users WHERE email = '{EDUCATOR}'"))
+        .await;
+    let mut admin = app.client();
+    admin.login(ADMIN, PASSWORD).await;
+    let admin_secret = printed_secret(&admin.get("/two-factor/setup").await.body);
+    admin
+        .post(
+            "/two-factor/setup",
+            &[("code", &app_code(&admin_secret, app.state.now()))],
+        )
+        .await;
+    admin.get("/").await;
+    let res = admin
+        .post(&format!("/admin/users/{educator}/two-factor/reset"), &[])
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    admin
+        .get(res.location.as_deref().unwrap())
+        .await
+        .assert_contains("Den anden faktor er nulstillet");
+    assert_eq!(
+        app.count(&format!("SELECT COUNT(*) FROM access_log WHERE object = 'user:{educator}' AND detail = 'two-factor-reset' AND user_id = {}", f.admin)).await,
+        1
+    );
+    let mail = app
+        .text(&format!(
+            "SELECT body FROM outbox WHERE recipient = '{EDUCATOR}' AND subject = 'Trivsel: din anden faktor er nulstillet'"
+        ))
+        .await;
+    crate::smtp::assert_no_personal_data(&app, &[mail]).await;
+    assert_eq!(
+        app.client()
+            .login(EDUCATOR, PASSWORD)
+            .await
+            .location
+            .as_deref(),
+        Some("/")
+    );
+    // Educators cannot reset anyone's second factor.
+    let mut e = app.login(EDUCATOR).await;
+    assert_eq!(
+        e.post(&format!("/admin/users/{}/two-factor/reset", f.admin), &[])
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+}

@@ -77,6 +77,27 @@ async fn demo_accounts_see_their_own_scope() {
         .await
         .assert_contains("Distrikt Nord")
         .assert_lacks("Centrumskolen");
+
+    // The two-factor educator: the password, then the code from the app set up with the
+    // README's key.
+    let mut tove = app.client();
+    let res = tove
+        .login(trivsel::demo::TWO_FACTOR_ACCOUNT, trivsel::demo::PASSWORD)
+        .await;
+    assert_eq!(res.location.as_deref(), Some("/login/code"));
+    tove.get("/login/code")
+        .await
+        .assert_contains("Kode fra din app");
+    let code = totp_rs::Builder::new()
+        .with_secret(totp_rs::Secret::try_from_base32(trivsel::demo::TWO_FACTOR_SECRET).unwrap())
+        .with_account_name("demo")
+        .build()
+        .unwrap()
+        .generate(app.state.now().timestamp() as u64)
+        .to_string();
+    let res = tove.post("/login/code", &[("code", &code)]).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    tove.get("/").await.assert_contains("3.A");
 }
 
 #[tokio::test]

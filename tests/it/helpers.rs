@@ -85,6 +85,9 @@ impl TestApp {
 
     async fn spawn_on(url: String, store: Store, mut config: Config) -> TestApp {
         config.listen = "127.0.0.1:0".parse().unwrap();
+        // Logins here give the password alone unless a test asks for the production default
+        // (two factors for admins and social workers): `auth::two_factor_*` do.
+        config.two_factor_roles.get_or_insert_with(Vec::new);
         config.max_connections = 5;
         let db = Db::connect(&url, config.max_connections)
             .await
@@ -121,6 +124,7 @@ impl TestApp {
     /// pools, caches and background jobs, and the same clock.
     pub async fn another_instance(&self, mut config: Config) -> TestApp {
         config.listen = "127.0.0.1:0".parse().unwrap();
+        config.two_factor_roles.get_or_insert_with(Vec::new);
         config.max_connections = 5;
         let db = Db::connect(&self.url, 5).await.expect("connect");
         let clock = self.state.clock.clone();

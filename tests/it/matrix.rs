@@ -62,6 +62,7 @@ async fn every_role_sees_exactly_its_scope() {
         ("/admin/org".into(), [NF, NF, NF, NF, OK]),
         // Anyone may ask for a reset link; a link that was never sent finds nothing.
         ("/password/forgot".into(), [OK, OK, OK, OK, OK]),
+        ("/account/security".into(), [OK, OK, OK, OK, OK]),
         ("/account/0123abcd".into(), [NF, NF, NF, NF, NF]),
         ("/admin/users".into(), [NF, NF, NF, NF, OK]),
         ("/admin/users/new".into(), [NF, NF, NF, NF, OK]),
@@ -184,6 +185,7 @@ async fn changes_are_refused_outside_scope_and_write_nothing() {
             vec![("name", "Ny"), ("email", "ny@test.dk"), ("role", "admin")],
         ),
         (format!("/admin/users/{}/invite", f.admin), vec![]),
+        (format!("/admin/users/{}/two-factor/reset", f.admin), vec![]),
     ];
     let tables = "SELECT (SELECT COUNT(*) FROM districts) + (SELECT COUNT(*) FROM institutions) + (SELECT COUNT(*) FROM groups) \
                   + (SELECT COUNT(*) FROM children) + (SELECT COUNT(*) FROM enrolments) + (SELECT COUNT(*) FROM guardians) + (SELECT COUNT(*) FROM users) \
