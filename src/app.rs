@@ -46,6 +46,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::auth::routes::router())
         .merge(crate::auth::account::router())
         .merge(crate::auth::totp::router())
+        .merge(crate::auth::sso::router())
         .merge(crate::org::routes::router())
         .merge(crate::assessment::routes::router())
         .merge(crate::consent::routes::router())

@@ -413,6 +413,9 @@ async fn serve(mut config: Config, demo: bool) -> anyhow::Result<()> {
                 "demo municipality seeded"
             );
         }
+        // With single sign-on configured, each demo account logs in with its email there too.
+        let providers: Vec<&str> = config.oidc.iter().map(|p| p.id.as_str()).collect();
+        crate::demo::link_identities(&db, &providers, now).await?;
     }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

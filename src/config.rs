@@ -32,6 +32,44 @@ pub enum LogFormat {
     Json,
 }
 
+/// An OpenID Connect provider staff log in with (Unilogin's broker, the municipality's Entra
+/// ID): `[[oidc]]` in the configuration file. See `src/auth/sso.rs`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcProvider {
+    /// In URLs (`/login/sso/{id}`): letters, digits, '-' or '_'.
+    pub id: String,
+    /// The button's text ("Log ind med Unilogin").
+    pub label: String,
+    /// The issuer; its metadata and keys come from discovery.
+    pub issuer: String,
+    pub client_id: String,
+    /// Never printed.
+    pub client_secret: SecretString,
+    #[serde(default = "default_scopes")]
+    pub scopes: Vec<String>,
+    /// The ID token claim that identifies the account (`email`, `uniid`, `oid`, …).
+    #[serde(default = "default_identity_claim")]
+    pub identity_claim: String,
+    /// The claim that states the assurance of the login (e.g. `loa` or `acr`), and the values
+    /// that meet the requirement (e.g. NSIS Substantial and High).
+    #[serde(default)]
+    pub assurance_claim: Option<String>,
+    #[serde(default)]
+    pub assurance_values: Vec<String>,
+    /// The roles that need that assurance. Unset: admins and social workers.
+    #[serde(default)]
+    pub assurance_roles: Option<Vec<String>>,
+}
+
+fn default_scopes() -> Vec<String> {
+    vec!["openid".into(), "email".into()]
+}
+
+fn default_identity_claim() -> String {
+    "email".into()
+}
+
 /// All settings. `Debug` redacts secrets (the database URL may carry a password).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -98,6 +136,13 @@ pub struct Config {
     /// The roles whose password accounts must use a second factor (TOTP). Unset: admins and
     /// social workers, except with `serve --demo` (none); everyone else may choose one.
     pub two_factor_roles: Option<Vec<String>>,
+    /// Single sign-on providers (`[[oidc]]`); none by default.
+    pub oidc: Vec<OidcProvider>,
+    /// Whether staff may log in with a password. Off, only the `break_glass` accounts may
+    /// (for when the provider is down).
+    pub password_login: bool,
+    /// Admin accounts (emails) that may always log in with a password.
+    pub break_glass: Vec<String>,
     /// The municipality's time zone (IANA name): every time is stored in UTC and shown, and
     /// every deadline is stated, in this zone.
     pub time_zone: chrono_tz::Tz,
@@ -135,6 +180,9 @@ impl Default for Config {
             aggregate_cache_seconds: 60,
             quick_placement: None,
             two_factor_roles: None,
+            oidc: Vec::new(),
+            password_login: true,
+            break_glass: Vec::new(),
             time_zone: chrono_tz::Europe::Copenhagen,
         }
     }
@@ -206,6 +254,39 @@ impl Config {
         anyhow::ensure!(
             self.max_connections > 0,
             "invalid configuration: max_connections must be positive"
+        );
+        let mut ids = std::collections::HashSet::new();
+        for p in &self.oidc {
+            anyhow::ensure!(
+                !p.id.is_empty()
+                    && p.id
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                    && ids.insert(p.id.as_str()),
+                "invalid configuration: oidc: id {:?} must be unique and letters, digits, '-' or '_'",
+                p.id
+            );
+            anyhow::ensure!(
+                p.issuer.starts_with("https://") || p.issuer.starts_with("http://127.0.0.1"),
+                "invalid configuration: oidc {:?}: issuer must be an https:// address",
+                p.id
+            );
+            anyhow::ensure!(
+                p.scopes.iter().any(|s| s == "openid"),
+                "invalid configuration: oidc {:?}: scopes must include \"openid\"",
+                p.id
+            );
+            for role in p.assurance_roles.iter().flatten() {
+                anyhow::ensure!(
+                    crate::auth::Role::parse(role).is_some(),
+                    "invalid configuration: oidc {:?}: assurance_roles: {role:?} is not a role",
+                    p.id
+                );
+            }
+        }
+        anyhow::ensure!(
+            self.password_login || !self.oidc.is_empty(),
+            "invalid configuration: password_login = false needs an [[oidc]] provider"
         );
         for role in self.two_factor_roles.iter().flatten() {
             anyhow::ensure!(

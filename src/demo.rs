@@ -870,3 +870,29 @@ async fn insert_batch(
     })?;
     Ok(rows.len())
 }
+
+/// Links each demo account's email as its identity at each of `providers` (single sign-on in
+/// the demo: README), leaving links that exist.
+pub async fn link_identities(
+    db: &Db,
+    providers: &[&str],
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<()> {
+    let mut tx = db.begin().await?;
+    for provider in providers {
+        for &(email, ..) in ACCOUNTS {
+            crate::dispatch!(&mut tx, c => sqlx::query(
+                "INSERT INTO sso_identities (provider, identity, user_id, created_at) \
+                 SELECT $1, email, id, $2 FROM users WHERE email = $3 \
+                 ON CONFLICT (provider, identity) DO NOTHING",
+            )
+            .bind(*provider)
+            .bind(now)
+            .bind(email)
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        }
+    }
+    tx.commit().await
+}

@@ -38,6 +38,8 @@ pub struct Inner {
     pub aggregates: crate::overview::AggregateCache,
     /// Recently read sessions and their accounts (see `session_cache_seconds`).
     pub sessions: SessionCache,
+    /// The single sign-on providers' discovered metadata.
+    pub sso: crate::auth::sso::Discovery,
     /// This instance's metrics (`GET /metrics`).
     pub metrics: crate::metrics::Metrics,
     /// Readiness checks failed in a row (0 while the database answers).
@@ -65,6 +67,7 @@ impl AppState {
                 aggregates: Default::default(),
                 database_failures: Default::default(),
                 metrics: Default::default(),
+                sso: Default::default(),
             }),
         }
     }

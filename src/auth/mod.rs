@@ -8,6 +8,7 @@ pub mod resume;
 pub mod routes;
 pub mod scope;
 pub mod session_store;
+pub mod sso;
 pub mod throttle;
 pub mod totp;
 pub mod users;

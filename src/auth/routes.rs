@@ -42,9 +42,22 @@ struct LoginPage {
     error: Option<&'static str>,
     /// A form's answers wait for this login (see `super::resume`).
     resumed: bool,
+    /// The single sign-on providers: id and button text.
+    providers: Vec<(String, String)>,
+    /// Whether the password form is offered (see `password_login`).
+    password_login: bool,
 }
 
-async fn login_page(v: Visitor) -> AppResult<Response> {
+fn providers(state: &AppState) -> Vec<(String, String)> {
+    state
+        .config
+        .oidc
+        .iter()
+        .map(|p| (p.id.clone(), p.label.clone()))
+        .collect()
+}
+
+async fn login_page(State(state): State<AppState>, v: Visitor) -> AppResult<Response> {
     if v.user.is_some() {
         return Ok(Redirect::to("/").into_response());
     }
@@ -53,6 +66,8 @@ async fn login_page(v: Visitor) -> AppResult<Response> {
         ctx: v.ctx,
         email: String::new(),
         error: None,
+        providers: providers(&state),
+        password_login: state.config.password_login,
     })?
     .into_response())
 }
@@ -81,10 +96,22 @@ async fn login(
                 email: form.email.clone(),
                 error: Some(error),
                 resumed,
+                providers: providers(&state),
+                password_login: state.config.password_login,
             })?,
         )
             .into_response())
     };
+    // With passwords switched off, only the break-glass accounts may use one.
+    if !state.config.password_login
+        && !state
+            .config
+            .break_glass
+            .iter()
+            .any(|b| users::normalise_email(b) == email)
+    {
+        return page(tkey("login.password_off"), StatusCode::FORBIDDEN);
+    }
     let Some(attempt) =
         throttle::begin(&state.db, &state.config, &email, device.as_deref(), now).await?
     else {
@@ -126,12 +153,18 @@ async fn login(
     }
 }
 
-async fn logout(a: Auth) -> AppResult<Redirect> {
+async fn logout(State(state): State<AppState>, a: Auth) -> AppResult<Redirect> {
+    let sso: Option<super::sso::LoggedIn> = a
+        .session
+        .get(super::sso::LOGGED_IN_KEY)
+        .await
+        .map_err(|e| anyhow::anyhow!("read session: {e}"))?;
+    // The local session ends in any case; a single sign-on also at its provider.
     a.session
         .flush()
         .await
         .map_err(|e| anyhow::anyhow!("flush session: {e}"))?;
-    Ok(Redirect::to("/login"))
+    Ok(Redirect::to(&super::sso::logout_target(&state, sso).await))
 }
 
 /// Keeps the session of a user who is working on an open form alive (`assets/live.js` asks
@@ -392,6 +425,8 @@ struct UserFormPage {
     invited: bool,
     /// The second factor was just reset (`?two_factor_reset=1`).
     two_factor_reset: bool,
+    /// The single sign-on providers an identity can be linked at.
+    providers: Vec<(String, String)>,
     form: UserForm,
     errors: FieldErrors,
     roles: Vec<(&'static str, &'static str)>,
@@ -425,6 +460,7 @@ impl UserFormPage {
             id,
             invited: false,
             two_factor_reset: false,
+            providers: Vec::new(),
             form,
             errors,
             roles: Role::ALL
@@ -487,6 +523,7 @@ async fn edit_user_page(
     };
     let mut page = UserFormPage::new(&mut c, a.ctx, Some(id), form, FieldErrors::default()).await?;
     page.invited = q.invited.is_some();
+    page.providers = providers(&state);
     page.two_factor_reset = q.two_factor_reset.is_some();
     Ok(render(page)?.into_response())
 }

@@ -762,3 +762,50 @@ fn check_compares_questionnaire_versions_with_the_database() {
         "{err}"
     );
 }
+
+/// The README's configuration for the demo against the test OpenID Provider is valid; a
+/// provider with a bad id, and passwords switched off without a provider, are refused.
+#[test]
+fn the_single_sign_on_configuration_is_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oidc/demo.toml");
+    let out = trivsel(dir.path())
+        .args(["--config", demo, "check"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        std::fs::read_to_string(demo)
+            .unwrap()
+            .replace("id = \"test\"", "id = \"med mellemrum\""),
+    )
+    .unwrap();
+    let out = trivsel(dir.path())
+        .args(["--config", bad.to_str().unwrap(), "check"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("oidc: id \"med mellemrum\""),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = trivsel(dir.path())
+        .args(["check"])
+        .env("TRIVSEL_PASSWORD_LOGIN", "false")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("password_login = false needs an [[oidc]] provider"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -24,3 +24,4 @@ mod retention;
 mod scoring;
 mod screening;
 mod smtp;
+mod sso;
