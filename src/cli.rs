@@ -135,6 +135,16 @@ pub enum UserCommand {
         #[arg(long)]
         email: String,
     },
+    /// Link an account to its identity at a single sign-on provider (`[[oidc]]` id), for
+    /// scripts that provision accounts in bulk.
+    Link {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        provider: String,
+        #[arg(long)]
+        identity: String,
+    },
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -644,6 +654,34 @@ async fn user(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
             let hash = password::hash(pw).await?;
             users::set_password_hash(&mut c, id, &hash).await?;
             out!("password set for account {id}");
+        }
+        UserCommand::Link {
+            email,
+            provider,
+            identity,
+        } => {
+            anyhow::ensure!(
+                config.oidc.iter().any(|p| p.id == provider),
+                "no [[oidc]] provider with id {provider:?} in the configuration"
+            );
+            anyhow::ensure!(
+                !identity.trim().is_empty(),
+                "the identity must not be empty"
+            );
+            let mut tx = db.begin().await?;
+            let (id, _, _) = users::credentials(&mut tx, &email)
+                .await?
+                .with_context(|| format!("no account with email {email}"))?;
+            crate::auth::sso::insert_link(
+                &mut tx,
+                &provider,
+                identity.trim(),
+                id,
+                chrono::Utc::now(),
+            )
+            .await?;
+            tx.commit().await?;
+            out!("account {id} linked to its identity at {provider}");
         }
     }
     db.close().await;

@@ -60,6 +60,10 @@ pub struct OidcProvider {
     /// The roles that need that assurance. Unset: admins and social workers.
     #[serde(default)]
     pub assurance_roles: Option<Vec<String>>,
+    /// An identity with no account (and an `email` claim no account uses) gets one at its
+    /// first login, with no role and no scope, for the admin to complete. Off by default.
+    #[serde(default)]
+    pub create_accounts: bool,
 }
 
 fn default_scopes() -> Vec<String> {

@@ -265,9 +265,31 @@ async fn callback(
     };
     let mut tx = state.db.begin().await?;
     let Some((user_id, role)) = account_for(&mut tx, p, &identity, now).await? else {
+        if p.create_accounts && created(&mut tx, p, &identity, &claims, now).await? {
+            tx.commit().await?;
+            return Ok((
+                StatusCode::ACCEPTED,
+                render(RefusedPage {
+                    ctx: v.ctx,
+                    reason: tkey("sso.created"),
+                })?,
+            )
+                .into_response());
+        }
         tracing::warn!(provider = %id, "single sign-on refused: no account is linked to the identity");
         return refused(v.ctx, tkey("sso.refused.unknown"));
     };
+    if super::Role::parse(&role).is_none() {
+        // Created at an earlier login (`create_accounts`): waiting for the admin.
+        return Ok((
+            StatusCode::ACCEPTED,
+            render(RefusedPage {
+                ctx: v.ctx,
+                reason: tkey("sso.created"),
+            })?,
+        )
+            .into_response());
+    }
     let needs_assurance = match &p.assurance_roles {
         Some(roles) => roles.contains(&role),
         None => matches!(role.as_str(), "admin" | "social_worker"),
@@ -386,7 +408,46 @@ async fn account_for(
     Ok(invited)
 }
 
-async fn insert_link(
+/// Creates an account with no role and no scope for an unknown identity whose `email` claim no
+/// account uses, linked to it, for the admin to complete (`create_accounts`); whether it did.
+async fn created(
+    c: &mut impl Conn,
+    p: &OidcProvider,
+    identity: &str,
+    claims: &serde_json::Map<String, serde_json::Value>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<bool> {
+    let Some(email) = claims
+        .get("email")
+        .and_then(|e| e.as_str())
+        .filter(validator::ValidateEmail::validate_email)
+    else {
+        return Ok(false);
+    };
+    if users::email_taken(c, email, None).await? {
+        return Ok(false);
+    }
+    let name = claims
+        .get("name")
+        .and_then(|n| n.as_str())
+        .unwrap_or(email)
+        .to_string();
+    let id: i64 = dispatch!(c, c => sqlx::query_scalar(
+        "INSERT INTO users (email, name, role, password_hash, active, created_at) VALUES ($1, $2, '', NULL, TRUE, $3) RETURNING id",
+    )
+    .bind(users::normalise_email(email))
+    .bind(&name)
+    .bind(now)
+    .fetch_one(&mut *c)
+    .await)?;
+    insert_link(c, &p.id, identity, id, now).await?;
+    tracing::info!(account = id, provider = %p.id, "account created at its first login, waiting for a role");
+    Ok(true)
+}
+
+/// Links `identity` at `provider` to the account `user_id` (replacing an earlier link of the
+/// identity).
+pub async fn insert_link(
     c: &mut impl Conn,
     provider: &str,
     identity: &str,

@@ -246,6 +246,34 @@ fn user_add_and_set_password_from_the_shell() {
         "en-ny-lang-kode\n",
     );
     assert!(!out.status.success());
+    // Linking an identity at a single sign-on provider, for scripts.
+    let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oidc/demo.toml");
+    let link = |email: &str, provider: &str| {
+        run(
+            &[
+                "--config",
+                demo,
+                "user",
+                "link",
+                "--email",
+                email,
+                "--provider",
+                provider,
+                "--identity",
+                "ada@kommune.dk",
+            ],
+            "",
+        )
+    };
+    let out = link("ada@kommune.dk", "test");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("linked to its identity at test"));
+    assert!(!link("ada@kommune.dk", "ukendt").status.success());
+    assert!(!link("nobody@kommune.dk", "test").status.success());
     assert!(
         dir.path().join("data/trivsel.db").exists(),
         "the SQLite file is created on first run"

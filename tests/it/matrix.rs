@@ -186,6 +186,10 @@ async fn changes_are_refused_outside_scope_and_write_nothing() {
         ),
         (format!("/admin/users/{}/invite", f.admin), vec![]),
         (format!("/admin/users/{}/two-factor/reset", f.admin), vec![]),
+        (
+            format!("/admin/users/{}/sso", f.admin),
+            vec![("provider", "test"), ("identity", "x@test.dk")],
+        ),
     ];
     let tables = "SELECT (SELECT COUNT(*) FROM districts) + (SELECT COUNT(*) FROM institutions) + (SELECT COUNT(*) FROM groups) \
                   + (SELECT COUNT(*) FROM children) + (SELECT COUNT(*) FROM enrolments) + (SELECT COUNT(*) FROM guardians) + (SELECT COUNT(*) FROM users) \

@@ -83,6 +83,7 @@ fn sso_config(issuer_port: u16) -> Config {
             assurance_claim: Some("loa".into()),
             assurance_values: vec!["substantial".into(), "high".into()],
             assurance_roles: None,
+            create_accounts: false,
         }],
         ..Config::default()
     }
@@ -298,4 +299,48 @@ async fn password_login_can_be_switched_off_except_for_break_glass_accounts() {
         app.client().login(ADMIN, PASSWORD).await.status,
         StatusCode::SEE_OTHER
     );
+}
+
+/// With `create_accounts`, an unknown identity gets an account with no role and no scope at
+/// its first login, and waits; once the admin gives it a role it logs in.
+#[tokio::test]
+async fn an_unknown_identity_can_get_an_account_for_the_admin_to_complete() {
+    let port = free_port().await;
+    let mut config = sso_config(port);
+    config.oidc[0].create_accounts = true;
+    let app = TestApp::spawn_with(config).await;
+    let f = Fixture::create(&app).await;
+    let _provider = Provider::start(port, &app.base).await;
+    for _ in 0..2 {
+        let b = browser();
+        let (status, _, body) = sso_login(&b, &app.base, "ny.person@test.dk").await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+        assert!(body.contains("venter på, at en administrator"), "{body}");
+        assert_eq!(
+            home(&b, &app.base).await.0,
+            StatusCode::SEE_OTHER,
+            "not logged in"
+        );
+    }
+    let id = app
+        .count("SELECT id FROM users WHERE email = 'ny.person@test.dk' AND role = '' AND password_hash IS NULL")
+        .await;
+    let mut admin = app.login(ADMIN).await;
+    let res = admin
+        .post(
+            &format!("/admin/users/{id}"),
+            &[
+                ("name", "Ny Person"),
+                ("email", "ny.person@test.dk"),
+                ("role", "educator"),
+                ("active", "on"),
+                ("assign_group", &f.class_a1.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let b = browser();
+    let (status, url, _) = sso_login(&b, &app.base, "ny.person@test.dk").await;
+    assert_eq!(status, StatusCode::OK, "{url}");
+    assert!(home(&b, &app.base).await.1.contains("1.A"));
 }
