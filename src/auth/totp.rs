@@ -368,20 +368,7 @@ async fn setup(
     };
     let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| recovery_code()).collect();
     let mut tx = state.db.begin().await?;
-    dispatch!(&mut tx, c => sqlx::query(
-        "UPDATE users SET totp_secret = $2, totp_last_step = $3 WHERE id = $1",
-    )
-    .bind(user_id)
-    .bind(&secret)
-    .bind(step as i64)
-    .execute(&mut *c)
-    .await
-    .map(|r| r.rows_affected()))?;
-    dispatch!(&mut tx, c => sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
-        .bind(user_id)
-        .execute(&mut *c)
-        .await
-        .map(|r| r.rows_affected()))?;
+    set_factor(&mut tx, user_id, Some((&secret, step as i64))).await?;
     for code in &codes {
         dispatch!(&mut tx, c => sqlx::query(
             "INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)",
@@ -405,6 +392,30 @@ async fn setup(
     }
     tracing::info!(user_id, "second factor set up");
     Ok(render(CodesPage { ctx, codes })?.into_response())
+}
+
+/// Sets the account's secret and the step its confirming code was for (`None`: removes the
+/// second factor); the recovery codes of an earlier factor go in either case.
+async fn set_factor(
+    c: &mut impl Conn,
+    user_id: i64,
+    secret: Option<(&str, i64)>,
+) -> anyhow::Result<()> {
+    dispatch!(c, c => sqlx::query(
+        "UPDATE users SET totp_secret = $2, totp_last_step = $3 WHERE id = $1",
+    )
+    .bind(user_id)
+    .bind(secret.map(|(s, _)| s))
+    .bind(secret.map_or(0, |(_, step)| step))
+    .execute(&mut *c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    dispatch!(c, c => sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
 }
 
 /// A recovery code: ten letters and digits that cannot be mistaken for each other, grouped
@@ -466,18 +477,7 @@ async fn reset(State(state): State<AppState>, a: Auth, Path(id): Path<i64>) -> A
     let now = state.now();
     let mut tx = state.db.begin().await?;
     let f = factor(&mut tx, id).await?.ok_or(AppError::NotFound)?;
-    dispatch!(&mut tx, c => sqlx::query(
-        "UPDATE users SET totp_secret = NULL, totp_last_step = 0 WHERE id = $1",
-    )
-    .bind(id)
-    .execute(&mut *c)
-    .await
-    .map(|r| r.rows_affected()))?;
-    dispatch!(&mut tx, c => sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
-        .bind(id)
-        .execute(&mut *c)
-        .await
-        .map(|r| r.rows_affected()))?;
+    set_factor(&mut tx, id, None).await?;
     audit::record(
         &mut tx,
         &a.user,
