@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use askama::Template;
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
@@ -18,6 +17,7 @@ use crate::auth::{Auth, Role};
 use crate::error::{AppError, AppResult};
 use crate::org::db::{self as org, Group};
 use crate::state::AppState;
+use crate::web::csv::{self, Format, cell};
 use crate::web::{Lang, PageCtx, render};
 
 pub fn router() -> Router<AppState> {
@@ -32,6 +32,8 @@ pub fn router() -> Router<AppState> {
 struct RoundQuery {
     round: Option<i64>,
     compare: Option<i64>,
+    /// `raw`: the CSV for machines (`web::csv`).
+    format: Option<String>,
 }
 
 fn pick_round(rounds: &[Round], id: Option<i64>) -> Option<Round> {
@@ -363,29 +365,6 @@ async fn overview(
     .into_response())
 }
 
-/// A text cell made safe for spreadsheets: a leading `=`, `+`, `-`, `@`, tab or carriage
-/// return would make Excel or LibreOffice evaluate the cell as a formula.
-pub fn csv_cell(s: &str) -> String {
-    match s.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{s}"),
-        _ => s.to_string(),
-    }
-}
-
-fn csv_response(name: &str, body: Vec<u8>) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
-            ),
-        ],
-        body,
-    )
-        .into_response()
-}
-
 /// Per child, for the caller's own groups: the position in the round.
 async fn export(
     State(state): State<AppState>,
@@ -402,17 +381,19 @@ async fn export(
     let round = pick_round(&rounds, q.round).ok_or(AppError::NotFound)?;
     let ids: Vec<i64> = groups.iter().map(|g| g.id).collect();
     let pos = super::positions(&mut c, round.id, &ids, state.now().date_naive()).await?;
-    let mut w = csv::Writer::from_writer(Vec::new());
+    let format = Format::of(q.format.as_deref());
+    let mut w = format.writer();
+    let t = |key| crate::web::i18n::text(a.ctx.lang, key);
     w.write_record([
-        "institution",
-        "group",
-        "child_id",
-        "first_name",
-        "last_name",
-        "position",
-        "assessed_on",
-        "follow_up",
-        "review_on",
+        format.pick(t("csv.institution"), "institution"),
+        format.pick(t("csv.group"), "group"),
+        format.pick(t("csv.child_id"), "child_id"),
+        format.pick(t("csv.first_name"), "first_name"),
+        format.pick(t("csv.last_name"), "last_name"),
+        format.pick(t("csv.position"), "position"),
+        format.pick(t("csv.assessed_on"), "assessed_on"),
+        format.pick(t("csv.follow_up"), "follow_up"),
+        format.pick(t("csv.review_on"), "review_on"),
     ])
     .map_err(anyhow::Error::from)?;
     let mut exported = Vec::new();
@@ -422,17 +403,15 @@ async fn export(
     for g in &groups {
         for ch in children_of.remove(&g.id).unwrap_or_default() {
             let (level, date) = match pos.get(&ch.id) {
-                Some(p) => (
-                    cat.scale
-                        .level(p.decided_rank.max(0) as usize)
-                        .name
-                        .get(a.ctx.lang)
-                        .to_string(),
-                    p.submitted_at
-                        .with_timezone(&a.ctx.tz)
-                        .format("%Y-%m-%d")
-                        .to_string(),
-                ),
+                Some(p) => {
+                    let level = cat.scale.level(p.decided_rank.max(0) as usize);
+                    (
+                        format
+                            .pick(level.name.get(a.ctx.lang), &level.id)
+                            .to_string(),
+                        format.date(p.submitted_at.with_timezone(&a.ctx.tz).date_naive()),
+                    )
+                }
                 None => (String::new(), String::new()),
             };
             // The kind of follow-up and its review date (not its text).
@@ -441,21 +420,19 @@ async fn export(
                 .and_then(|p| follow_ups.get(&p.assessment_id))
                 .map(|(kind, review)| {
                     (
-                        crate::web::i18n::text(
-                            a.ctx.lang,
-                            crate::assessment::follow_up::kind_key(kind),
-                        )
-                        .to_string(),
-                        review.format("%Y-%m-%d").to_string(),
+                        format
+                            .pick(t(crate::assessment::follow_up::kind_key(kind)), kind)
+                            .to_string(),
+                        format.date(*review),
                     )
                 })
                 .unwrap_or_default();
             w.write_record([
-                csv_cell(&g.institution_name),
-                csv_cell(&g.name),
+                cell(&g.institution_name),
+                cell(&g.name),
                 ch.id.to_string(),
-                csv_cell(&ch.first_name),
-                csv_cell(&ch.last_name),
+                cell(&ch.first_name),
+                cell(&ch.last_name),
                 level,
                 date,
                 follow_up,
@@ -466,7 +443,7 @@ async fn export(
         }
     }
     drop(c);
-    let body = w.into_inner().map_err(|e| anyhow::anyhow!("csv: {e}"))?;
+    let body = format.finish(w)?;
     let now = state.now();
     let mut tx = state.db.begin().await?;
     audit::record(
@@ -489,7 +466,7 @@ async fn export(
     )
     .await?;
     tx.commit().await?;
-    Ok(csv_response("trivsel-oversigt.csv", body))
+    Ok(csv::response("trivsel-oversigt.csv", body))
 }
 
 /// A suppressed aggregate table: rows of a dimension × levels, with totals.
@@ -700,23 +677,32 @@ async fn municipality_csv(
     let (cat, _, round) = municipal_round(&state, &a, q.round).await?;
     let round = round.ok_or(AppError::NotFound)?;
     let (tables, _) = municipal_tables(&state, &a, &round, a.ctx.lang).await?;
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let mut header = vec!["dimension".to_string(), "value".to_string()];
-    header.extend(cat.scale.def.levels.iter().map(|l| l.id.clone()));
-    header.push("total".into());
+    let format = Format::of(q.format.as_deref());
+    let mut w = format.writer();
+    let text = |key| crate::web::i18n::text(a.ctx.lang, key);
+    let mut header = vec![
+        format.pick(text("csv.dimension"), "dimension").to_string(),
+        format.pick(text("csv.value"), "value").to_string(),
+    ];
+    header.extend(
+        cat.scale
+            .def
+            .levels
+            .iter()
+            .map(|l| format.pick(l.name.get(a.ctx.lang), &l.id).to_string()),
+    );
+    header.push(format.pick(text("csv.total"), "total").to_string());
     w.write_record(&header).map_err(anyhow::Error::from)?;
     for t in &tables {
         for (label, cells, total) in &t.rows {
-            let mut rec = vec![
-                crate::web::i18n::text(a.ctx.lang, t.title).to_string(),
-                label.clone(),
-            ];
+            // Names of districts, institutions and groups are user data.
+            let mut rec = vec![format.pick(text(t.title), t.title).to_string(), cell(label)];
             rec.extend(cells.iter().cloned());
             rec.push(total.clone());
             w.write_record(&rec).map_err(anyhow::Error::from)?;
         }
     }
-    let body = w.into_inner().map_err(|e| anyhow::anyhow!("csv: {e}"))?;
+    let body = format.finish(w)?;
     audit::record(
         &mut state.db.writer().await?,
         &a.user,
@@ -727,16 +713,5 @@ async fn municipality_csv(
         state.now(),
     )
     .await?;
-    Ok(csv_response("trivsel-kommune.csv", body))
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn spreadsheet_formulas_are_defused() {
-        assert_eq!(super::csv_cell("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
-        assert_eq!(super::csv_cell("-2+3"), "'-2+3");
-        assert_eq!(super::csv_cell("Alma"), "Alma");
-        assert_eq!(super::csv_cell(""), "");
-    }
+    Ok(csv::response("trivsel-kommune.csv", body))
 }

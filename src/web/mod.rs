@@ -1,5 +1,6 @@
 //! What every page shares: the layout context, rendering, form errors and static assets.
 
+pub mod csv;
 pub mod i18n;
 pub mod pager;
 pub mod time;

@@ -6,6 +6,38 @@ use reqwest::StatusCode;
 
 use crate::helpers::*;
 
+/// The rows of a CSV export read back as a spreadsheet would: the Danish Excel format
+/// (byte-order mark, semicolons), or `raw` (commas, no mark).
+fn sheet(body: &str, raw: bool) -> Vec<Vec<String>> {
+    let text = if raw {
+        assert!(
+            !body.starts_with('\u{feff}'),
+            "no byte-order mark for machines"
+        );
+        body
+    } else {
+        body.strip_prefix('\u{feff}')
+            .expect("a byte-order mark for Excel")
+    };
+    csv::ReaderBuilder::new()
+        .delimiter(if raw { b',' } else { b';' })
+        .has_headers(false)
+        .from_reader(text.as_bytes())
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_string).collect())
+        .collect()
+}
+
+/// No cell would run as a formula in a spreadsheet.
+fn assert_no_formula(rows: &[Vec<String>]) {
+    for cell in rows.iter().flatten() {
+        assert!(
+            !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+            "a cell a spreadsheet would run: {cell:?}"
+        );
+    }
+}
+
 async fn position(c: &mut Client, child: i64, value: &str, level: &str) {
     let mut page = c.get(&format!("/children/{child}/assess")).await.body;
     // A child with a position in the round gets a correction of it, never a second one.
@@ -165,17 +197,60 @@ async fn the_leader_sees_each_group_with_counts_follow_up_and_movement() {
         .get(&format!("/overview/export.csv?round={r1}"))
         .await;
     assert_eq!(csv.status, StatusCode::OK);
-    assert!(
-        csv.body
-            .starts_with("institution,group,child_id,first_name,last_name,position,assessed_on")
+    let rows = sheet(&csv.body, false);
+    assert_eq!(
+        rows[0][..7],
+        [
+            "Institution",
+            "Gruppe",
+            "Barn-id",
+            "Fornavn",
+            "Efternavn",
+            "Position",
+            "Vurderet den"
+        ]
     );
-    assert!(csv.body.contains("Alma,Andersen,Bekymring"), "{}", csv.body);
+    let alma = rows.iter().find(|r| r[3] == "Alma").expect("Alma's row");
+    assert_eq!(
+        (alma[4].as_str(), alma[5].as_str()),
+        ("Andersen", "Bekymring")
+    );
+    assert_no_formula(&rows);
+    // For machines: commas, English keys, level ids.
+    let raw = leader
+        .get(&format!("/overview/export.csv?round={r1}&format=raw"))
+        .await;
+    let rows = sheet(&raw.body, true);
+    assert_eq!(
+        rows[0][..7],
+        [
+            "institution",
+            "group",
+            "child_id",
+            "first_name",
+            "last_name",
+            "position",
+            "assessed_on"
+        ]
+    );
+    let alma = rows.iter().find(|r| r[3] == "Alma").expect("Alma's row");
+    let orange = shipped_catalogue("boernelineal")
+        .scale
+        .def
+        .levels
+        .iter()
+        .find(|l| l.name.da == "Bekymring")
+        .unwrap()
+        .id
+        .clone();
+    assert_eq!(alma[5], orange);
     assert_eq!(
         app.count(&format!(
             "SELECT COUNT(*) FROM access_log WHERE action = 'export' AND detail = 'round={r1}'"
         ))
         .await,
-        1
+        2,
+        "each export is logged"
     );
 
     // A correction of the team position in the same round replaces the first in the figures.
@@ -195,7 +270,12 @@ async fn the_leader_sees_each_group_with_counts_follow_up_and_movement() {
 
 #[tokio::test]
 async fn municipal_figures_are_aggregates_with_small_counts_suppressed() {
-    let app = TestApp::spawn().await;
+    // Counted afresh on every request (the reuse is tested below): a renamed district shows.
+    let app = TestApp::spawn_with(trivsel::config::Config {
+        aggregate_cache_seconds: 0,
+        ..Default::default()
+    })
+    .await;
     let (f, r) = orange_and_green_in_a_round(&app).await;
 
     let mut admin = app.login(ADMIN).await;
@@ -229,14 +309,36 @@ async fn municipal_figures_are_aggregates_with_small_counts_suppressed() {
         "{}",
         page.body
     );
+    // A district whose name would run as a formula is defused in the export.
+    app.exec(&format!(
+        "UPDATE districts SET name = '=HYPERLINK(\"http://x.example\")' WHERE id = {}",
+        f.district_a
+    ))
+    .await;
     let csv = admin
         .get(&format!("/overview/municipality.csv?round={r}"))
         .await;
     assert!(csv.body.contains("<5") && !csv.body.contains("Alma"));
+    let rows = sheet(&csv.body, false);
+    assert_eq!(rows[0][0], "Opdeling");
+    assert!(
+        rows.iter()
+            .flatten()
+            .any(|c| c == "'=HYPERLINK(\"http://x.example\")")
+    );
+    assert_no_formula(&rows);
+    assert_no_formula(&sheet(
+        &admin
+            .get(&format!("/overview/municipality.csv?round={r}&format=raw"))
+            .await
+            .body,
+        true,
+    ));
     assert_eq!(
         app.count("SELECT COUNT(*) FROM access_log WHERE object = 'municipality.csv'")
             .await,
-        1
+        2,
+        "each export is logged"
     );
     // The district view of another district's worker holds nothing of district A.
     let mut wb = app.login(WORKER_B).await;
@@ -412,7 +514,8 @@ async fn focus_points_and_action_plans_are_recorded_and_shown_as_follow_up_state
     // The per-child export names the kind and the review date, never the plan's text.
     let csv = leader.get(&format!("/overview/export.csv?round={r}")).await;
     assert!(
-        csv.body.contains("Let bekymring,") && csv.body.contains(&format!(",Handleplan,{review}")),
+        csv.body.contains("Let bekymring;")
+            && csv.body.contains(&format!(";Handleplan;{review_dk}")),
         "{}",
         csv.body
     );
