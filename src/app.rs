@@ -68,6 +68,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route_layer(middleware::from_fn_with_state(state.clone(), record_route))
         .fallback(|| async { crate::error::AppError::NotFound })
+        .layer(middleware::map_response(friendly_rejections))
         .layer(DefaultBodyLimit::max(config.body_limit_bytes))
         .layer(header(header::CONTENT_SECURITY_POLICY, CSP))
         .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
@@ -85,6 +86,37 @@ pub fn router(state: AppState) -> Router {
             )
         }))
         .with_state(state)
+}
+
+/// A request the extractors refused (a malformed id such as `/groups/abc`, a form missing a
+/// field) gets the service's bilingual error page, never the framework's plain-text English
+/// message: a path that does not parse names nothing, so 404; anything else 400.
+async fn friendly_rejections(response: axum::response::Response) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let plain = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("text/plain"));
+    let status = response.status();
+    if !plain
+        || !matches!(
+            status,
+            StatusCode::BAD_REQUEST
+                | StatusCode::UNSUPPORTED_MEDIA_TYPE
+                | StatusCode::UNPROCESSABLE_ENTITY
+        )
+    {
+        return response;
+    }
+    let body = axum::body::to_bytes(response.into_body(), 4096)
+        .await
+        .unwrap_or_default();
+    if body.starts_with(b"Invalid URL") {
+        crate::error::AppError::NotFound.into_response()
+    } else {
+        crate::error::AppError::BadRequest("malformed request").into_response()
+    }
 }
 
 /// Names the request's span by its route pattern and times it for the metrics.

@@ -314,3 +314,29 @@ async fn metrics_need_their_token_and_name_routes_by_pattern() {
         "no concrete path"
     );
 }
+
+/// A malformed id, query or form gets the bilingual error page (404 for a path that names
+/// nothing, 400 otherwise), never the framework's plain-text English message.
+#[tokio::test]
+async fn malformed_requests_get_the_error_page() {
+    let app = TestApp::spawn().await;
+    Fixture::create(&app).await;
+    let mut c = app.login(LEADER).await;
+    for (path, status) in [
+        ("/groups/abc", StatusCode::NOT_FOUND),
+        ("/children/1x/assess", StatusCode::NOT_FOUND),
+        ("/overview?round=abc", StatusCode::BAD_REQUEST),
+    ] {
+        let res = c.get(path).await;
+        assert_eq!(res.status, status, "{path}");
+        res.assert_contains("<!doctype html>")
+            .assert_contains("<section lang=\"en\">")
+            .assert_lacks("Invalid URL")
+            .assert_lacks("Failed to deserialize");
+    }
+    // A form without its fields.
+    let res = c.post("/lang", &[]).await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+    res.assert_contains("<!doctype html>")
+        .assert_lacks("Failed to deserialize");
+}
