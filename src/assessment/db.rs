@@ -38,6 +38,16 @@ pub async fn rounds(c: &mut impl Conn) -> anyhow::Result<Vec<Round>> {
     .await)?)
 }
 
+/// The rounds that have at least one team position (from the kept counts: a few rows each).
+#[tracing::instrument(skip_all)]
+pub async fn rounds_with_positions(c: &mut impl Conn) -> anyhow::Result<Vec<i64>> {
+    Ok(dispatch!(c, c => sqlx::query_scalar(
+        "SELECT DISTINCT round_id FROM round_counts WHERE n > 0",
+    )
+    .fetch_all(&mut *c)
+    .await)?)
+}
+
 #[tracing::instrument(skip_all)]
 pub async fn insert_round(
     c: &mut impl Conn,

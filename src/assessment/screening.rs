@@ -151,7 +151,8 @@ pub async fn quick_placement(
             .await?
             .map(|(g, _)| g)
     };
-    for q in &cat.questionnaires {
+    // Only the questionnaires for an age: an optional instrument never holds a team position.
+    for q in cat.questionnaires.iter().filter(|q| !q.def.optional) {
         let within = adb::Within::band(&visible, q, today);
         let draft = adb::Draft {
             key: &form.submission_key,

@@ -478,12 +478,9 @@ pub struct AggTable {
 }
 
 /// Builds a suppressed table from (row label → counts per level).
-pub fn agg_table(
-    title: &'static str,
-    data: &std::collections::BTreeMap<String, Vec<i64>>,
-    threshold: i64,
-) -> AggTable {
-    let table: Vec<Vec<i64>> = data.values().cloned().collect();
+/// A table of `data` (row label, counts per level), rows in the order given.
+pub fn agg_table(title: &'static str, data: &[(String, Vec<i64>)], threshold: i64) -> AggTable {
+    let table: Vec<Vec<i64>> = data.iter().map(|(_, v)| v.clone()).collect();
     let s = suppress(&table, threshold);
     let text = |c: Cell| match c {
         Cell::Shown(n) => n.to_string(),
@@ -493,7 +490,8 @@ pub fn agg_table(
     AggTable {
         title,
         rows: data
-            .keys()
+            .iter()
+            .map(|(label, _)| label)
             .zip(&s.cells)
             .zip(&s.row_totals)
             .map(|((label, cells), total)| {
@@ -534,9 +532,11 @@ async fn municipal_tables(
         .ok_or_else(|| anyhow::anyhow!("no catalogue"))?;
     let n = cat.scale.def.levels.len();
     let mut c = state.db.conn().await?;
+    // The age bands of the questionnaires for each age (optional instruments overlap them).
     let bands: Vec<(String, u32)> = cat
         .questionnaires
         .iter()
+        .filter(|q| !q.def.optional)
         .map(|q| {
             (
                 format!("{}–{}", q.def.age_from, q.def.age_to),
@@ -550,6 +550,7 @@ async fn municipal_tables(
     let oldest = cat
         .questionnaires
         .iter()
+        .filter(|q| !q.def.optional)
         .map(|q| q.def.age_to)
         .max()
         .unwrap_or(17);
@@ -577,6 +578,8 @@ async fn municipal_tables(
     let threshold = state.config.suppression_threshold;
     let mut by_district = std::collections::BTreeMap::new();
     let mut by_kind = std::collections::BTreeMap::new();
+    // Age bands in order of age ("3–5" before "10–13"), the others by name.
+    let age_from = |band: &str| bands.iter().find(|(b, _)| b == band).map_or(0, |(_, f)| *f);
     let mut by_age = std::collections::BTreeMap::new();
     let mut by_gender = std::collections::BTreeMap::new();
     for r in &rows {
@@ -600,18 +603,34 @@ async fn municipal_tables(
         for (map, key) in [
             (&mut by_district, r.district.clone()),
             (&mut by_kind, kind),
-            (&mut by_age, r.band.clone()),
+            (&mut by_age, format!("{:03}{}", age_from(&r.band), r.band)),
             (&mut by_gender, gender),
         ] {
             map.entry(key).or_insert_with(|| vec![0i64; n])[rank] += r.n;
         }
     }
+    let rows = |m: std::collections::BTreeMap<String, Vec<i64>>| -> Vec<(String, Vec<i64>)> {
+        m.into_iter().collect()
+    };
+    // The age key's sort prefix (three digits) is not shown.
+    let by_age: Vec<(String, Vec<i64>)> = by_age
+        .into_iter()
+        .map(|(k, v)| (k[3..].to_string(), v))
+        .collect();
     Ok((
         vec![
-            agg_table(crate::web::tkey("field.district"), &by_district, threshold),
-            agg_table(crate::web::tkey("field.kind"), &by_kind, threshold),
+            agg_table(
+                crate::web::tkey("field.district"),
+                &rows(by_district),
+                threshold,
+            ),
+            agg_table(crate::web::tkey("field.kind"), &rows(by_kind), threshold),
             agg_table(crate::web::tkey("alert.age_band"), &by_age, threshold),
-            agg_table(crate::web::tkey("field.gender"), &by_gender, threshold),
+            agg_table(
+                crate::web::tkey("field.gender"),
+                &rows(by_gender),
+                threshold,
+            ),
         ],
         counted_at,
     ))
@@ -635,8 +654,20 @@ async fn municipal_round(
         .catalogue
         .clone()
         .ok_or_else(|| anyhow::anyhow!("no catalogue"))?;
-    let rounds = adb::rounds(&mut state.db.conn().await?).await?;
-    let chosen = pick_round(&rounds, round);
+    let mut c = state.db.conn().await?;
+    let rounds = adb::rounds(&mut c).await?;
+    // Unless one is asked for: the newest round that has positions, not an empty open one.
+    let chosen = match round {
+        Some(_) => pick_round(&rounds, round),
+        None => {
+            let counted = adb::rounds_with_positions(&mut c).await?;
+            rounds
+                .iter()
+                .find(|r| counted.contains(&r.id))
+                .or(rounds.first())
+                .cloned()
+        }
+    };
     Ok((cat, rounds, chosen))
 }
 

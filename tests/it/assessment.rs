@@ -1100,6 +1100,35 @@ async fn a_round_uses_an_optional_instrument_beside_the_questionnaire_for_the_ag
     c.get(&format!("/children/{}", f.child_a1))
         .await
         .assert_contains("Eksempel: screeningsskema med 25 udsagn (struktur) (forældre)");
+
+    // The team's position is given in the questionnaire for the age; the municipal figures
+    // count it in that questionnaire's age band, never in the optional instrument's (which
+    // covers 4–17 and so overlaps 3–5 for a child of four).
+    app.exec(&format!(
+        "UPDATE children SET birth_date = '{}' WHERE id = {}",
+        chrono::Utc::now().date_naive() - chrono::Duration::days(4 * 365 + 60),
+        f.child_a1
+    ))
+    .await;
+    let page = c.get(&format!("/children/{}/assess", f.child_a1)).await;
+    assert_eq!(hidden_in(&page.body, "questionnaire"), "trivsel-3-5");
+    let url = c
+        .post(
+            &format!("/children/{}/assess", f.child_a1),
+            &form(&key_in(&page.body), "team", "score", &thriving_answers()),
+        )
+        .await
+        .location
+        .expect("saved");
+    c.post(&format!("{url}/decide"), &[("level", "green")])
+        .await;
+    assert_eq!(app.count("SELECT COUNT(*) FROM round_positions").await, 1);
+    app.login(ADMIN)
+        .await
+        .get("/overview/municipality")
+        .await
+        .assert_contains("3–5")
+        .assert_lacks("4–17");
 }
 
 /// An item asked only on an earlier answer: the form says when (and marks it for the script

@@ -582,3 +582,23 @@ async fn municipal_figures_are_reused_for_a_minute_then_counted_again() {
     later.assert_contains(&total_row(3));
     assert_ne!(counted(&later.body), counted(&first.body));
 }
+
+/// The municipal figures open on the newest round that has positions, not on a newer round
+/// that nobody has assessed in yet.
+#[tokio::test]
+async fn the_municipal_figures_open_on_the_newest_round_with_positions() {
+    let app = TestApp::spawn().await;
+    let (_, r) = orange_and_green_in_a_round(&app).await;
+    // A newer round, opened today, still empty.
+    let empty = round(&app, "Forår 2027", 0).await;
+    assert_ne!(empty, r);
+    let mut admin = app.login(ADMIN).await;
+    let page = admin.get("/overview/municipality").await;
+    page.assert_contains(&format!("<option value=\"{r}\" selected>"))
+        .assert_contains(&format!("municipality.csv?round={r}"));
+    // Asked for, the empty round is shown.
+    admin
+        .get(&format!("/overview/municipality?round={empty}"))
+        .await
+        .assert_contains(&format!("<option value=\"{empty}\" selected>"));
+}
