@@ -142,5 +142,5 @@ async fn record(
         crate::alerts::identity_now_shared(&mut tx, &state, &a.user, id, now).await?;
     }
     tx.commit().await?;
-    Ok(Redirect::to(&format!("/children/{id}#consent")).into_response())
+    Ok(Redirect::to(&format!("/children/{id}?saved=consent#consent")).into_response())
 }

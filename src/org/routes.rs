@@ -199,6 +199,8 @@ async fn institution_page(
 #[template(path = "child.html")]
 pub struct ChildPage {
     ctx: PageCtx,
+    /// What was just saved (`?saved=`).
+    saved: Option<&'static str>,
     consent_states: Vec<crate::consent::routes::PurposeView>,
     consent_events: Vec<crate::consent::db::Row>,
     consent_error: Option<&'static str>,
@@ -237,8 +239,11 @@ async fn child_page(
     State(state): State<AppState>,
     a: Auth,
     Path(id): Path<i64>,
+    Query(q): Query<SavedQuery>,
 ) -> AppResult<Response> {
-    Ok(render(child_page_for(&state, a, id, ConsentForm::default(), None).await?)?.into_response())
+    let mut page = child_page_for(&state, a, id, ConsentForm::default(), None).await?;
+    page.saved = q.message();
+    Ok(render(page)?.into_response())
 }
 
 /// The child's page; `consent_form` and `consent_error` fill the consent form again after an
@@ -294,6 +299,7 @@ pub async fn child_page_for(
     )
     .await?;
     let page = ChildPage {
+        saved: None,
         manages_holds,
         holds,
         hold_form: Default::default(),
@@ -1025,7 +1031,7 @@ async fn create_child(
     org::enrol(&mut tx, id, group.id, from).await?;
     audit::record(&mut tx, &a.user, Action::Create, Some(id), "child", "", now).await?;
     tx.commit().await?;
-    Ok(Redirect::to(&format!("/admin/children/{id}")).into_response())
+    Ok(Redirect::to(&format!("/admin/children/{id}?saved=created")).into_response())
 }
 
 #[derive(Template)]
@@ -1033,6 +1039,10 @@ async fn create_child(
 struct ChildEditPage {
     ctx: PageCtx,
     id: i64,
+    /// The child's name as stored, for the heading.
+    name: String,
+    /// What was just saved (`?saved=`), said above the form.
+    saved: Option<&'static str>,
     form: ChildForm,
     errors: FieldErrors,
     choice: GroupChoice,
@@ -1055,6 +1065,8 @@ impl ChildEditPage {
         Ok(ChildEditPage {
             ctx: a.ctx.clone(),
             id: child.id,
+            name: child.full_name(),
+            saved: None,
             form: ChildForm {
                 first_name: child.first_name.clone(),
                 last_name: child.last_name.clone(),
@@ -1105,19 +1117,38 @@ async fn admin_child(c: &mut impl Conn, state: &AppState, a: &Auth, id: i64) -> 
     Ok(child)
 }
 
+/// What a page says was just saved (`?saved=`): a confirmation after the redirect.
+#[derive(Deserialize, Default)]
+pub struct SavedQuery {
+    #[serde(default)]
+    saved: Option<String>,
+}
+
+impl SavedQuery {
+    /// The message for what was saved, if it is one we say something about.
+    pub fn message(&self) -> Option<&'static str> {
+        match self.saved.as_deref()? {
+            "created" => Some(crate::web::tkey("saved.child_created")),
+            "changed" => Some(crate::web::tkey("saved.changed")),
+            "consent" => Some(crate::web::tkey("saved.consent")),
+            _ => None,
+        }
+    }
+}
+
 async fn edit_child(
     State(state): State<AppState>,
     a: Auth,
     Path(id): Path<i64>,
+    Query(q): Query<SavedQuery>,
 ) -> AppResult<Response> {
     let mut tx = state.db.begin().await?;
     let child = admin_child(&mut tx, &state, &a, id).await?;
     tx.commit().await?;
     let mut c = state.db.conn().await?;
-    Ok(
-        render(ChildEditPage::load(&mut c, &a, &child, state.now().date_naive()).await?)?
-            .into_response(),
-    )
+    let mut page = ChildEditPage::load(&mut c, &a, &child, state.now().date_naive()).await?;
+    page.saved = q.message();
+    Ok(render(page)?.into_response())
 }
 
 async fn update_child(
@@ -1142,7 +1173,7 @@ async fn update_child(
             .await?;
             audit::record(&mut tx, &a.user, Action::Change, Some(id), "child", "", now).await?;
             tx.commit().await?;
-            Ok(Redirect::to(&format!("/admin/children/{id}")).into_response())
+            Ok(Redirect::to(&format!("/admin/children/{id}?saved=changed")).into_response())
         }
         Err(errors) => {
             let mut page = ChildEditPage::load(&mut tx, &a, &child, now.date_naive()).await?;
@@ -1212,7 +1243,7 @@ async fn enrol_child(
             )
             .await?;
             tx.commit().await?;
-            return Ok(Redirect::to(&format!("/admin/children/{id}")).into_response());
+            return Ok(Redirect::to(&format!("/admin/children/{id}?saved=changed")).into_response());
         }
         errors.add("from_date", tkey("err.enrol_date"));
     }
@@ -1295,7 +1326,7 @@ async fn add_guardian(
         )
         .await?;
         tx.commit().await?;
-        return Ok(Redirect::to(&format!("/admin/children/{id}")).into_response());
+        return Ok(Redirect::to(&format!("/admin/children/{id}?saved=changed")).into_response());
     }
     let mut page = ChildEditPage::load(&mut tx, &a, &child, now.date_naive()).await?;
     tx.commit().await?;
@@ -1326,7 +1357,7 @@ async fn delete_guardian(
     )
     .await?;
     tx.commit().await?;
-    Ok(Redirect::to(&format!("/admin/children/{id}")).into_response())
+    Ok(Redirect::to(&format!("/admin/children/{id}?saved=changed")).into_response())
 }
 
 // ---- legal holds (see `crate::retention`) ----
@@ -1422,7 +1453,7 @@ async fn mark_left(
         )
         .await?;
         tx.commit().await?;
-        return Ok(Redirect::to(&format!("/admin/children/{id}")).into_response());
+        return Ok(Redirect::to(&format!("/admin/children/{id}?saved=changed")).into_response());
     }
     drop(tx);
     let mut c = state.db.conn().await?;

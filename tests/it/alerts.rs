@@ -231,6 +231,11 @@ async fn yellow_twice_without_consent_is_anonymous_until_consent_names_it() {
         )
         .await;
     assert_eq!(ok.status, StatusCode::SEE_OTHER);
+    // The page it leads back to says the consent was recorded.
+    educator
+        .get(ok.location.as_deref().unwrap())
+        .await
+        .assert_contains("Samtykket er registreret.");
     educator
         .get(&format!("/children/{}", f.child_a1))
         .await

@@ -744,3 +744,64 @@ async fn a_moved_child_shows_the_new_institution_only_its_own_record_until_hando
     let group = teacher.get(&format!("/groups/{}", f.class_b1)).await;
     assert!(row_of(&group.body, f.child_a1).contains("class=\"level\""));
 }
+
+/// After saving, the page says what was saved, and the child's edit page is headed with the
+/// child's name; a team position's page says it was saved.
+#[tokio::test]
+async fn saving_is_confirmed_on_the_page_it_leads_to() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::create(&app).await;
+    let mut admin = app.login(ADMIN).await;
+    let group = f.class_a1.to_string();
+    let res = admin
+        .post(
+            "/admin/children/new",
+            &[
+                ("first_name", "Nora"),
+                ("last_name", "Nielsen"),
+                ("birth_date", "2019-02-01"),
+                ("gender", "p"),
+                ("group_id", &group),
+                ("from_date", "2026-08-01"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let page = admin.get(res.location.as_deref().unwrap()).await;
+    page.assert_contains("Barnet er oprettet.")
+        .assert_contains("Redigér barn: Nora Nielsen");
+    let id = res
+        .location
+        .as_deref()
+        .unwrap()
+        .trim_start_matches("/admin/children/")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string();
+    let res = admin
+        .post(
+            &format!("/admin/children/{id}"),
+            &[
+                ("first_name", "Nora"),
+                ("last_name", "Nielsen-Holm"),
+                ("birth_date", "2019-02-01"),
+                ("gender", "p"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    admin
+        .get(res.location.as_deref().unwrap())
+        .await
+        .assert_contains("Ændringerne er gemt.")
+        .assert_contains("Redigér barn: Nora Nielsen-Holm");
+
+    let mut educator = app.login(EDUCATOR).await;
+    let url =
+        crate::alerts::position(&mut educator, f.child_a1, &thriving_answers(), "green").await;
+    educator
+        .get(&url)
+        .await
+        .assert_contains("Positionen er gemt.");
+}
