@@ -24,10 +24,27 @@ impl Drop for Provider {
     }
 }
 
+/// Installs the provider's packages once per run when they are missing (a fresh clone).
+fn install(dir: &std::path::Path) {
+    static INSTALLED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        if dir.join("node_modules/oidc-provider").exists() {
+            return;
+        }
+        let status = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error", "--prefix"])
+            .arg(dir)
+            .status()
+            .expect("npm (Node.js) is needed for the single sign-on tests");
+        assert!(status.success(), "npm ci --prefix tests/oidc failed");
+    });
+}
+
 impl Provider {
     /// Starts the provider on `port` for a Trivsel at `base`, and waits until it answers.
     async fn start(port: u16, base: &str) -> Provider {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oidc");
+        install(&dir);
         let child = Command::new("node")
             .arg(dir.join("provider.mjs"))
             .arg(port.to_string())
