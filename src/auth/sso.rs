@@ -249,7 +249,7 @@ async fn callback(
     let Some(code) = q.code.filter(|_| q.error.is_none()) else {
         return refused(v.ctx, tkey("sso.refused.provider"));
     };
-    let claims = match verified_claims(&state, p, &flow, code).await {
+    let (claims, id_token) = match verified_claims(&state, p, &flow, code).await {
         Ok(c) => c,
         Err(e) => {
             tracing::warn!(provider = %id, error = %e, "single sign-on refused: the ID token did not verify");
@@ -308,11 +308,7 @@ async fn callback(
             LOGGED_IN_KEY,
             LoggedIn {
                 provider: id.clone(),
-                id_token: claims
-                    .get("__id_token")
-                    .and_then(|t| t.as_str())
-                    .unwrap_or_default()
-                    .to_string(),
+                id_token,
             },
         )
         .await
@@ -322,15 +318,18 @@ async fn callback(
     Ok(Redirect::to(&next).into_response())
 }
 
-/// Exchanges the code and returns the verified ID token's claims (with the token itself under
-/// `__id_token`). A token signed with a key the cached metadata does not list is checked once
-/// more against freshly discovered keys.
+/// A verified ID token's claims, and the token (kept for the provider's logout).
+type Verified = (serde_json::Map<String, serde_json::Value>, String);
+
+/// Exchanges the code and returns the verified ID token's claims and the token. A token signed
+/// with a key the cached metadata does not list is checked once more against freshly
+/// discovered keys.
 async fn verified_claims(
     state: &AppState,
     p: &OidcProvider,
     flow: &Flow,
     code: String,
-) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
+) -> anyhow::Result<Verified> {
     let http = http()?;
     let d = state.sso.get(p, false).await?;
     let client = |metadata: CoreProviderMetadata| -> anyhow::Result<_> {
@@ -369,9 +368,8 @@ async fn verified_claims(
         .ok_or_else(|| anyhow::anyhow!("malformed ID token"))?;
     use base64::Engine;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload)?;
-    let mut claims: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&bytes)?;
-    claims.insert("__id_token".into(), serde_json::Value::String(raw));
-    Ok(claims)
+    let claims: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&bytes)?;
+    Ok((claims, raw))
 }
 
 /// The active account linked to `identity` at provider `p`, and its role. An invited account

@@ -580,7 +580,7 @@ async fn municipal_tables(
     let mut by_kind = std::collections::BTreeMap::new();
     // Age bands in order of age ("3–5" before "10–13"), the others by name.
     let age_from = |band: &str| bands.iter().find(|(b, _)| b == band).map_or(0, |(_, f)| *f);
-    let mut by_age = std::collections::BTreeMap::new();
+    let mut by_age = std::collections::BTreeMap::<(u32, String), Vec<i64>>::new();
     let mut by_gender = std::collections::BTreeMap::new();
     for r in &rows {
         let rank = (r.decided_rank.max(0) as usize).min(n - 1);
@@ -603,20 +603,19 @@ async fn municipal_tables(
         for (map, key) in [
             (&mut by_district, r.district.clone()),
             (&mut by_kind, kind),
-            (&mut by_age, format!("{:03}{}", age_from(&r.band), r.band)),
             (&mut by_gender, gender),
         ] {
             map.entry(key).or_insert_with(|| vec![0i64; n])[rank] += r.n;
         }
+        by_age
+            .entry((age_from(&r.band), r.band.clone()))
+            .or_insert_with(|| vec![0i64; n])[rank] += r.n;
     }
     let rows = |m: std::collections::BTreeMap<String, Vec<i64>>| -> Vec<(String, Vec<i64>)> {
         m.into_iter().collect()
     };
-    // The age key's sort prefix (three digits) is not shown.
-    let by_age: Vec<(String, Vec<i64>)> = by_age
-        .into_iter()
-        .map(|(k, v)| (k[3..].to_string(), v))
-        .collect();
+    let by_age: Vec<(String, Vec<i64>)> =
+        by_age.into_iter().map(|((_, band), v)| (band, v)).collect();
     Ok((
         vec![
             agg_table(

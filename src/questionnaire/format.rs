@@ -143,28 +143,9 @@ pub enum Aggregate {
     Mean,
 }
 
-/// How a prorated, averaged or summed score is rounded.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum Rounding {
-    /// Kept to hundredths.
-    #[default]
-    None,
-    /// A whole number, halves up (most published instruments: round(mean × items)).
-    HalfUp,
-    /// A whole number, halves to the even neighbour.
-    HalfEven,
-}
-
-impl Rounding {
-    pub fn model(self) -> crate::scoring::Rounding {
-        match self {
-            Rounding::None => crate::scoring::Rounding::Hundredths,
-            Rounding::HalfUp => crate::scoring::Rounding::HalfUp,
-            Rounding::HalfEven => crate::scoring::Rounding::HalfEven,
-        }
-    }
-}
+/// How a prorated, averaged or summed score is rounded: written `none`, `half_up` or
+/// `half_even` (the engine's own type).
+pub use crate::scoring::Rounding;
 
 /// Which end of a domain's scores is the concern.
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]

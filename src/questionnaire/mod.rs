@@ -215,14 +215,16 @@ pub struct Questionnaire {
 }
 
 impl Questionnaire {
-    /// Reads and compiles a questionnaire's text against `scale`; `file` names it in problems.
-    pub fn from_text(file: &str, text: &str, scale: &Scale) -> Result<Questionnaire, Problems> {
-        let def: QuestionnaireFile = parse(file, text).map_err(|p| Problems(vec![p]))?;
+    /// Reads and compiles a questionnaire file's bytes (UTF-8) against `scale`; `file` names it
+    /// in problems.
+    pub fn from_bytes(file: &str, bytes: &[u8], scale: &Scale) -> Result<Questionnaire, Problems> {
+        let def: QuestionnaireFile = parse_bytes(file, bytes).map_err(|p| Problems(vec![p]))?;
         let model = compile(file, &def, scale).map_err(Problems)?;
         Ok(Questionnaire {
             file: file.to_string(),
-            hash: content_hash(text.as_bytes()),
-            text: text.into(),
+            hash: content_hash(bytes),
+            // `parse_bytes` accepted it: UTF-8.
+            text: String::from_utf8_lossy(bytes).into(),
             def,
             model,
         })
@@ -528,7 +530,7 @@ pub fn compile(file: &str, def: &QuestionnaireFile, scale: &Scale) -> Result<Mod
             items: per_domain[i],
             min_answered: d.min_answered,
             mean: d.aggregate == Aggregate::Mean,
-            rounding: d.rounding.model(),
+            rounding: d.rounding,
             low_is_concern: d.concern == Concern::Low,
             max,
         });
@@ -572,7 +574,7 @@ pub fn compile(file: &str, def: &QuestionnaireFile, scale: &Scale) -> Result<Mod
         composites.push(ModelComposite {
             id: cp.id.clone(),
             domains: parts,
-            rounding: cp.rounding.model(),
+            rounding: cp.rounding,
         });
     }
 
@@ -823,7 +825,7 @@ pub fn compile(file: &str, def: &QuestionnaireFile, scale: &Scale) -> Result<Mod
         domains,
         critical: def.critical.iter().map(|c| c.id.clone()).collect(),
         total,
-        total_rounding: def.total.rounding.model(),
+        total_rounding: def.total.rounding,
         composites,
         bands,
         any_domain,
@@ -1297,10 +1299,11 @@ impl Catalogue {
     /// version that does not compile (written for another scale, or under rules since
     /// tightened) is remembered as such, and its assessments are shown from what was stored.
     pub fn add_version(&self, hash: &str, text: &str) -> Option<Arc<Questionnaire>> {
-        let compiled = Questionnaire::from_text(&format!("version {hash:.12}"), text, &self.scale)
-            .ok()
-            .filter(|q| q.hash == hash)
-            .map(Arc::new);
+        let compiled =
+            Questionnaire::from_bytes(&format!("version {hash:.12}"), text.as_bytes(), &self.scale)
+                .ok()
+                .filter(|q| q.hash == hash)
+                .map(Arc::new);
         if let Ok(mut earlier) = self.earlier.lock() {
             earlier.insert(hash.to_string(), compiled.clone());
         }

@@ -54,11 +54,14 @@ pub struct ModelItem {
     pub show_if: Option<(usize, Vec<u8>)>,
 }
 
-/// How a score is rounded once prorated, averaged or summed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// How a score is rounded once prorated, averaged or summed (as a questionnaire file writes
+/// it: `none`, `half_up`, `half_even`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Rounding {
     /// Kept to hundredths (half up at the third decimal).
     #[default]
+    #[serde(rename = "none")]
     Hundredths,
     /// A whole number, halves rounded up (most published instruments' prorating).
     HalfUp,

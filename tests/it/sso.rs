@@ -32,7 +32,13 @@ fn install(dir: &std::path::Path) {
             return;
         }
         let status = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error", "--prefix"])
+            .args([
+                "ci",
+                "--no-audit",
+                "--no-fund",
+                "--loglevel=error",
+                "--prefix",
+            ])
             .arg(dir)
             .status()
             .expect("npm (Node.js) is needed for the single sign-on tests");
