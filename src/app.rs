@@ -60,6 +60,10 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             crate::auth::csrf::protect,
         ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::admin_area,
+        ))
         .layer(session_layer)
         .layer(middleware::from_fn_with_state(state.clone(), gate))
         .merge(crate::web::router())

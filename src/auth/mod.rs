@@ -296,3 +296,51 @@ pub async fn log_in(session: &Session, user_id: i64) -> Result<(), AppError> {
         .map_err(|e| anyhow::anyhow!("write session: {e}"))?;
     Ok(())
 }
+
+/// Whether `role` may enter the admin area at `path` (`/admin/…`): the admin everywhere, the
+/// data protection officer in the access log and the retention pages, nobody else.
+fn enters_admin_area(role: Role, path: &str) -> bool {
+    let under = |prefix: &str| {
+        path == prefix
+            || path
+                .strip_prefix(prefix)
+                .is_some_and(|rest| rest.starts_with('/'))
+    };
+    match role {
+        Role::Admin => true,
+        Role::Dpo => under("/admin/access-log") || under("/admin/retention"),
+        _ => false,
+    }
+}
+
+/// A route-level gate in front of `/admin/…`: a logged-in user without the role gets 404
+/// before the request body is read (no form parsed, no CSRF check, no upload buffered), and
+/// learns nothing about which admin pages exist. A visitor who is not logged in passes on to
+/// the handler, which sends them to the login page as everywhere else. The handlers keep
+/// their own role checks; this is the first of two doors.
+pub async fn admin_area(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let path = req.uri().path();
+    if path != "/admin" && !path.starts_with("/admin/") {
+        return next.run(req).await;
+    }
+    let (mut parts, body) = req.into_parts();
+    let user = match session_of(&mut parts, &state).await {
+        Ok(session) => current_user(&session, &state).await,
+        Err(e) => Err(e),
+    };
+    match user {
+        Ok(Some(user)) if !enters_admin_area(user.role, parts.uri.path()) => {
+            AppError::NotFound.into_response()
+        }
+        Ok(_) => {
+            next.run(axum::extract::Request::from_parts(parts, body))
+                .await
+        }
+        Err(e) => e.into_response(),
+    }
+}

@@ -281,3 +281,68 @@ async fn a_moved_childs_records_are_seen_by_the_institution_that_made_them() {
     let failures = unexpected(&app, &reads).await;
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// The admin area answers a logged-in non-admin 404 before reading the body: a request that
+/// announces a large form and never sends it is refused at once (were the body read, the
+/// answer would wait for bytes that never come), and the same for the DPO outside the access
+/// log and retention pages. The admin with the same request is kept waiting for the body.
+#[tokio::test]
+async fn the_admin_area_refuses_others_before_reading_the_body() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn().await;
+    let _f = Fixture::create(&app).await;
+    let dpo = app.add_dpo().await;
+    let addr = app.base.trim_start_matches("http://").to_string();
+
+    // Sends the headers of a form post that announces 100,000 bytes and sends none; returns
+    // the status line if one came within two seconds.
+    let announce = |cookie: String, path: &'static str| {
+        let addr = addr.clone();
+        async move {
+            let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+            let head = format!(
+                "POST {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\n\
+                 Content-Type: application/x-www-form-urlencoded\r\n\
+                 Content-Length: 100000\r\n\r\n"
+            );
+            s.write_all(head.as_bytes()).await.unwrap();
+            let mut buf = vec![0u8; 64];
+            match tokio::time::timeout(std::time::Duration::from_secs(2), s.read(&mut buf)).await {
+                Ok(Ok(n)) => Some(
+                    String::from_utf8_lossy(&buf[..n])
+                        .lines()
+                        .next()
+                        .map(str::to_string),
+                ),
+                _ => None,
+            }
+            .flatten()
+        }
+    };
+
+    for (email, path) in [
+        (LEADER, "/admin/children/new"),
+        (EDUCATOR, "/admin/import"),
+        (WORKER, "/admin/users/new"),
+        (dpo.as_str(), "/admin/org"),
+    ] {
+        let c = app.login(email).await;
+        let line = announce(c.cookie_header(), path).await;
+        assert_eq!(
+            line.as_deref(),
+            Some("HTTP/1.1 404 Not Found"),
+            "{email} POST {path}"
+        );
+    }
+    let admin = app.login(ADMIN).await;
+    assert_eq!(
+        announce(admin.cookie_header(), "/admin/children/new").await,
+        None,
+        "the admin's request waits for its body"
+    );
+    // The DPO still reads the access log and the retention page.
+    let mut d = app.login(&dpo).await;
+    assert_eq!(d.get("/admin/access-log").await.status, StatusCode::OK);
+    assert_eq!(d.get("/admin/retention").await.status, StatusCode::OK);
+    assert_eq!(d.get("/admin/users").await.status, StatusCode::NOT_FOUND);
+}
