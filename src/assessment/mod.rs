@@ -7,6 +7,7 @@ pub mod after_save;
 pub mod db;
 pub mod follow_up;
 pub mod individual;
+pub mod print;
 pub mod reminders;
 pub mod routes;
 pub mod screening;

@@ -30,6 +30,7 @@ use crate::web::{FieldErrors, Lang, PageCtx, render, tkey};
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .merge(super::print::router())
         .route("/children/{id}/assess", get(form_page).post(submit))
         .route("/questionnaires/{id}/suggestion", post(suggestion))
         .route("/assessments/{id}", get(assessment_page))
@@ -256,7 +257,7 @@ impl LevelView {
     }
 }
 
-fn score_text(centi: Option<i64>) -> String {
+pub(super) fn score_text(centi: Option<i64>) -> String {
     match centi {
         Some(v) if v % 100 == 0 => format!("{}", v / 100),
         Some(v) => format!("{:.1}", v as f64 / 100.0).replace('.', ","),
@@ -264,7 +265,12 @@ fn score_text(centi: Option<i64>) -> String {
     }
 }
 
-fn summary(a: &Assessment, scale: &Scale, q: Option<&Questionnaire>, ctx: &PageCtx) -> SummaryView {
+pub(super) fn summary(
+    a: &Assessment,
+    scale: &Scale,
+    q: Option<&Questionnaire>,
+    ctx: &PageCtx,
+) -> SummaryView {
     let lang = ctx.lang;
     let domains = a
         .domains()
@@ -1260,7 +1266,7 @@ pub struct GuideView {
     pub description: String,
 }
 
-fn guide(scale: &Scale, rank: usize, lang: Lang) -> GuideView {
+pub(super) fn guide(scale: &Scale, rank: usize, lang: Lang) -> GuideView {
     use crate::questionnaire::format::Involve;
     let l = scale.level(rank);
     GuideView {
@@ -1320,7 +1326,10 @@ pub struct FollowUpView {
     pub date: String,
 }
 
-fn follow_up_views(list: Vec<follow_up::FollowUp>, tz: chrono_tz::Tz) -> Vec<FollowUpView> {
+pub(super) fn follow_up_views(
+    list: Vec<follow_up::FollowUp>,
+    tz: chrono_tz::Tz,
+) -> Vec<FollowUpView> {
     list.into_iter()
         .map(|f| FollowUpView {
             kind: follow_up::kind_key(&f.kind),
@@ -1336,7 +1345,11 @@ fn may_follow_up(a: &Assessment) -> bool {
     a.status == "submitted" && a.is_team() && !a.superseded && a.decided_rank.unwrap_or(0) >= 1
 }
 
-async fn load_assessment(state: &AppState, a: &Auth, id: i64) -> AppResult<(Assessment, Child)> {
+pub(super) async fn load_assessment(
+    state: &AppState,
+    a: &Auth,
+    id: i64,
+) -> AppResult<(Assessment, Child)> {
     let mut c = state.db.conn().await?;
     let assessment = adb::get(&mut c, id).await?.ok_or(AppError::NotFound)?;
     let child = scope::assessable_child(&mut c, &a.user, assessment.child_id).await?;
@@ -1983,12 +1996,16 @@ pub async fn child_history(
 
 /// A small server-rendered chart of a child's team positions over time; the page shows the
 /// same data as a table beside it, and every point carries the level's name, not only colour.
+/// The y-axis names the levels; the x-axis dates each position (one date per point, 90 px
+/// apart, so the labels never overlap).
 pub struct Chart {
     pub width: u32,
     pub height: u32,
     pub line: String,
     pub points: Vec<ChartPoint>,
     pub rows: Vec<(u32, String)>,
+    /// Where the x-axis runs (its y).
+    pub axis: u32,
 }
 
 pub struct ChartPoint {
@@ -1996,6 +2013,7 @@ pub struct ChartPoint {
     pub y: u32,
     pub colour: String,
     pub label: String,
+    pub date: String,
 }
 
 pub fn chart(history: &[SummaryView], state: &AppState, lang: Lang) -> AppResult<Option<Chart>> {
@@ -2010,15 +2028,18 @@ pub fn chart(history: &[SummaryView], state: &AppState, lang: Lang) -> AppResult
         .iter()
         .enumerate()
         .map(|(i, s)| ChartPoint {
-            x: 150 + i as u32 * 90,
+            x: 180 + i as u32 * 90,
             y: y(s.level.rank),
             colour: s.level.colour.clone(),
             label: format!("{}: {}", s.date, s.level.name),
+            date: s.date.clone(),
         })
         .collect();
+    let axis = 40 + (levels - 1) * 36;
     Ok(Some(Chart {
-        width: 190 + (shown.len() as u32).saturating_sub(1) * 90,
-        height: 40 + (levels - 1) * 36,
+        width: 230 + (shown.len() as u32).saturating_sub(1) * 90,
+        height: axis + 28,
+        axis,
         line: points
             .iter()
             .map(|p| format!("{},{}", p.x, p.y))

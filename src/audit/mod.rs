@@ -165,6 +165,34 @@ impl Entry {
         Action::parse(&self.action).map_or("log.action.other", Action::label_key)
     }
 
+    /// The catalogue key of what the entry touched: the kind before `:` in `object` (`child`,
+    /// `assessment:17`, `overview.csv`…), or `log.object.other` for a kind it does not know
+    /// (the raw `object` is then shown beside it).
+    pub fn object_key(&self) -> &'static str {
+        let kind = self.object.split(':').next().unwrap_or_default();
+        OBJECT_KINDS
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map_or("log.object.other", |(_, key)| key)
+    }
+
+    /// The number after the kind (`assessment:17` → `17`), when there is one.
+    pub fn object_number(&self) -> Option<&str> {
+        self.object
+            .split_once(':')
+            .map(|(_, n)| n)
+            .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    }
+
+    /// The catalogue key of the detail when it is one of the codes the pages write
+    /// (`submitted`, `quick-placement`…); search criteria and the like are shown as written.
+    pub fn detail_key(&self) -> Option<&'static str> {
+        DETAIL_CODES
+            .iter()
+            .find(|(k, _)| *k == self.detail)
+            .map(|(_, key)| *key)
+    }
+
     /// The catalogue key of the role the entry was made in.
     pub fn role_key(&self) -> &'static str {
         crate::auth::Role::parse(&self.role)
@@ -181,6 +209,47 @@ impl Entry {
         )
     }
 }
+
+/// The kinds of object the pages record, with the catalogue key of each one's name.
+const OBJECT_KINDS: &[(&str, &str)] = &[
+    ("child", "log.object.child"),
+    ("group", "log.object.group"),
+    ("guardian", "log.object.guardian"),
+    ("assessment", "log.object.assessment"),
+    ("assessment-form", "log.object.assessment_form"),
+    ("follow_up", "log.object.follow_up"),
+    ("alert", "log.object.alert"),
+    ("alert-inbox", "log.object.alert_inbox"),
+    ("consent", "log.object.consent"),
+    ("enrolment", "log.object.enrolment"),
+    ("legal-hold", "log.object.legal_hold"),
+    ("legal-holds", "log.object.legal_holds"),
+    ("left", "log.object.left"),
+    ("user", "log.object.user"),
+    ("overview", "log.object.overview"),
+    ("overview.csv", "log.object.overview_csv"),
+    ("municipality.csv", "log.object.municipality_csv"),
+    ("children", "log.object.children"),
+    ("search", "log.object.search"),
+    ("unenrolled", "log.object.unenrolled"),
+    ("access-report", "log.object.access_report"),
+    ("print", "log.object.print"),
+];
+
+/// The details that are codes rather than criteria, with the catalogue key of each.
+const DETAIL_CODES: &[(&str, &str)] = &[
+    ("submitted", "log.detail.submitted"),
+    ("quick-placement", "log.detail.quick_placement"),
+    ("round-position", "log.detail.round_position"),
+    ("named", "log.detail.named"),
+    ("anonymous", "log.detail.anonymous"),
+    ("details", "log.detail.details"),
+    ("import", "log.detail.import"),
+    ("admin", "log.detail.admin"),
+    ("left", "log.detail.left"),
+    ("lifted", "log.detail.lifted"),
+    ("two-factor-reset", "log.detail.two_factor_reset"),
+];
 
 /// What a page of the log is narrowed to; every part optional.
 #[derive(Debug, Clone, Default)]

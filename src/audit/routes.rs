@@ -72,6 +72,63 @@ struct AccessLogPage {
     actions: [super::Action; 6],
     entries: Vec<Entry>,
     next: Option<String>,
+    /// The names of the children on the page, by id (the admin and the DPO see who).
+    names: std::collections::HashMap<i64, String>,
+    /// A name typed in a filter that matched several: the ones to choose from.
+    child_choices: Vec<Child>,
+    user_choices: Vec<crate::auth::users::UserRow>,
+    /// The catalogue key of a message at a filter that matched nothing.
+    child_error: Option<&'static str>,
+    user_error: Option<&'static str>,
+}
+
+/// What a filter field typed as text came to.
+enum Resolved<T> {
+    /// Left empty.
+    Any,
+    One(i64),
+    Several(Vec<T>),
+    None,
+}
+
+/// How many matches a name filter offers to choose from.
+const CHOICES: i64 = 20;
+
+/// The child filter: an id, or a name matched as the child search does.
+async fn resolve_child(c: &mut impl crate::db::Conn, text: &str) -> AppResult<Resolved<Child>> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(Resolved::Any);
+    }
+    if let Ok(id) = text.parse::<i64>() {
+        return Ok(Resolved::One(id));
+    }
+    let (found, _) = crate::org::db::search_children(c, text, CHOICES, 0).await?;
+    Ok(match found.len() {
+        0 => Resolved::None,
+        1 => Resolved::One(found[0].id),
+        _ => Resolved::Several(found),
+    })
+}
+
+/// The user filter: an id, or part of a name or an email address.
+async fn resolve_user(
+    c: &mut impl crate::db::Conn,
+    text: &str,
+) -> AppResult<Resolved<crate::auth::users::UserRow>> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(Resolved::Any);
+    }
+    if let Ok(id) = text.parse::<i64>() {
+        return Ok(Resolved::One(id));
+    }
+    let found = crate::auth::users::search(c, text, CHOICES).await?;
+    Ok(match found.len() {
+        0 => Resolved::None,
+        1 => Resolved::One(found[0].id),
+        _ => Resolved::Several(found),
+    })
 }
 
 async fn access_log(
@@ -84,30 +141,78 @@ async fn access_log(
     }
     let mut c = state.db.conn().await?;
     let tz = a.ctx.tz;
-    let filter = super::LogFilter {
-        child: f.child.trim().parse::<i64>().ok(),
-        user: f.user.trim().parse::<i64>().ok(),
-        action: super::Action::parse(&f.action),
-        since: day_start(tz, &f.from),
-        until: chrono::NaiveDate::parse_from_str(f.to.trim(), "%Y-%m-%d")
-            .ok()
-            .and_then(|d| day_start(tz, &(d + chrono::Duration::days(1)).to_string())),
-    };
-    let before = Some(f.before.as_str()).filter(|b| !b.is_empty());
-    let (entries, next) =
-        page_of(super::entries_filtered(&mut c, &filter, before, PAGE + 1).await?);
-    Ok(render(AccessLogPage {
+    let child = resolve_child(&mut c, &f.child).await?;
+    let user = resolve_user(&mut c, &f.user).await?;
+    let mut page = AccessLogPage {
         ctx: a.ctx,
-        child: f.child,
-        user: f.user,
-        action: f.action,
-        from: f.from,
-        to: f.to,
+        child: f.child.clone(),
+        user: f.user.clone(),
+        action: f.action.clone(),
+        from: f.from.clone(),
+        to: f.to.clone(),
         actions: super::Action::ALL,
-        entries,
-        next,
-    })?
-    .into_response())
+        entries: Vec::new(),
+        next: None,
+        names: Default::default(),
+        child_choices: Vec::new(),
+        user_choices: Vec::new(),
+        child_error: None,
+        user_error: None,
+    };
+    let mut settled = true;
+    let child = match child {
+        Resolved::Any => None,
+        Resolved::One(id) => Some(id),
+        Resolved::Several(found) => {
+            page.child_choices = found;
+            settled = false;
+            None
+        }
+        Resolved::None => {
+            page.child_error = Some("log.no_child");
+            settled = false;
+            None
+        }
+    };
+    let user = match user {
+        Resolved::Any => None,
+        Resolved::One(id) => Some(id),
+        Resolved::Several(found) => {
+            page.user_choices = found;
+            settled = false;
+            None
+        }
+        Resolved::None => {
+            page.user_error = Some("log.no_user");
+            settled = false;
+            None
+        }
+    };
+    if settled {
+        let filter = super::LogFilter {
+            child,
+            user,
+            action: super::Action::parse(&f.action),
+            since: day_start(tz, &f.from),
+            until: chrono::NaiveDate::parse_from_str(f.to.trim(), "%Y-%m-%d")
+                .ok()
+                .and_then(|d| day_start(tz, &(d + chrono::Duration::days(1)).to_string())),
+        };
+        let before = Some(f.before.as_str()).filter(|b| !b.is_empty());
+        let (entries, next) =
+            page_of(super::entries_filtered(&mut c, &filter, before, PAGE + 1).await?);
+        let mut ids: Vec<i64> = entries.iter().filter_map(|e| e.child_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        page.names = crate::org::db::children_by_ids(&mut c, &ids)
+            .await?
+            .into_iter()
+            .map(|ch| (ch.id, ch.full_name()))
+            .collect();
+        page.entries = entries;
+        page.next = next;
+    }
+    Ok(render(page)?.into_response())
 }
 
 #[derive(Template)]
@@ -122,6 +227,27 @@ struct ChildAccessesPage {
 impl AccessLogPage {
     fn is_action(&self, code: &str) -> bool {
         self.action == code
+    }
+
+    fn name_of(&self, child: &i64) -> Option<&str> {
+        self.names.get(child).map(String::as_str)
+    }
+
+    /// The filters as a query string without `name` (for links that set it anew).
+    fn query_without(&self, name: &str) -> String {
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in [
+            ("child", &self.child),
+            ("user", &self.user),
+            ("action", &self.action),
+            ("from", &self.from),
+            ("to", &self.to),
+        ] {
+            if k != name && !v.is_empty() {
+                q.append_pair(k, v);
+            }
+        }
+        q.finish()
     }
 }
 

@@ -75,6 +75,28 @@ pub async fn list(c: &mut impl Conn) -> anyhow::Result<Vec<UserRow>> {
     .await)?)
 }
 
+/// Users whose name or email contains `term` (case-insensitive), by name; at most `limit`.
+#[tracing::instrument(skip_all)]
+pub async fn search(c: &mut impl Conn, term: &str, limit: i64) -> anyhow::Result<Vec<UserRow>> {
+    let pattern = format!(
+        "%{}%",
+        term.trim()
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    );
+    Ok(dispatch!(c, c => sqlx::query_as(
+        "SELECT id, email, name, role, active, lang FROM users \
+         WHERE LOWER(name) LIKE $1 ESCAPE '\\' OR LOWER(email) LIKE $1 ESCAPE '\\' \
+         ORDER BY name, id LIMIT $2",
+    )
+    .bind(pattern)
+    .bind(limit)
+    .fetch_all(&mut *c)
+    .await)?)
+}
+
 #[tracing::instrument(skip_all)]
 pub async fn count(c: &mut impl Conn) -> anyhow::Result<i64> {
     Ok(

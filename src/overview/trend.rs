@@ -12,10 +12,44 @@ const PLOT_H: u32 = 150;
 const STEP: u32 = 90;
 const LABEL_W: u32 = 150;
 
-/// One round on the x axis.
+/// One round on the x axis, its name on at most two lines that fit between neighbours.
 pub struct Tick {
     pub x: u32,
     pub label: String,
+    pub lines: Vec<String>,
+}
+
+/// How many characters of a round's name fit on one line under its point (11-unit text,
+/// `STEP` units apart).
+const LINE_CHARS: usize = 14;
+
+/// A round's name on at most two lines of at most [`LINE_CHARS`], broken between words; what
+/// does not fit ends in "…" (the full name is in the table beside the chart).
+fn tick_lines(name: &str) -> Vec<String> {
+    let fits = |s: &str| s.chars().count() <= LINE_CHARS;
+    let cut = |s: &str| -> String {
+        let kept: String = s.chars().take(LINE_CHARS - 1).collect();
+        format!("{}…", kept.trim_end())
+    };
+    let mut lines: Vec<String> = Vec::new();
+    for word in name.split_whitespace() {
+        match lines.last_mut() {
+            Some(line) if fits(&format!("{line} {word}")) => {
+                line.push(' ');
+                line.push_str(word);
+            }
+            _ => lines.push(word.to_string()),
+        }
+    }
+    if lines.len() > 2 {
+        let rest = lines[1..].join(" ");
+        lines.truncate(1);
+        lines.push(cut(&rest));
+    }
+    lines
+        .into_iter()
+        .map(|l| if fits(&l) { l } else { cut(&l) })
+        .collect()
 }
 
 /// One level's line.
@@ -101,8 +135,8 @@ pub fn chart(rounds: &[(String, Vec<i64>)], levels: &[LevelView]) -> Option<Tren
     spread_labels(&mut series);
     Some(TrendChart {
         width: x(last) + LABEL_W,
-        height: (TOP + PLOT_H + 34).max(series.iter().map(|s| s.label_y + 8).max().unwrap_or(0)),
-        axis_y: TOP + PLOT_H + 22,
+        height: (TOP + PLOT_H + 48).max(series.iter().map(|s| s.label_y + 8).max().unwrap_or(0)),
+        axis_y: TOP + PLOT_H + 20,
         grid: vec![(y(0.0), "0 %"), (y(0.5), "50 %"), (y(1.0), "100 %")],
         ticks: rounds
             .iter()
@@ -110,6 +144,7 @@ pub fn chart(rounds: &[(String, Vec<i64>)], levels: &[LevelView]) -> Option<Tren
             .map(|(i, (name, _))| Tick {
                 x: x(i),
                 label: name.clone(),
+                lines: tick_lines(name),
             })
             .collect(),
         series,
@@ -176,6 +211,35 @@ mod tests {
         let mut ys: Vec<u32> = c.series.iter().map(|s| s.label_y).collect();
         ys.sort();
         assert!(ys.windows(2).all(|w| w[1] - w[0] >= 12), "{ys:?}");
+    }
+
+    #[test]
+    fn round_names_break_between_words_and_never_run_into_the_next() {
+        assert_eq!(tick_lines("Efterår 2026"), vec!["Efterår 2026"]);
+        assert_eq!(
+            tick_lines("Forår 2027 ekstra runde"),
+            vec!["Forår 2027", "ekstra runde"]
+        );
+        assert_eq!(
+            tick_lines("Vinter 2027 ekstra runde for indskolingen"),
+            vec!["Vinter 2027", "ekstra runde…"]
+        );
+        assert_eq!(
+            tick_lines("Sundhedsplejerskerunden"),
+            vec!["Sundhedspleje…"]
+        );
+        for name in [
+            "Efterår 2026",
+            "Forår 2027 ekstra runde",
+            "Sundhedsplejerskerunden x y z",
+        ] {
+            let lines = tick_lines(name);
+            assert!(lines.len() <= 2);
+            assert!(
+                lines.iter().all(|l| l.chars().count() <= LINE_CHARS),
+                "{lines:?}"
+            );
+        }
     }
 
     #[test]

@@ -135,11 +135,16 @@ pub fn not_blank(value: &str) -> Result<(), validator::ValidationError> {
 
 const APP_CSS: &str = include_str!("../../assets/app.css");
 const LIVE_JS: &str = include_str!("../../assets/live.js");
+const PRINT_JS: &str = include_str!("../../assets/print.js");
 
 static ASSET_VERSION: LazyLock<String> = LazyLock::new(|| {
     // FNV-1a of the assets: changes whenever a file does, so they can be cached for ever.
     let mut h: u64 = 0xcbf29ce484222325;
-    for b in APP_CSS.bytes().chain(LIVE_JS.bytes()) {
+    for b in APP_CSS
+        .bytes()
+        .chain(LIVE_JS.bytes())
+        .chain(PRINT_JS.bytes())
+    {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x100000001b3);
     }
@@ -167,5 +172,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/assets/live.js",
             get(|| async { asset("text/javascript; charset=utf-8", LIVE_JS) }),
+        )
+        // The print view's button (progressive enhancement; see the file).
+        .route(
+            "/assets/print.js",
+            get(|| async { asset("text/javascript; charset=utf-8", PRINT_JS) }),
         )
 }

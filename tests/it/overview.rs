@@ -602,3 +602,92 @@ async fn the_municipal_figures_open_on_the_newest_round_with_positions() {
         .await
         .assert_contains(&format!("<option value=\"{empty}\" selected>"));
 }
+
+/// "Udskriv": the child's record for the parent meeting — the position, the answers by
+/// domain, the handleguide, the action plan with its review date and the consent state, on a
+/// page without navigation — is an access-log event, scoped like the child's page.
+#[tokio::test]
+async fn a_childs_record_prints_for_the_parent_meeting_and_is_logged() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::create(&app).await;
+    round(&app, "Efterår 2026", 5).await;
+    let mut educator = app.login(EDUCATOR).await;
+    position(&mut educator, f.child_a1, "1", "yellow").await;
+    let id = app
+        .count(&format!(
+            "SELECT assessment_id FROM round_positions WHERE child_id = {}",
+            f.child_a1
+        ))
+        .await;
+    let review = (app.state.now().date_naive() + chrono::Duration::days(30)).to_string();
+    let res = educator
+        .post(
+            &format!("/assessments/{id}/follow-up"),
+            &[
+                ("kind", "action_plan"),
+                ("body", "Daglig tjek-ind; møde med forældrene i uge 50."),
+                ("review_on", &review),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    educator
+        .get(&format!("/children/{}", f.child_a1))
+        .await
+        .assert_contains(&format!("href=\"/children/{}/print\"", f.child_a1));
+
+    let printed = |c: i64| {
+        format!(
+            "SELECT COUNT(*) FROM access_log WHERE action = 'export' AND object = 'print' AND child_id = {c}"
+        )
+    };
+    let page = educator
+        .get(&format!("/children/{}/print", f.child_a1))
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    let review_shown = chrono::NaiveDate::parse_from_str(&review, "%Y-%m-%d")
+        .unwrap()
+        .format("%d-%m-%Y")
+        .to_string();
+    page.assert_contains("Alma Andersen")
+        .assert_contains("id=\"print-answers\"")
+        .assert_contains("Handleguide")
+        .assert_contains("Handleplan")
+        .assert_contains(&review_shown)
+        .assert_contains("id=\"print-consent\"")
+        .assert_contains("Let bekymring")
+        .assert_contains("class=\"x-label\"")
+        // No navigation chrome on paper.
+        .assert_lacks("<nav")
+        .assert_lacks("Log ud");
+    // Every domain's table lists questions with their answers.
+    assert!(page.body.matches("<caption>").count() >= 2, "{}", page.body);
+    assert_eq!(app.count(&printed(f.child_a1)).await, 1);
+
+    let one = educator.get(&format!("/assessments/{id}/print")).await;
+    assert_eq!(one.status, StatusCode::OK);
+    one.assert_contains("Daglig tjek-ind");
+    assert_eq!(app.count(&printed(f.child_a1)).await, 2);
+
+    // Out of scope is missing, and printing nothing is not logged.
+    let mut other = app.login(EDUCATOR_B).await;
+    for path in [
+        format!("/children/{}/print", f.child_a1),
+        format!("/assessments/{id}/print"),
+    ] {
+        assert_eq!(
+            other.get(&path).await.status,
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
+    }
+    let mut admin = app.login(ADMIN).await;
+    assert_eq!(
+        admin
+            .get(&format!("/children/{}/print", f.child_a1))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(app.count(&printed(f.child_a1)).await, 2);
+}
