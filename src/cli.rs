@@ -273,6 +273,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 policy.rules.len(),
                 policy.file
             );
+            if let Some(logo) = config.logo()? {
+                out!(
+                    "logo OK: {} bytes of {}",
+                    logo.bytes.len(),
+                    logo.content_type
+                );
+            }
             let url = config.database_url()?;
             anyhow::ensure!(
                 url.starts_with("sqlite:") || url.starts_with("postgres"),
@@ -407,6 +414,10 @@ async fn serve(mut config: Config, demo: bool) -> anyhow::Result<()> {
     // anything.
     let catalogue = config.catalogue()?;
     let retention = config.retention()?;
+    let logo = match config.logo()? {
+        None if demo => Some(crate::web::branding::Logo::demo()),
+        logo => logo,
+    };
     let db = open(&config).await?;
     crate::assessment::register_versions(&db, &catalogue, chrono::Utc::now()).await?;
     let now = chrono::Utc::now();
@@ -441,7 +452,8 @@ async fn serve(mut config: Config, demo: bool) -> anyhow::Result<()> {
     }
     let state = AppState::new(db.clone(), config, String::new())
         .with_catalogue(catalogue)
-        .with_retention(retention);
+        .with_retention(retention)
+        .with_logo(logo);
     state.load_municipality_name().await?;
     tracing::info!(%addr, backend = ?db.backend(), ready_ms = started.elapsed().as_millis() as u64, "listening");
     app::serve(state, listener, app::shutdown_signal()).await?;

@@ -104,6 +104,9 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Name shown in the header when the database does not hold one yet.
     pub municipality_name: String,
+    /// The municipality's logo for the header: a PNG, JPEG, WebP or SVG file of at most
+    /// 512 KiB (see `web::branding`). Unset: the name alone (the demo shows a demo logo).
+    pub logo: Option<PathBuf>,
     /// Folder of the questionnaire files, with the scales in its `scales/` subfolder, the
     /// alert rules in `alerts.toml` and the retention policy in `retention.toml`. Unset: the files built into the binary (`trivsel init`
     /// writes editable copies of them).
@@ -167,6 +170,7 @@ impl Default for Config {
             body_limit_bytes: 4 * 1024 * 1024,
             log_format: LogFormat::Text,
             municipality_name: "Trivsel".to_string(),
+            logo: None,
             questionnaire_dir: None,
             scale: "boernelineal".to_string(),
             smtp_host: None,
@@ -338,6 +342,14 @@ impl Config {
             None => crate::retention::policy::Policy::load(&Source::BuiltIn),
         }
         .map_err(|p| anyhow::anyhow!("{p}"))
+    }
+
+    /// The configured logo, read and checked (a bad file refuses the start).
+    pub fn logo(&self) -> anyhow::Result<Option<crate::web::branding::Logo>> {
+        self.logo
+            .as_deref()
+            .map(crate::web::branding::Logo::load)
+            .transpose()
     }
 
     /// The address links in emails point to.

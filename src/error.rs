@@ -79,6 +79,14 @@ impl ErrorPage {
     fn en(&self, key: &str) -> &'static str {
         text(Lang::En, key)
     }
+
+    fn dkfds(&self) -> &'static str {
+        crate::web::dkfds::VERSION
+    }
+
+    fn assets(&self) -> &'static str {
+        crate::web::asset_version()
+    }
 }
 
 impl IntoResponse for AppError {

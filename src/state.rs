@@ -34,6 +34,8 @@ pub struct Inner {
     pub retention: Arc<crate::retention::policy::Policy>,
     pub clock: Clock,
     municipality: RwLock<String>,
+    /// The municipality's logo (`logo`), checked at start-up.
+    pub logo: Option<crate::web::branding::Logo>,
     /// Recently counted municipal figures (see `aggregate_cache_seconds`).
     pub aggregates: crate::overview::AggregateCache,
     /// Recently read sessions and their accounts (see `session_cache_seconds`).
@@ -64,6 +66,7 @@ impl AppState {
                 retention: Arc::new(crate::retention::policy::Policy::built_in()),
                 clock: Clock::default(),
                 municipality: RwLock::new(municipality),
+                logo: None,
                 aggregates: Default::default(),
                 database_failures: Default::default(),
                 metrics: Default::default(),
@@ -84,6 +87,14 @@ impl AppState {
     pub fn with_catalogue(mut self, catalogue: crate::questionnaire::Catalogue) -> AppState {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
             inner.catalogue = Some(Arc::new(catalogue));
+        }
+        self
+    }
+
+    /// Sets the logo; only before the state is shared.
+    pub fn with_logo(mut self, logo: Option<crate::web::branding::Logo>) -> AppState {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.logo = logo;
         }
         self
     }

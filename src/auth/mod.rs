@@ -208,6 +208,7 @@ async fn page_ctx(
         _ => 0,
     };
     Ok(PageCtx {
+        logo: state.logo.as_ref().map(crate::web::branding::Logo::url),
         mail_warning,
         csrf,
         lang,

@@ -1,5 +1,6 @@
 //! What every page shares: the layout context, rendering, form errors and static assets.
 
+pub mod branding;
 pub mod csv;
 pub mod i18n;
 pub mod pager;
@@ -12,6 +13,7 @@ use std::sync::LazyLock;
 
 use askama::Template;
 use axum::Router;
+use axum::extract::Path;
 use axum::http::header;
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
@@ -37,6 +39,8 @@ pub struct PageCtx {
     /// For an admin: emails that need attention (undelivered for over an hour, or given up
     /// lately), shown as a warning on every page; 0 for everyone else.
     pub mail_warning: i64,
+    /// The municipality's logo's URL, when one is configured.
+    pub logo: Option<String>,
 }
 
 impl PageCtx {
@@ -45,7 +49,7 @@ impl PageCtx {
         time::datetime(self.tz, *at)
     }
 
-    /// `at` as a local time to the second ("2026-10-25 02:59:07").
+    /// `at` as a local time to the second ("25-10-2026 02:59:07").
     pub fn timestamp(&self, at: &chrono::DateTime<chrono::Utc>) -> String {
         time::timestamp(self.tz, *at)
     }
@@ -66,6 +70,24 @@ impl PageCtx {
 
     pub fn asset_version(&self) -> &'static str {
         &ASSET_VERSION
+    }
+
+    /// Whether the menu item for `href` is the page being shown (or the page's section):
+    /// `/` only on the front page, any other item on its own path and below it.
+    pub fn current(&self, href: &str) -> bool {
+        let path = self.path.split(['?', '#']).next().unwrap_or_default();
+        if href == "/" {
+            return path == "/";
+        }
+        path == href
+            || path
+                .strip_prefix(href)
+                .is_some_and(|rest| rest.starts_with('/'))
+    }
+
+    /// Where the vendored design system is served (its version in the path).
+    pub fn dkfds(&self) -> String {
+        format!("/assets/dkfds/{}", dkfds::VERSION)
     }
 
     pub fn is(&self, role: &str) -> bool {
@@ -151,6 +173,11 @@ static ASSET_VERSION: LazyLock<String> = LazyLock::new(|| {
     format!("{h:016x}")
 });
 
+/// The version the URLs of the built-in assets carry.
+pub fn asset_version() -> &'static str {
+    &ASSET_VERSION
+}
+
 /// A file built into the binary, cached for ever (its URL carries the asset version).
 fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {
     (
@@ -162,8 +189,47 @@ fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {
     )
 }
 
+/// Det Fælles Designsystem, vendored in assets/dkfds/ and embedded by build.rs.
+pub mod dkfds {
+    include!(concat!(env!("OUT_DIR"), "/dkfds.rs"));
+
+    /// The file at `path` under the vendored package, with its content type.
+    pub fn file(path: &str) -> Option<(&'static str, &'static [u8])> {
+        let (_, body) = FILES.iter().find(|(p, _)| *p == path)?;
+        let kind = match path.rsplit('.').next()? {
+            "css" => "text/css; charset=utf-8",
+            "svg" => "image/svg+xml",
+            "png" => "image/png",
+            "woff2" => "font/woff2",
+            "woff" => "font/woff",
+            "ttf" => "font/ttf",
+            "eot" => "application/vnd.ms-fontobject",
+            _ => "application/octet-stream",
+        };
+        Some((kind, body))
+    }
+}
+
+/// A vendored design-system file. Its URL carries the package's version, so it is cached for
+/// ever like the other assets; an unknown path or version is a 404.
+async fn dkfds_file(Path((version, path)): Path<(String, String)>) -> axum::response::Response {
+    match dkfds::file(&path).filter(|_| version == dkfds::VERSION) {
+        Some((kind, body)) => (
+            [
+                (header::CONTENT_TYPE, kind),
+                (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+            ],
+            body,
+        )
+            .into_response(),
+        None => crate::error::AppError::NotFound.into_response(),
+    }
+}
+
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/assets/dkfds/{version}/{*path}", get(dkfds_file))
+        .route("/branding/logo", get(branding::logo))
         .route(
             "/assets/app.css",
             get(|| async { asset("text/css; charset=utf-8", APP_CSS) }),

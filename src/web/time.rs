@@ -10,10 +10,10 @@ pub fn datetime(tz: Tz, at: DateTime<Utc>) -> String {
     at.with_timezone(&tz).format("%d-%m-%Y %H:%M").to_string()
 }
 
-/// `at` in `tz` to the second, as the access log shows it ("2026-10-25 02:59:07").
+/// `at` in `tz` to the second, as the access log shows it ("25-10-2026 02:59:07").
 pub fn timestamp(tz: Tz, at: DateTime<Utc>) -> String {
     at.with_timezone(&tz)
-        .format("%Y-%m-%d %H:%M:%S")
+        .format("%d-%m-%Y %H:%M:%S")
         .to_string()
 }
 

@@ -113,6 +113,27 @@ fn check_accepts_defaults_and_rejects_bad_configuration() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("public_url must start with http"));
 
+    // A logo that is not an image, or missing, is refused with the path and the reason.
+    let not_image = dir.path().join("logo.png");
+    std::fs::write(&not_image, "just text").unwrap();
+    for (path, reason) in [
+        (not_image.clone(), "not a PNG, JPEG, WebP or SVG image"),
+        (dir.path().join("missing.svg"), "cannot be read"),
+    ] {
+        let out = trivsel(dir.path())
+            .arg("serve")
+            .env("TRIVSEL_LOGO", &path)
+            .env("TRIVSEL_LISTEN", "127.0.0.1:0")
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&path.display().to_string()) && err.contains(reason),
+            "{err}"
+        );
+    }
+
     let out = trivsel(dir.path())
         .arg("check")
         .env("TRIVSEL_LISTEN", "not-an-address")

@@ -165,7 +165,7 @@ async fn generated_history_matches_an_independent_recount_on_the_overviews() {
         .get(&format!("/overview/municipality?round={round}"))
         .await;
     // The district table's grand total and its column totals, against a recount.
-    let table = &page.body[page.body.find("class=\"aggregate\"").unwrap()..];
+    let table = &page.body[page.body.find("class=\"aggregate table\"").unwrap()..];
     let table = &table[..table.find("</table>").unwrap()];
     let total_row = &table[table.rfind("<tr><th scope=\"row\">I alt</th>").unwrap()..];
     let cells: Vec<String> = total_row

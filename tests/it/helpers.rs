@@ -268,9 +268,11 @@ async fn start_with_clock(
     trivsel::assessment::register_versions(&db, &catalogue, chrono::Utc::now())
         .await
         .expect("register versions");
+    let logo = config.logo().expect("logo");
     let state = AppState::new(db, config, String::new())
         .with_catalogue(catalogue)
-        .with_clock(clock);
+        .with_clock(clock)
+        .with_logo(logo);
     state.load_municipality_name().await.expect("municipality");
     let running = state.clone();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();

@@ -340,3 +340,103 @@ async fn malformed_requests_get_the_error_page() {
     res.assert_contains("<!doctype html>")
         .assert_lacks("Failed to deserialize");
 }
+
+/// The design system is served from the binary under its version, cached for ever, with every
+/// file its stylesheet refers to, and under the same CSP as the pages; the configured logo is
+/// in the header and served from memory; without one the header names the municipality.
+#[tokio::test]
+async fn the_design_system_and_the_municipal_logo_come_from_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let logo = dir.path().join("kommune.svg");
+    std::fs::write(
+        &logo,
+        r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><rect width="10" height="10" fill="#036"/></svg>"##,
+    )
+    .unwrap();
+    let config = trivsel::config::Config {
+        logo: Some(logo),
+        ..Default::default()
+    };
+    let app = TestApp::spawn_with(config).await;
+    let _f = Fixture::create(&app).await;
+    let mut c = app.login(EDUCATOR).await;
+    let page = c.get("/").await;
+    let version = trivsel::web::dkfds::VERSION;
+    page.assert_contains(&format!(
+        "href=\"/assets/dkfds/{version}/css/dkfds.min.css\""
+    ))
+    .assert_contains("class=\"header\"")
+    .assert_contains("<img class=\"brand-logo\" src=\"/branding/logo?v=");
+
+    let http = reqwest::Client::new();
+    let css = http
+        .get(format!(
+            "{}/assets/dkfds/{version}/css/dkfds.min.css",
+            app.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(css.status(), 200);
+    assert!(
+        css.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
+    assert!(css.headers().contains_key("content-security-policy"));
+    let css = css.text().await.unwrap();
+    // Every font and image the stylesheet names is there (no CDN, nothing missing).
+    let mut named = 0;
+    for part in css.split("url(").skip(1) {
+        let target = part.split(')').next().unwrap().trim_matches(['"', '\'']);
+        let Some(rel) = target.strip_prefix("../") else {
+            continue;
+        };
+        named += 1;
+        let res = http
+            .get(format!("{}/assets/dkfds/{version}/{rel}", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{rel}");
+    }
+    assert!(named > 20, "{named} files named by the stylesheet");
+    assert!(!css.contains("//fonts.") && !css.contains("https://"));
+    let stale = http
+        .get(format!("{}/assets/dkfds/0.0.1/css/dkfds.min.css", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), 404);
+
+    let res = http
+        .get(format!("{}/branding/logo?v=1", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "image/svg+xml");
+    assert!(
+        res.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("sandbox")
+    );
+    assert!(res.text().await.unwrap().contains("<rect"));
+
+    // Without a logo: the name in the header, and no logo to fetch.
+    let plain = TestApp::spawn().await;
+    let _f = Fixture::create(&plain).await;
+    let mut c = plain.login(EDUCATOR).await;
+    c.get("/")
+        .await
+        .assert_lacks("brand-logo")
+        .assert_contains("class=\"brand-name\"");
+    let res = http
+        .get(format!("{}/branding/logo", plain.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+}
