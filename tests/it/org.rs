@@ -135,7 +135,10 @@ async fn invalid_forms_keep_input_show_messages_and_write_nothing() {
     let res = c.post("/admin/districts/new", &[("name", "  ")]).await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
     res.assert_contains("Skal udfyldes.")
-        .assert_contains("aria-invalid=\"true\"");
+        .assert_contains("aria-invalid=\"true\"")
+        // The error summary above the form names the field and links to it.
+        .assert_contains("id=\"error-summary\"")
+        .assert_contains("<a href=\"#name\" class=\"function-link\">Navn: Skal udfyldes.</a>");
 
     let res = c
         .post("/admin/districts/new", &[("name", "distrikt  a")])
