@@ -122,6 +122,17 @@ pub struct AlertPart {
     /// A notification under the duty to notify: its source may be withheld (see the module).
     pub notification: bool,
     pub events: Vec<AlertEventPart>,
+    /// The conversation between the social worker and the team.
+    pub messages: Vec<AlertMessagePart>,
+}
+
+#[derive(Serialize, sqlx::FromRow)]
+pub struct AlertMessagePart {
+    pub at: DateTime<Utc>,
+    #[serde(rename = "by")]
+    pub by_name: String,
+    pub side: String,
+    pub body: String,
 }
 
 #[derive(Serialize, sqlx::FromRow)]
@@ -208,7 +219,15 @@ pub async fn build(c: &mut impl Conn, id: i64, now: DateTime<Utc>) -> AppResult<
         .bind(al.id)
         .fetch_all(&mut *c)
         .await)?;
+        let messages: Vec<AlertMessagePart> = dispatch!(c, c => sqlx::query_as(
+            "SELECT m.created_at AS at, u.name AS by_name, m.side, m.body FROM alert_messages m \
+             JOIN users u ON u.id = m.author_id WHERE m.alert_id = $1 ORDER BY m.id",
+        )
+        .bind(al.id)
+        .fetch_all(&mut *c)
+        .await)?;
         alerts.push(AlertPart {
+            messages,
             id: al.id,
             notification: al.kind == "notification",
             kind: al.kind,

@@ -14,6 +14,7 @@
 //! Each alert moves new → taken → in progress → closed with an outcome; an alert not taken
 //! by its deadline escalates (once) and is marked overdue.
 
+pub mod conversation;
 pub mod routes;
 
 use chrono::{DateTime, Duration, Utc};

@@ -28,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/alerts/{id}/progress", post(progress))
         .route("/alerts/{id}/close", post(close))
         .route("/alerts/{id}/details", post(details))
+        .route("/alerts/{id}/messages", post(post_message))
 }
 
 pub const OUTCOMES: [&str; 6] = [
@@ -232,6 +233,8 @@ pub struct InboxRow {
     pub level: LevelView,
     pub overdue: bool,
     pub subject: Subject,
+    /// A message on it the user has not read.
+    pub unread: bool,
 }
 
 #[derive(Template)]
@@ -240,33 +243,133 @@ struct InboxPage {
     ctx: PageCtx,
     rows: Vec<InboxRow>,
     pager: crate::web::Pager,
+    /// The worker's filters (the team's list has none).
+    filters: Vec<InboxFilter>,
+    filter: InboxFilter,
+    worker: bool,
+}
+
+impl InboxPage {
+    fn is_filter(&self, f: &InboxFilter) -> bool {
+        *f == self.filter
+    }
 }
 
 /// Alerts per page of the inbox.
 const INBOX_PAGE: i64 = 50;
 
-/// The worker's queue: open alerts of their districts, and of the municipal queue (no
-/// district); two branches, so that each reads the alerts' district index. `$1` is the
-/// worker.
-const INBOX_OPEN: &str = "{SELECT} WHERE a.status <> 'closed' \
-     AND a.district_id IN (SELECT ud.district_id FROM user_districts ud WHERE ud.user_id = $1) \
-     UNION ALL {SELECT} WHERE a.status <> 'closed' AND a.district_id IS NULL";
+/// The inbox's filters: the open queue (the default), the worker's own cases, those nobody has
+/// taken, those past their deadline untaken, and the closed ones (which stay findable).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InboxFilter {
+    Open,
+    Mine,
+    NotTaken,
+    Overdue,
+    Closed,
+}
 
-/// One page of the inbox: overdue first, then the most serious, then the oldest. `$2` is now,
-/// `$3`/`$4` limit and offset.
-pub fn inbox_sql() -> String {
+impl InboxFilter {
+    pub const ALL: [InboxFilter; 5] = [
+        InboxFilter::Open,
+        InboxFilter::Mine,
+        InboxFilter::NotTaken,
+        InboxFilter::Overdue,
+        InboxFilter::Closed,
+    ];
+
+    fn parse(s: &str) -> InboxFilter {
+        InboxFilter::ALL
+            .into_iter()
+            .find(|f| f.as_str() == s)
+            .unwrap_or(InboxFilter::Open)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InboxFilter::Open => "open",
+            InboxFilter::Mine => "mine",
+            InboxFilter::NotTaken => "new",
+            InboxFilter::Overdue => "overdue",
+            InboxFilter::Closed => "closed",
+        }
+    }
+
+    pub fn label_key(self) -> &'static str {
+        match self {
+            InboxFilter::Open => "alert.filter.open",
+            InboxFilter::Mine => "alert.filter.mine",
+            InboxFilter::NotTaken => "alert.filter.new",
+            InboxFilter::Overdue => "alert.filter.overdue",
+            InboxFilter::Closed => "alert.filter.closed",
+        }
+    }
+
+    /// The filter's condition on `a` (`$1` is the worker, `$2` now, used only by
+    /// [`InboxFilter::Overdue`]). Written here, never from the request.
+    fn condition(self) -> &'static str {
+        match self {
+            InboxFilter::Open => "a.status <> 'closed'",
+            InboxFilter::Mine => "a.status <> 'closed' AND a.taken_by = $1",
+            InboxFilter::NotTaken => "a.status = 'new'",
+            InboxFilter::Overdue => "a.status = 'new' AND a.deadline < $2",
+            InboxFilter::Closed => "a.status = 'closed'",
+        }
+    }
+
+    fn uses_now(self) -> bool {
+        self == InboxFilter::Overdue
+    }
+}
+
+/// The worker's queue under `filter`: alerts of their districts, and of the municipal queue
+/// (no district); two branches, so that each reads the alerts' district index. `$1` is the
+/// worker.
+fn inbox_from(filter: InboxFilter, select: &str) -> String {
+    let cond = filter.condition();
     format!(
-        "SELECT * FROM ({}) x ORDER BY CASE WHEN x.status = 'new' AND x.deadline < $2 THEN 0 ELSE 1 END, \
-         x.level_rank DESC, x.created_at, x.id LIMIT $3 OFFSET $4",
-        INBOX_OPEN.replace("{SELECT}", SELECT)
+        "{select} WHERE {cond} \
+         AND a.district_id IN (SELECT ud.district_id FROM user_districts ud WHERE ud.user_id = $1) \
+         UNION ALL {select} WHERE {cond} AND a.district_id IS NULL"
     )
 }
 
-/// How many alerts the inbox holds (`$1` is the worker).
-fn inbox_count_sql() -> String {
+/// One page of the inbox: overdue first, then the most serious, then the oldest (closed
+/// alerts newest first). `$2` is now, `$3`/`$4` limit and offset.
+pub fn inbox_sql(filter: InboxFilter) -> String {
+    let order = if filter == InboxFilter::Closed {
+        "x.created_at DESC, x.id DESC"
+    } else {
+        "CASE WHEN x.status = 'new' AND x.deadline < $2 THEN 0 ELSE 1 END, x.level_rank DESC, x.created_at, x.id"
+    };
+    format!(
+        "SELECT * FROM ({}) x ORDER BY {order} LIMIT $3 OFFSET $4",
+        inbox_from(filter, SELECT)
+    )
+}
+
+/// How many alerts the inbox holds under `filter` (`$1` is the worker, `$2` now if used).
+fn inbox_count_sql(filter: InboxFilter) -> String {
     format!(
         "SELECT COUNT(*) FROM ({}) x",
-        INBOX_OPEN.replace("{SELECT}", "SELECT a.id FROM alerts a")
+        inbox_from(filter, "SELECT a.id FROM alerts a")
+    )
+}
+
+/// The team's alerts: those of the children in the user's groups (an educator) or
+/// institutions (a leader) today. `$1` is the user.
+pub fn team_alerts_sql(role: Role) -> String {
+    let children = if role == Role::Leader {
+        "SELECT e.child_id FROM enrolments e JOIN groups g ON g.id = e.group_id \
+         JOIN user_institutions ui ON ui.institution_id = g.institution_id \
+         WHERE ui.user_id = $1 AND e.to_date IS NULL"
+    } else {
+        "SELECT e.child_id FROM enrolments e JOIN user_groups ug ON ug.group_id = e.group_id \
+         WHERE ug.user_id = $1 AND e.to_date IS NULL"
+    };
+    format!(
+        "{SELECT} WHERE a.child_id IN ({children}) \
+         ORDER BY CASE WHEN a.status = 'closed' THEN 1 ELSE 0 END, a.created_at DESC, a.id DESC LIMIT $2 OFFSET $3"
     )
 }
 
@@ -274,6 +377,8 @@ fn inbox_count_sql() -> String {
 struct InboxQuery {
     #[serde(default)]
     page: Option<i64>,
+    #[serde(default)]
+    filter: String,
 }
 
 /// The social worker's inbox, a page at a time, in a fixed number of queries whatever its
@@ -285,7 +390,8 @@ async fn inbox(
     a: Auth,
     Query(q): Query<InboxQuery>,
 ) -> AppResult<Response> {
-    if a.user.role != Role::SocialWorker {
+    let worker = a.user.role == Role::SocialWorker;
+    if !worker && !matches!(a.user.role, Role::Educator | Role::Leader) {
         return Err(AppError::NotFound);
     }
     let cat = state
@@ -295,18 +401,40 @@ async fn inbox(
     let now = state.now();
     let today = now.date_naive();
     let page = q.page.unwrap_or(1).max(1);
+    let filter = InboxFilter::parse(&q.filter);
     let mut c = state.db.conn().await?;
-    let total: i64 = dispatch!(&mut c, c => sqlx::query_scalar(&inbox_count_sql())
-    .bind(a.user.id)
-    .fetch_one(&mut *c)
-    .await)?;
-    let alerts: Vec<AlertRow> = dispatch!(&mut c, c => sqlx::query_as(&inbox_sql())
-        .bind(a.user.id)
-        .bind(now)
-        .bind(INBOX_PAGE)
-        .bind((page - 1) * INBOX_PAGE)
-        .fetch_all(&mut *c)
-        .await)?;
+    let (total, alerts): (i64, Vec<AlertRow>) = if worker {
+        let count_sql = inbox_count_sql(filter);
+        let total: i64 = dispatch!(&mut c, c => {
+            let mut q = sqlx::query_scalar(&count_sql).bind(a.user.id);
+            if filter.uses_now() {
+                q = q.bind(now);
+            }
+            q.fetch_one(&mut *c).await
+        })?;
+        let alerts = dispatch!(&mut c, c => sqlx::query_as(&inbox_sql(filter))
+            .bind(a.user.id)
+            .bind(now)
+            .bind(INBOX_PAGE)
+            .bind((page - 1) * INBOX_PAGE)
+            .fetch_all(&mut *c)
+            .await)?;
+        (total, alerts)
+    } else {
+        // A team's alerts are few (a group's or an institution's children): one page holds
+        // them; the pager appears only past it.
+        let alerts: Vec<AlertRow> = dispatch!(&mut c, c => sqlx::query_as(&team_alerts_sql(a.user.role))
+            .bind(a.user.id)
+            .bind(INBOX_PAGE + 1)
+            .bind((page - 1) * INBOX_PAGE)
+            .fetch_all(&mut *c)
+            .await)?;
+        let total = (page - 1) * INBOX_PAGE + alerts.len() as i64;
+        (
+            total,
+            alerts.into_iter().take(INBOX_PAGE as usize).collect(),
+        )
+    };
     let mut ids: Vec<i64> = alerts.iter().map(|x| x.child_id).collect();
     ids.sort_unstable();
     ids.dedup();
@@ -318,6 +446,8 @@ async fn inbox(
             .collect();
     let places = places(&mut c, &ids).await?;
     let consents = consent::db::events_of(&mut c, &ids).await?;
+    let alert_ids: Vec<i64> = alerts.iter().map(|x| x.id).collect();
+    let unread = super::conversation::unread_among(&mut c, a.user.id, &alert_ids).await?;
     drop(c);
     let mut rows = Vec::with_capacity(alerts.len());
     for alert in alerts {
@@ -328,17 +458,20 @@ async fn inbox(
             .get(&alert.child_id)
             .map(Vec::as_slice)
             .unwrap_or_default();
-        let named = consent::may_disclose_identity(
-            events,
-            Purpose::ShareWithSocialWorker,
-            today,
-            alert.kind == NOTIFICATION,
-        );
+        // Staff at the child's own institution know who the child is.
+        let named = !worker
+            || consent::may_disclose_identity(
+                events,
+                Purpose::ShareWithSocialWorker,
+                today,
+                alert.kind == NOTIFICATION,
+            );
         let place = places.get(&alert.child_id).cloned();
         rows.push(InboxRow {
             level: LevelView::of(&cat.scale, alert.level_rank.max(0) as usize, a.ctx.lang),
             overdue: alert.status == "new" && alert.deadline < now,
             subject: subject_of(&state, child, place, named),
+            unread: unread.contains(&alert.id),
             alert,
         });
     }
@@ -351,10 +484,21 @@ async fn inbox(
         now,
     )
     .await?;
+    let base = match filter {
+        InboxFilter::Open => "/alerts?".to_string(),
+        f => format!("/alerts?filter={}&", f.as_str()),
+    };
     Ok(render(InboxPage {
         ctx: a.ctx,
         rows,
-        pager: crate::web::Pager::new(page, INBOX_PAGE, total, "/alerts?"),
+        pager: crate::web::Pager::new(page, INBOX_PAGE, total, &base),
+        filters: if worker {
+            InboxFilter::ALL.to_vec()
+        } else {
+            Vec::new()
+        },
+        filter,
+        worker,
     })?
     .into_response())
 }
@@ -365,8 +509,24 @@ pub struct EventView {
     pub event: &'static str,
 }
 
-/// An alert event as read: when, by whom (name, role), what.
-type EventRow = (DateTime<Utc>, Option<String>, Option<String>, String);
+/// A message of the conversation as the reader sees it.
+pub struct MessageView {
+    pub at: String,
+    /// The author's name and role, or "the team" where the reader may not know who.
+    pub who: String,
+    pub from_worker: bool,
+    pub own: bool,
+    pub body: String,
+}
+
+/// An alert event as read: when, by whom (name, role), what, its note.
+type EventRow = (
+    DateTime<Utc>,
+    Option<String>,
+    Option<String>,
+    String,
+    String,
+);
 
 fn event_key(event: &str) -> &'static str {
     match event {
@@ -382,6 +542,7 @@ fn event_key(event: &str) -> &'static str {
         "lowered" => tkey("alert.event.lowered"),
         "raised" => tkey("alert.event.raised"),
         "reopened" => tkey("alert.event.reopened"),
+        "message" => tkey("alert.event.message"),
         _ => tkey("alert.event.other"),
     }
 }
@@ -399,10 +560,14 @@ struct AlertPage {
     reasons: Vec<crate::assessment::routes::ReasonView>,
     observation: String,
     events: Vec<EventView>,
+    messages: Vec<MessageView>,
+    /// The worker's note when closing, shown on the closed alert.
+    closing_note: String,
     outcomes: Vec<&'static str>,
     errors: FieldErrors,
     /// What the user typed, kept when a form comes back with an error.
     note: String,
+    message: String,
     consultation_text: String,
     deadline: String,
     created: String,
@@ -478,11 +643,43 @@ async fn page(
         })
         .collect();
     let rows: Vec<EventRow> = dispatch!(&mut c, c => sqlx::query_as(
-        "SELECT e.at, u.name, u.role, e.event FROM alert_events e LEFT JOIN users u ON u.id = e.user_id WHERE e.alert_id = $1 ORDER BY e.at, e.id",
+        "SELECT e.at, u.name, u.role, e.event, e.note FROM alert_events e LEFT JOIN users u ON u.id = e.user_id WHERE e.alert_id = $1 ORDER BY e.at, e.id",
     )
     .bind(alert.id)
     .fetch_all(&mut *c)
     .await)?;
+    let closing_note = if alert.status == "closed" {
+        rows.iter()
+            .rev()
+            .find(|r| r.3 == "closed")
+            .map(|r| r.4.clone())
+            .unwrap_or_default()
+    } else {
+        String::new()
+    };
+    let messages = super::conversation::messages(&mut c, alert.id)
+        .await?
+        .into_iter()
+        .map(|m| {
+            let from_worker = m.side == super::conversation::WORKER;
+            let role = crate::auth::Role::parse(&m.author_role)
+                .map(|r| a.ctx.t(r.label_key()))
+                .unwrap_or_default();
+            MessageView {
+                at: a.ctx.datetime(&m.created_at),
+                // Who on the team wrote it would point to the group: named only where the
+                // child is.
+                who: if from_worker || named {
+                    format!("{} ({role})", m.author_name)
+                } else {
+                    a.ctx.t("alert.msg.team").to_string()
+                },
+                own: m.author_id == a.user.id,
+                from_worker,
+                body: m.body,
+            }
+        })
+        .collect();
     Ok(AlertPage {
         level: LevelView::of(&cat.scale, alert.level_rank.max(0) as usize, a.ctx.lang),
         overdue: alert.status == "new" && alert.deadline < now,
@@ -496,7 +693,7 @@ async fn page(
         // Without the identity, the educator's name is withheld too: it would point to the group.
         events: rows
             .into_iter()
-            .map(|(at, who, role, event)| EventView {
+            .map(|(at, who, role, event, _note)| EventView {
                 at: a.ctx.datetime(&at),
                 who: if named || role.as_deref() == Some("social_worker") {
                     who.unwrap_or_default()
@@ -508,6 +705,9 @@ async fn page(
             .collect(),
         outcomes: OUTCOMES.to_vec(),
         note: String::new(),
+        message: String::new(),
+        messages,
+        closing_note,
         consultation_text: alert.consultation_text.clone(),
         deadline: a.ctx.datetime(&alert.deadline),
         created: a.ctx.datetime(&alert.created_at),
@@ -528,8 +728,10 @@ async fn alert_page(
     let (alert, worker) = load(&state, &a.user, id).await?;
     let child = alert.child_id;
     let p = page(&state, &a, alert, worker, FieldErrors::default()).await?;
+    let mut w = state.db.writer().await?;
+    super::conversation::mark_read(&mut w, a.user.id, id).await?;
     audit::record(
-        &mut state.db.writer().await?,
+        &mut w,
         &a.user,
         Action::Read,
         Some(child),
@@ -747,4 +949,72 @@ async fn details(
     .await?;
     tx.commit().await?;
     Ok(Redirect::to(&format!("/alerts/{id}")).into_response())
+}
+
+#[derive(Deserialize)]
+struct MessageForm {
+    #[serde(default)]
+    body: String,
+}
+
+/// A message on the alert from the worker (who must be in the alert's queue) or from the
+/// team (who must work with the child). A closed alert takes no more messages.
+async fn post_message(
+    State(state): State<AppState>,
+    a: Auth,
+    Path(id): Path<i64>,
+    Form(form): Form<MessageForm>,
+) -> AppResult<Response> {
+    let (alert, worker) = load(&state, &a.user, id).await?;
+    if alert.status == "closed" {
+        return Err(AppError::NotFound);
+    }
+    let body = form.body.trim();
+    let error = if body.is_empty() {
+        Some(tkey("err.required"))
+    } else if body.chars().count() > super::conversation::MAX_CHARS {
+        Some(tkey("err.too_long"))
+    } else {
+        None
+    };
+    if let Some(e) = error {
+        let mut errors = FieldErrors::default();
+        errors.add("message", e);
+        let mut p = page(&state, &a, alert, worker, errors).await?;
+        p.message = form.body;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(p)?).into_response());
+    }
+    let now = state.now();
+    let mut tx = state.db.begin().await?;
+    super::conversation::post(
+        &mut tx,
+        &state,
+        &a.user,
+        super::conversation::Post {
+            alert_id: id,
+            child_id: alert.child_id,
+            district_id: alert.district_id,
+            taken_by: alert.taken_by,
+            side: if worker {
+                super::conversation::WORKER
+            } else {
+                super::conversation::TEAM
+            },
+            body,
+        },
+        now,
+    )
+    .await?;
+    audit::record(
+        &mut tx,
+        &a.user,
+        Action::Change,
+        Some(alert.child_id),
+        &format!("alert:{id}"),
+        "message",
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Redirect::to(&format!("/alerts/{id}#conversation")).into_response())
 }

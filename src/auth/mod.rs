@@ -207,7 +207,15 @@ async fn page_ctx(
         }
         _ => 0,
     };
+    let unread = match &user {
+        Some(u) if matches!(u.role, Role::SocialWorker | Role::Educator | Role::Leader) => {
+            let mut c = state.db.conn().await?;
+            crate::alerts::conversation::unread(&mut c, u.id).await?
+        }
+        _ => 0,
+    };
     Ok(PageCtx {
+        unread,
         logo: state.logo.as_ref().map(crate::web::branding::Logo::url),
         mail_warning,
         csrf,

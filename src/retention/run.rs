@@ -103,6 +103,8 @@ fn targets(rule: &Rule) -> Vec<Target> {
             },
             &[
                 "DELETE FROM alert_events WHERE alert_id IN (SELECT id FROM alerts WHERE child_id IN ({batch}))",
+                "DELETE FROM alert_messages WHERE alert_id IN (SELECT id FROM alerts WHERE child_id IN ({batch}))",
+                "DELETE FROM alert_unread WHERE alert_id IN (SELECT id FROM alerts WHERE child_id IN ({batch}))",
                 "DELETE FROM alerts WHERE child_id IN ({batch})",
                 "DELETE FROM follow_ups WHERE child_id IN ({batch})",
                 "DELETE FROM round_positions WHERE child_id IN ({batch})",
@@ -174,6 +176,20 @@ fn targets(rule: &Rule) -> Vec<Target> {
                 &["UPDATE alert_events SET note = '' WHERE id IN ({batch})"],
                 ROW_BATCH,
             ),
+            // The conversation on an alert is free text about the child.
+            target(
+                "alert_messages",
+                format!(
+                    "x.body <> '' AND EXISTS (SELECT 1 FROM alerts al WHERE al.id = x.alert_id AND {})",
+                    match a {
+                        After::Created =>
+                            format!("x.created_at < $1 AND {}", not_held("al.child_id")),
+                        _ => of_child("al.child_id", a),
+                    }
+                ),
+                &["UPDATE alert_messages SET body = '' WHERE id IN ({batch})"],
+                ROW_BATCH,
+            ),
             target(
                 "consent_events",
                 format!(
@@ -201,6 +217,8 @@ fn targets(rule: &Rule) -> Vec<Target> {
             },
             &[
                 "DELETE FROM alert_events WHERE alert_id IN ({batch})",
+                "DELETE FROM alert_messages WHERE alert_id IN ({batch})",
+                "DELETE FROM alert_unread WHERE alert_id IN ({batch})",
                 "DELETE FROM alerts WHERE id IN ({batch})",
             ],
             ROW_BATCH,

@@ -41,6 +41,8 @@ pub struct PageCtx {
     pub mail_warning: i64,
     /// The municipality's logo's URL, when one is configured.
     pub logo: Option<String>,
+    /// How many alerts hold a message the user has not read (the menu shows it).
+    pub unread: i64,
 }
 
 impl PageCtx {

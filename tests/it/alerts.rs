@@ -543,3 +543,179 @@ async fn a_long_inbox_is_paged_with_the_most_serious_first() {
     let mut wb = app.login(WORKER_B).await;
     wb.get("/alerts").await.assert_lacks("/alerts/");
 }
+
+/// An anonymous consultation becomes a conversation: the team asks, the worker answers, each
+/// side is told by email (no personal data) and sees an unread count in the menu; the worker
+/// never learns from the conversation who wrote or where the child is; the closing note
+/// stands on the closed alert; the inbox's filters find open, own, untaken and closed alerts.
+#[tokio::test]
+async fn an_anonymous_consultation_becomes_a_conversation_that_gives_nothing_away() {
+    let smtp = SmtpServer::start().await;
+    let app = TestApp::spawn_with(mail_config(smtp.port)).await;
+    let f = Fixture::create(&app).await;
+    let mut educator = app.login(EDUCATOR).await;
+    position(&mut educator, f.child_a1, &answers("1", None), "yellow").await;
+    position(&mut educator, f.child_a1, &answers("1", None), "yellow").await;
+    let id = one_alert(&app).await;
+    let mails_before = smtp.wait_for(2).await.len();
+
+    // The team's list of alerts names the child; the worker's does not.
+    educator
+        .get("/alerts")
+        .await
+        .assert_contains("Alma Andersen")
+        .assert_contains(&format!("/alerts/{id}"));
+
+    // An empty message comes back at the field and writes nothing.
+    let res = educator
+        .post(&format!("/alerts/{id}/messages"), &[("body", "   ")])
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    res.assert_contains("id=\"message-error\"");
+    assert_eq!(app.count("SELECT COUNT(*) FROM alert_messages").await, 0);
+
+    let res = educator
+        .post(
+            &format!("/alerts/{id}/messages"),
+            &[("body", "Hvordan kan vi støtte barnet i frikvartererne?")],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+
+    // Both workers of the district are told and see the unread count in the menu.
+    let mut w = app.login(WORKER).await;
+    let inbox = w.get("/alerts").await;
+    inbox
+        .assert_contains("id=\"unread-count\">1<")
+        .assert_contains("Ny besked")
+        .assert_contains("id=\"inbox-filters\"");
+    let page = w.get(&format!("/alerts/{id}")).await;
+    page.assert_contains("Hvordan kan vi støtte barnet")
+        .assert_contains("Teamet")
+        .assert_contains("id=\"anonymous-conversation\"")
+        .assert_lacks(EDUCATOR)
+        .assert_lacks("Alma")
+        .assert_lacks("Askeskolen")
+        .assert_lacks("1.A");
+    // Read: the count is gone for this worker, not for the other.
+    w.get("/").await.assert_lacks("id=\"unread-count\"");
+    app.login(WORKER2)
+        .await
+        .get("/")
+        .await
+        .assert_contains("id=\"unread-count\">1<");
+
+    // The worker answers; the educator and the school's leader are told.
+    let res = w
+        .post(
+            &format!("/alerts/{id}/messages"),
+            &[(
+                "body",
+                "Lav faste legeaftaler i frikvarteret, og tal med forældrene om samtykke.",
+            )],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    educator
+        .get("/")
+        .await
+        .assert_contains("id=\"unread-count\">1<");
+    let page = educator.get(&format!("/alerts/{id}")).await;
+    page.assert_contains("Lav faste legeaftaler")
+        .assert_contains(&format!("{WORKER} (Forebyggende socialrådgiver)"));
+    app.login(LEADER)
+        .await
+        .get("/")
+        .await
+        .assert_contains("id=\"unread-count\">1<");
+    // Another school's educator may neither read nor write.
+    let mut other = app.login(EDUCATOR_B).await;
+    assert_eq!(
+        other
+            .post(&format!("/alerts/{id}/messages"), &[("body", "Hej")])
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM alert_messages").await, 2);
+
+    // Every message is in the history and the access log.
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM alert_events WHERE alert_id = {id} AND event = 'message'"
+        ))
+        .await,
+        2
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM access_log WHERE object = 'alert:{id}' AND detail = 'message'"
+        ))
+        .await,
+        2
+    );
+
+    // Filters: untaken, then mine once taken, closed once closed (and no longer open).
+    w.get("/alerts?filter=new")
+        .await
+        .assert_contains(&format!("/alerts/{id}\""));
+    w.post(&format!("/alerts/{id}/take"), &[]).await;
+    w.get("/alerts?filter=mine")
+        .await
+        .assert_contains(&format!("/alerts/{id}\""));
+    app.login(WORKER2)
+        .await
+        .get("/alerts?filter=mine")
+        .await
+        .assert_lacks(&format!("/alerts/{id}\""));
+    let res = w
+        .post(
+            &format!("/alerts/{id}/close"),
+            &[
+                ("outcome", "consultation_given"),
+                (
+                    "note",
+                    "Aftalt: teamet holder møde med forældrene om samtykke.",
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    w.get("/alerts?filter=closed")
+        .await
+        .assert_contains(&format!("/alerts/{id}\""));
+    w.get("/alerts")
+        .await
+        .assert_lacks(&format!("/alerts/{id}\""));
+    educator
+        .get(&format!("/alerts/{id}"))
+        .await
+        .assert_contains("id=\"closing-note\"")
+        .assert_contains("Aftalt: teamet holder møde");
+    // A closed alert takes no more messages.
+    assert_eq!(
+        educator
+            .post(&format!("/alerts/{id}/messages"), &[("body", "Tak!")])
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+
+    // Two workers told of the team's message, the educator and the leader of the worker's.
+    let mails = smtp.wait_for(mails_before + 4).await;
+    let about_messages: Vec<&String> = mails.iter().filter(|m| m.contains("ny besked")).collect();
+    assert_eq!(about_messages.len(), 4, "{mails:#?}");
+    for to in [WORKER, WORKER2, EDUCATOR, LEADER] {
+        assert!(
+            about_messages.iter().any(|m| m.contains(to)),
+            "{to} was told: {about_messages:#?}"
+        );
+    }
+    assert_no_personal_data(&app, &mails).await;
+    for m in &mails {
+        assert!(
+            !m.contains("frikvarter"),
+            "a message's text in an email: {m}"
+        );
+    }
+}

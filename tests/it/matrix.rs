@@ -94,6 +94,16 @@ async fn every_role_sees_exactly_its_scope() {
         ("/admin/groups/new".into(), [NF, NF, NF, NF, OK]),
         ("/admin/import".into(), [NF, NF, NF, NF, OK]),
         ("/admin/access-log".into(), [NF, NF, NF, NF, OK]),
+        (
+            format!("/children/{}/print", f.child_a1),
+            [OK, NF, OK, NF, NF],
+        ),
+        (
+            format!("/children/{}/print", f.child_b1),
+            [NF, OK, NF, NF, NF],
+        ),
+        // The team's alerts (an empty list for a team without any) and the worker's queue.
+        ("/alerts".into(), [OK, OK, OK, OK, NF]),
     ];
     let failures = unexpected(&app, &reads).await;
     assert!(
@@ -345,4 +355,34 @@ async fn the_admin_area_refuses_others_before_reading_the_body() {
     assert_eq!(d.get("/admin/access-log").await.status, StatusCode::OK);
     assert_eq!(d.get("/admin/retention").await.status, StatusCode::OK);
     assert_eq!(d.get("/admin/users").await.status, StatusCode::NOT_FOUND);
+}
+
+/// The conversation on an alert: the child's team (its group's educators, its institution's
+/// leader) and the workers of the alert's district read and write; another group's educator,
+/// another district's worker and the admin get 404 and write nothing.
+#[tokio::test]
+async fn alert_conversations_are_scoped_to_the_team_and_the_district() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::create(&app).await;
+    let mut educator = app.login(EDUCATOR).await;
+    crate::alerts::position(&mut educator, f.child_a1, &answers("1", None), "yellow").await;
+    crate::alerts::position(&mut educator, f.child_a1, &answers("1", None), "yellow").await;
+    let id = app.count("SELECT MAX(id) FROM alerts").await;
+    let path = format!("/alerts/{id}");
+    let failures = unexpected(&app, &[(path.clone(), [OK, NF, OK, OK, NF])]).await;
+    assert!(failures.is_empty(), "{failures:?}");
+    let post = format!("{path}/messages");
+    for (email, expected) in [
+        (EDUCATOR_B, StatusCode::NOT_FOUND),
+        (WORKER_B, StatusCode::NOT_FOUND),
+        (ADMIN, StatusCode::NOT_FOUND),
+        (EDUCATOR, StatusCode::SEE_OTHER),
+        (LEADER, StatusCode::SEE_OTHER),
+        (WORKER, StatusCode::SEE_OTHER),
+    ] {
+        let mut c = app.login(email).await;
+        let got = c.post(&post, &[("body", "Et spørgsmål")]).await.status;
+        assert_eq!(got, expected, "{email} POST {post}");
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM alert_messages").await, 3);
 }

@@ -152,8 +152,28 @@ async fn the_pages_queries_do_not_read_large_tables_end_to_end() {
         ),
         (
             "the social worker's inbox",
-            trivsel::alerts::routes::inbox_sql(),
+            trivsel::alerts::routes::inbox_sql(trivsel::alerts::routes::InboxFilter::Open),
             vec![P::I(1), P::T(now), P::I(50), P::I(0)],
+        ),
+        (
+            "the social worker's closed alerts",
+            trivsel::alerts::routes::inbox_sql(trivsel::alerts::routes::InboxFilter::Closed),
+            vec![P::I(1), P::T(now), P::I(50), P::I(0)],
+        ),
+        (
+            "the social worker's own cases",
+            trivsel::alerts::routes::inbox_sql(trivsel::alerts::routes::InboxFilter::Mine),
+            vec![P::I(1), P::T(now), P::I(50), P::I(0)],
+        ),
+        (
+            "an educator's alerts",
+            trivsel::alerts::routes::team_alerts_sql(trivsel::auth::Role::Educator),
+            vec![P::I(1), P::I(51), P::I(0)],
+        ),
+        (
+            "a leader's alerts",
+            trivsel::alerts::routes::team_alerts_sql(trivsel::auth::Role::Leader),
+            vec![P::I(1), P::I(51), P::I(0)],
         ),
         (
             "the admin's child search",
