@@ -418,7 +418,7 @@ impl UserForm {
 
 #[derive(Template)]
 #[template(path = "admin/user_form.html")]
-struct UserFormPage {
+pub(crate) struct UserFormPage {
     ctx: PageCtx,
     id: Option<i64>,
     /// An invitation was just sent (`?invited=1`).
@@ -503,6 +503,20 @@ async fn edit_user_page(
     Path(id): Path<i64>,
     Query(q): Query<EditQuery>,
 ) -> AppResult<Response> {
+    let mut page = edit_user_page_for(&state, a, id, FieldErrors::default()).await?;
+    page.invited = q.invited.is_some();
+    page.two_factor_reset = q.two_factor_reset.is_some();
+    Ok(render(page)?.into_response())
+}
+
+/// An account's page as the admin sees it, with `errors` (from a form further down the page,
+/// such as linking a single sign-on identity) beside their fields.
+pub(crate) async fn edit_user_page_for(
+    state: &AppState,
+    a: Auth,
+    id: i64,
+    errors: FieldErrors,
+) -> AppResult<UserFormPage> {
     scope::admin(&a.user)?;
     let mut c = state.db.conn().await?;
     let user = users::by_id(&mut c, id).await?.ok_or(AppError::NotFound)?;
@@ -521,11 +535,9 @@ async fn edit_user_page(
         districts,
         ..Default::default()
     };
-    let mut page = UserFormPage::new(&mut c, a.ctx, Some(id), form, FieldErrors::default()).await?;
-    page.invited = q.invited.is_some();
-    page.providers = providers(&state);
-    page.two_factor_reset = q.two_factor_reset.is_some();
-    Ok(render(page)?.into_response())
+    let mut page = UserFormPage::new(&mut c, a.ctx, Some(id), form, errors).await?;
+    page.providers = providers(state);
+    Ok(page)
 }
 
 async fn create_user(

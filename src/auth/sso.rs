@@ -512,7 +512,21 @@ async fn link(
     provider(&state, &form.provider)?;
     let identity = form.identity.trim();
     if identity.is_empty() || identity.len() > 320 {
-        return Err(AppError::BadRequest("an identity is needed"));
+        let mut errors = crate::web::FieldErrors::default();
+        errors.add(
+            "sso-identity",
+            if identity.is_empty() {
+                crate::web::tkey("err.required")
+            } else {
+                crate::web::tkey("err.too_long")
+            },
+        );
+        let page = super::routes::edit_user_page_for(&state, a, id, errors).await?;
+        return Ok((
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            crate::web::render(page)?,
+        )
+            .into_response());
     }
     let now = state.now();
     let mut tx = state.db.begin().await?;

@@ -191,6 +191,17 @@ async fn staff_log_in_with_single_sign_on_and_every_bad_token_is_refused() {
         .count(&format!("SELECT id FROM users WHERE email = '{WORKER}'"))
         .await;
     let mut admin = app.login(ADMIN).await;
+    // An empty identity comes back on the account's page with the message at the field.
+    let res = admin
+        .post(
+            &format!("/admin/users/{worker}/sso"),
+            &[("provider", "test"), ("identity", "  ")],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    res.assert_contains("id=\"sso-identity-error\"")
+        .assert_contains("href=\"#sso-identity\"");
+    assert_eq!(app.count("SELECT COUNT(*) FROM sso_identities").await, 0);
     let res = admin
         .post(
             &format!("/admin/users/{worker}/sso"),
