@@ -74,6 +74,85 @@ fn default_identity_claim() -> String {
     "email".into()
 }
 
+/// A kind of preventive measure a social worker records on a named case (`[[measure_types]]`;
+/// see `src/alerts/measures.rs`). Unset, the built-in list ([`MeasureType::built_in`]).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MeasureType {
+    /// Stored with each measure: letters, digits, '-' or '_'.
+    pub id: String,
+    pub label_da: String,
+    pub label_en: String,
+    /// An early preventive measure under Barnets Lov § 30 (at most about three months): the
+    /// case warns when one runs past its planned length.
+    #[serde(default)]
+    pub section30: bool,
+    /// The length a measure of this kind is planned for, in weeks (the form's default).
+    pub planned_weeks: u32,
+    /// How often it is reviewed, in weeks (the form's default).
+    pub review_weeks: u32,
+}
+
+impl MeasureType {
+    /// The kinds the seeds describe: the Familieteam's course and family consultation (early
+    /// measures under § 30, reviewed every three months), a network meeting, PPR's
+    /// involvement, and respite care (reviewed every six weeks, like a placement).
+    pub fn built_in() -> Vec<MeasureType> {
+        let t = |id: &str, da: &str, en: &str, section30: bool, planned: u32, review: u32| {
+            MeasureType {
+                id: id.into(),
+                label_da: da.into(),
+                label_en: en.into(),
+                section30,
+                planned_weeks: planned,
+                review_weeks: review,
+            }
+        };
+        vec![
+            t(
+                "familieteam",
+                "Forløb i Familieteamet",
+                "Course with the Familieteam",
+                true,
+                12,
+                13,
+            ),
+            t(
+                "family_consultation",
+                "Familierådgivning",
+                "Family consultation",
+                true,
+                12,
+                13,
+            ),
+            t(
+                "network_meeting",
+                "Netværksmøder",
+                "Network meetings",
+                false,
+                26,
+                13,
+            ),
+            t(
+                "ppr",
+                "Inddragelse af PPR",
+                "PPR involvement",
+                false,
+                26,
+                13,
+            ),
+            t("respite", "Aflastning", "Respite care", false, 26, 6),
+        ]
+    }
+
+    pub fn label(&self, lang: crate::web::Lang) -> &str {
+        match lang {
+            crate::web::Lang::En => &self.label_en,
+            _ => &self.label_da,
+        }
+    }
+}
+
 /// All settings. `Debug` redacts secrets (the database URL may carry a password).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -153,6 +232,8 @@ pub struct Config {
     /// The municipality's time zone (IANA name): every time is stored in UTC and shown, and
     /// every deadline is stated, in this zone.
     pub time_zone: chrono_tz::Tz,
+    /// The kinds of preventive measure (`[[measure_types]]`); unset, the built-in list.
+    pub measure_types: Vec<MeasureType>,
 }
 
 impl Default for Config {
@@ -192,6 +273,7 @@ impl Default for Config {
             password_login: true,
             break_glass: Vec::new(),
             time_zone: chrono_tz::Europe::Copenhagen,
+            measure_types: MeasureType::built_in(),
         }
     }
 }
@@ -220,6 +302,26 @@ impl Config {
     }
 
     fn validate(&self) -> anyhow::Result<()> {
+        for (i, m) in self.measure_types.iter().enumerate() {
+            anyhow::ensure!(
+                !m.id.is_empty()
+                    && m.id
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+                "invalid configuration: measure_types[{i}].id must be letters, digits, '-' or '_', got {:?}",
+                m.id
+            );
+            anyhow::ensure!(
+                m.planned_weeks > 0 && m.review_weeks > 0,
+                "invalid configuration: measure_types[{i}] ({}): planned_weeks and review_weeks must be positive",
+                m.id
+            );
+            anyhow::ensure!(
+                self.measure_types[..i].iter().all(|o| o.id != m.id),
+                "invalid configuration: measure_types[{i}].id {:?} is used twice",
+                m.id
+            );
+        }
         if let Some(url) = &self.public_url {
             anyhow::ensure!(
                 url.starts_with("http://") || url.starts_with("https://"),

@@ -50,6 +50,8 @@ struct DistrictInstitutions {
 struct SocialWorkerHome {
     ctx: PageCtx,
     districts: Vec<DistrictInstitutions>,
+    /// Reviews of measures due this week or overdue: (alert, measure, kind, date, overdue).
+    due: Vec<(i64, i64, String, String, bool)>,
 }
 
 #[derive(Template)]
@@ -113,9 +115,37 @@ async fn home(State(state): State<AppState>, a: Auth) -> AppResult<Response> {
                     });
                 }
             }
+            let today = state
+                .now()
+                .with_timezone(&state.config.time_zone)
+                .date_naive();
+            let due = crate::alerts::measures::due_for_worker(
+                &mut c,
+                a.user.id,
+                today + chrono::Duration::days(7),
+            )
+            .await?
+            .into_iter()
+            .map(|d| {
+                let kind = state
+                    .config
+                    .measure_types
+                    .iter()
+                    .find(|t| t.id == d.kind)
+                    .map_or(d.kind.clone(), |t| t.label(a.ctx.lang).to_string());
+                (
+                    d.alert_id,
+                    d.id,
+                    kind,
+                    d.next_review_on.format("%d-%m-%Y").to_string(),
+                    d.next_review_on < today,
+                )
+            })
+            .collect();
             render(SocialWorkerHome {
                 ctx: a.ctx,
                 districts,
+                due,
             })?
         }
         Role::Dpo => render(DpoHome { ctx: a.ctx })?,

@@ -64,7 +64,7 @@ pub async fn team(c: &mut impl Conn, child_id: i64) -> anyhow::Result<Vec<(i64, 
 
 /// Who is on the worker's side: the worker who took the alert, or until then every active
 /// worker of its district (of the municipal queue when it has none) (id, email).
-async fn workers(
+pub(super) async fn workers(
     c: &mut impl Conn,
     district_id: Option<i64>,
     taken_by: Option<i64>,

@@ -15,6 +15,7 @@
 //! by its deadline escalates (once) and is marked overdue.
 
 pub mod conversation;
+pub mod measures;
 pub mod routes;
 
 use chrono::{DateTime, Duration, Utc};

@@ -29,6 +29,8 @@ pub fn router() -> Router<AppState> {
         .route("/alerts/{id}/close", post(close))
         .route("/alerts/{id}/details", post(details))
         .route("/alerts/{id}/messages", post(post_message))
+        .route("/alerts/{id}/measures", post(record_measure))
+        .route("/measures/{id}/reviews", post(record_review))
 }
 
 pub const OUTCOMES: [&str; 6] = [
@@ -519,6 +521,48 @@ pub struct MessageView {
     pub body: String,
 }
 
+/// A measure as the worker's page shows it.
+pub struct MeasureView {
+    pub id: i64,
+    pub kind: String,
+    pub section30: bool,
+    pub started: String,
+    pub planned_end: String,
+    pub planned_weeks: i32,
+    pub responsible: String,
+    pub review_weeks: i32,
+    pub next_review: String,
+    pub active: bool,
+    pub ended: String,
+    pub review_overdue: bool,
+    pub past_planned_length: bool,
+    /// (date, what changed, decision key, by whom), oldest first.
+    pub reviews: Vec<(String, String, &'static str, String)>,
+}
+
+/// What the worker typed into the measure form, kept when it comes back.
+#[derive(Deserialize, Default, Clone)]
+pub struct MeasureForm {
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub started_on: String,
+    #[serde(default)]
+    pub planned_weeks: String,
+    #[serde(default)]
+    pub responsible: String,
+    #[serde(default)]
+    pub review_weeks: String,
+}
+
+fn decision_key(d: &str) -> &'static str {
+    match d {
+        "continue" => tkey("measure.decision.continue"),
+        "change" => tkey("measure.decision.change"),
+        _ => tkey("measure.decision.end"),
+    }
+}
+
 /// An alert event as read: when, by whom (name, role), what, its note.
 type EventRow = (
     DateTime<Utc>,
@@ -543,6 +587,8 @@ fn event_key(event: &str) -> &'static str {
         "raised" => tkey("alert.event.raised"),
         "reopened" => tkey("alert.event.reopened"),
         "message" => tkey("alert.event.message"),
+        "measure" => tkey("alert.event.measure"),
+        "review" => tkey("alert.event.review"),
         _ => tkey("alert.event.other"),
     }
 }
@@ -563,6 +609,12 @@ struct AlertPage {
     messages: Vec<MessageView>,
     /// The worker's note when closing, shown on the closed alert.
     closing_note: String,
+    /// The case's preventive measures (the worker's side only; on a named case).
+    measures: Vec<MeasureView>,
+    may_record_measure: bool,
+    /// (id, label, planned weeks, review weeks) of each configured kind.
+    measure_types: Vec<(String, String, u32, u32)>,
+    measure_form: MeasureForm,
     outcomes: Vec<&'static str>,
     errors: FieldErrors,
     /// What the user typed, kept when a form comes back with an error.
@@ -574,6 +626,10 @@ struct AlertPage {
 }
 
 impl AlertPage {
+    fn decision_label(&self, d: &str) -> &'static str {
+        decision_key(d)
+    }
+
     fn outcome_key(&self, o: &str) -> &'static str {
         match o {
             "no_action" => tkey("alert.outcome.no_action"),
@@ -657,6 +713,54 @@ async fn page(
     } else {
         String::new()
     };
+    let today = now.with_timezone(&state.config.time_zone).date_naive();
+    let label_of = |kind: &str| {
+        state
+            .config
+            .measure_types
+            .iter()
+            .find(|t| t.id == kind)
+            .map_or(kind.to_string(), |t| t.label(a.ctx.lang).to_string())
+    };
+    let measures = if worker && named {
+        let reviews = super::measures::reviews_of_alert(&mut c, alert.id).await?;
+        super::measures::of_alert(&mut c, alert.id)
+            .await?
+            .into_iter()
+            .map(|m| MeasureView {
+                id: m.id,
+                kind: label_of(&m.kind),
+                section30: m.section30,
+                started: m.started_on.format("%d-%m-%Y").to_string(),
+                planned_end: m.planned_end().format("%d-%m-%Y").to_string(),
+                planned_weeks: m.planned_weeks,
+                responsible: m.responsible.clone(),
+                review_weeks: m.review_weeks,
+                next_review: m.next_review_on.format("%d-%m-%Y").to_string(),
+                active: m.status == super::measures::ACTIVE,
+                ended: m
+                    .ended_on
+                    .map(|d| d.format("%d-%m-%Y").to_string())
+                    .unwrap_or_default(),
+                review_overdue: m.review_overdue(today),
+                past_planned_length: m.past_planned_length(today),
+                reviews: reviews
+                    .iter()
+                    .filter(|r| r.measure_id == m.id)
+                    .map(|r| {
+                        (
+                            r.reviewed_on.format("%d-%m-%Y").to_string(),
+                            r.changed.clone(),
+                            decision_key(&r.decision),
+                            r.by_name.clone(),
+                        )
+                    })
+                    .collect(),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let messages = super::conversation::messages(&mut c, alert.id)
         .await?
         .into_iter()
@@ -708,6 +812,25 @@ async fn page(
         message: String::new(),
         messages,
         closing_note,
+        measures,
+        may_record_measure: worker && named,
+        measure_types: state
+            .config
+            .measure_types
+            .iter()
+            .map(|t| {
+                (
+                    t.id.clone(),
+                    t.label(a.ctx.lang).to_string(),
+                    t.planned_weeks,
+                    t.review_weeks,
+                )
+            })
+            .collect(),
+        measure_form: MeasureForm {
+            started_on: today.to_string(),
+            ..Default::default()
+        },
         consultation_text: alert.consultation_text.clone(),
         deadline: a.ctx.datetime(&alert.deadline),
         created: a.ctx.datetime(&alert.created_at),
@@ -1017,4 +1140,179 @@ async fn post_message(
     .await?;
     tx.commit().await?;
     Ok(Redirect::to(&format!("/alerts/{id}#conversation")).into_response())
+}
+
+/// Loads an alert for its worker, on a case whose child may be named (a measure concerns a
+/// known family): anyone else gets 404.
+async fn load_named_case(state: &AppState, a: &Auth, id: i64) -> AppResult<AlertRow> {
+    let (alert, worker) = load(state, &a.user, id).await?;
+    let mut c = state.db.conn().await?;
+    if !worker || !identity_visible(&mut c, &alert, state.now().date_naive()).await? {
+        return Err(AppError::NotFound);
+    }
+    Ok(alert)
+}
+
+/// A whole number of weeks between 1 and 104, or the message for the field.
+fn weeks(text: &str) -> Result<i32, &'static str> {
+    match text.trim().parse::<i32>() {
+        Ok(n) if (1..=104).contains(&n) => Ok(n),
+        Ok(_) => Err(tkey("measure.err.weeks")),
+        Err(_) => Err(tkey("err.required")),
+    }
+}
+
+/// The worker records a preventive measure on a named case.
+async fn record_measure(
+    State(state): State<AppState>,
+    a: Auth,
+    Path(id): Path<i64>,
+    Form(form): Form<MeasureForm>,
+) -> AppResult<Response> {
+    let alert = load_named_case(&state, &a, id).await?;
+    let mut errors = FieldErrors::default();
+    let kind = state
+        .config
+        .measure_types
+        .iter()
+        .find(|t| t.id == form.kind);
+    if kind.is_none() {
+        errors.add("m_kind", tkey("err.choose"));
+    }
+    let started = crate::org::parse_date(&form.started_on);
+    if started.is_none() {
+        errors.add("m_started_on", tkey("err.date"));
+    }
+    // Left empty, the kind's defaults.
+    let or_default = |text: &str, default: Option<u32>| match (text.trim(), default) {
+        ("", Some(d)) => Ok(d as i32),
+        _ => weeks(text),
+    };
+    let planned = or_default(&form.planned_weeks, kind.map(|k| k.planned_weeks))
+        .map_err(|e| errors.add("m_planned_weeks", e));
+    let rhythm = or_default(&form.review_weeks, kind.map(|k| k.review_weeks))
+        .map_err(|e| errors.add("m_review_weeks", e));
+    let responsible = form.responsible.trim();
+    if responsible.is_empty() {
+        errors.add("m_responsible", tkey("err.required"));
+    } else if responsible.chars().count() > 200 {
+        errors.add("m_responsible", tkey("err.too_long"));
+    }
+    let (Some(kind), Some(started), Ok(planned), Ok(rhythm), true) =
+        (kind, started, planned, rhythm, errors.is_empty())
+    else {
+        let mut p = page(&state, &a, alert, true, errors).await?;
+        p.measure_form = form;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(p)?).into_response());
+    };
+    let now = state.now();
+    let mut tx = state.db.begin().await?;
+    let mid = super::measures::insert(
+        &mut tx,
+        &a.user,
+        super::measures::NewMeasure {
+            alert_id: id,
+            child_id: alert.child_id,
+            kind,
+            started_on: started,
+            planned_weeks: planned,
+            responsible,
+            review_weeks: rhythm,
+        },
+        now,
+    )
+    .await?;
+    super::event(&mut tx, id, Some(a.user.id), "measure", "", now).await?;
+    audit::record(
+        &mut tx,
+        &a.user,
+        Action::Create,
+        Some(alert.child_id),
+        &format!("measure:{mid}"),
+        &kind.id,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Redirect::to(&format!("/alerts/{id}#measures")).into_response())
+}
+
+#[derive(Deserialize, Default)]
+struct ReviewForm {
+    #[serde(default)]
+    changed: String,
+    #[serde(default)]
+    decision: String,
+    #[serde(default)]
+    review_weeks: String,
+}
+
+/// The worker records a review of a measure: what changed, and whether it continues,
+/// changes rhythm or ends.
+async fn record_review(
+    State(state): State<AppState>,
+    a: Auth,
+    Path(mid): Path<i64>,
+    Form(form): Form<ReviewForm>,
+) -> AppResult<Response> {
+    let measure = {
+        let mut c = state.db.conn().await?;
+        super::measures::get(&mut c, mid)
+            .await?
+            .ok_or(AppError::NotFound)?
+    };
+    let alert = load_named_case(&state, &a, measure.alert_id).await?;
+    let mut errors = FieldErrors::default();
+    let changed = form.changed.trim();
+    if changed.is_empty() {
+        errors.add(&format!("r{mid}_changed"), tkey("err.required"));
+    } else if changed.chars().count() > 4000 {
+        errors.add(&format!("r{mid}_changed"), tkey("err.too_long"));
+    }
+    if !super::measures::DECISIONS.contains(&form.decision.as_str()) {
+        errors.add(&format!("r{mid}_decision"), tkey("err.choose"));
+    }
+    let rhythm = if form.review_weeks.trim().is_empty() {
+        Ok(measure.review_weeks)
+    } else {
+        weeks(&form.review_weeks)
+    };
+    if let Err(e) = rhythm {
+        errors.add(&format!("r{mid}_review_weeks"), e);
+    }
+    if !errors.is_empty() || measure.status != super::measures::ACTIVE {
+        let p = page(&state, &a, alert, true, errors).await?;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(p)?).into_response());
+    }
+    let now = state.now();
+    let today = now.with_timezone(&state.config.time_zone).date_naive();
+    let mut tx = state.db.begin().await?;
+    let done = super::measures::review(
+        &mut tx,
+        &a.user,
+        &measure,
+        super::measures::NewReview {
+            changed,
+            decision: &form.decision,
+            review_weeks: rhythm.unwrap_or(measure.review_weeks),
+            on: today,
+        },
+        now,
+    )
+    .await?;
+    if done {
+        super::event(&mut tx, alert.id, Some(a.user.id), "review", "", now).await?;
+        audit::record(
+            &mut tx,
+            &a.user,
+            Action::Change,
+            Some(alert.child_id),
+            &format!("measure:{mid}"),
+            &form.decision,
+            now,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(Redirect::to(&format!("/alerts/{}#measure-{mid}", alert.id)).into_response())
 }

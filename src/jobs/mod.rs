@@ -5,6 +5,7 @@
 //! |---|---|---|
 //! | outbox delivery ([`crate::notify`]) | `mail_poll_seconds` | row claims with a lease: a killed instance's claims come due again |
 //! | escalation of overdue alerts ([`crate::alerts::escalate_due`]) | `job_interval_seconds` | the job's lock, and a guard on each alert (`escalated_at IS NULL`) |
+//! | reminders of measure reviews that came due ([`crate::alerts::measures::remind_due`]) | `job_interval_seconds` | the statement that marks a measure reminded for its review date claims it |
 //! | round reminders ([`crate::assessment::reminders`]) | `job_interval_seconds` | the job's lock, and one row per round and person |
 //! | sealing the access log ([`crate::audit::seal`]) | `job_interval_seconds` | the job's lock; each seal chains to the last |
 //! | expired sessions; old login attempts, sent emails and unused devices ([`prune`]) | 10 minutes | idempotent deletes |
@@ -129,6 +130,11 @@ async fn minute_jobs(state: AppState, _: u64) {
     state.metrics.job("reminders", reminded.is_ok());
     if let Err(e) = reminded {
         tracing::warn!(error = format!("{e:#}"), "round reminders");
+    }
+    let reviews = crate::alerts::measures::remind_due(&state, state.now()).await;
+    state.metrics.job("measure_reviews", reviews.is_ok());
+    if let Err(e) = reviews {
+        tracing::warn!(error = format!("{e:#}"), "measure review reminders");
     }
 }
 

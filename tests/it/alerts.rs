@@ -719,3 +719,223 @@ async fn an_anonymous_consultation_becomes_a_conversation_that_gives_nothing_awa
         );
     }
 }
+
+/// A named case gets a preventive measure with its review rhythm: the form refuses what is
+/// missing at the field and keeps the input; the § 30 measure that has run past its planned
+/// length is flagged; the overdue review is on the worker's front page and reminded by email
+/// once (a second run sends nothing); a review moves the next date on or ends the measure.
+/// Only the case's worker records measures, never on an anonymous consultation.
+#[tokio::test]
+async fn a_measure_on_a_named_case_is_reviewed_on_its_rhythm() {
+    let smtp = SmtpServer::start().await;
+    let app = TestApp::spawn_with(mail_config(smtp.port)).await;
+    let f = Fixture::create(&app).await;
+    let mut educator = app.login(EDUCATOR).await;
+    position(
+        &mut educator,
+        f.child_a1,
+        &answers("1", Some("neglect")),
+        "red",
+    )
+    .await;
+    let id = one_alert(&app).await;
+    let mut w = app.login(WORKER).await;
+    w.post(&format!("/alerts/{id}/take"), &[]).await;
+    let page = w.get(&format!("/alerts/{id}")).await;
+    page.assert_contains("id=\"measure-form\"")
+        .assert_contains("Forløb i Familieteamet");
+
+    // Missing kind and responsible: both said at their fields, the input kept.
+    let res = w
+        .post(
+            &format!("/alerts/{id}/measures"),
+            &[
+                ("kind", ""),
+                ("started_on", "2026-01-05"),
+                ("planned_weeks", ""),
+                ("responsible", ""),
+                ("review_weeks", "300"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    res.assert_contains("id=\"m_kind-error\"")
+        .assert_contains("id=\"m_responsible-error\"")
+        .assert_contains("id=\"m_review_weeks-error\"")
+        .assert_contains("value=\"300\"");
+    assert_eq!(app.count("SELECT COUNT(*) FROM measures").await, 0);
+
+    // A Familieteam course started 100 days ago: 12 weeks planned, reviewed every 13 weeks.
+    let today = app
+        .state
+        .now()
+        .with_timezone(&chrono_tz::Europe::Copenhagen)
+        .date_naive();
+    let started = (today - chrono::Duration::days(100)).to_string();
+    let res = w
+        .post(
+            &format!("/alerts/{id}/measures"),
+            &[
+                ("kind", "familieteam"),
+                ("started_on", &started),
+                ("planned_weeks", ""),
+                ("responsible", "Familieteamet, Dorte"),
+                ("review_weeks", ""),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let mid = app.count("SELECT MAX(id) FROM measures").await;
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM measures WHERE id = {mid} AND planned_weeks = 12 AND review_weeks = 13 AND section30"
+        ))
+        .await,
+        1
+    );
+    let page = w.get(&format!("/alerts/{id}")).await;
+    page.assert_contains(&format!("id=\"measure-{mid}\""))
+        .assert_contains("Indsatsen efter § 30 er løbet ud over den planlagte længde")
+        .assert_contains("Overskredet");
+    // 100 days after the start, the review (91 days) is overdue: on the front page.
+    w.get("/")
+        .await
+        .assert_contains(&format!("/alerts/{id}#measure-{mid}"))
+        .assert_contains("Overskredet");
+    let mut w2 = app.login(WORKER2).await;
+    w2.get("/")
+        .await
+        .assert_contains(&format!("#measure-{mid}"));
+
+    // The reminder goes once, to the worker who has the case.
+    let before = smtp.messages().len();
+    let now = app.state.now();
+    assert_eq!(
+        trivsel::alerts::measures::remind_due(&app.state, now)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        trivsel::alerts::measures::remind_due(&app.state, now)
+            .await
+            .unwrap(),
+        0
+    );
+    let mails = smtp.wait_for(before + 1).await;
+    let reminders: Vec<&String> = mails
+        .iter()
+        .filter(|m| m.contains("er forfalden"))
+        .collect();
+    assert_eq!(reminders.len(), 1, "{mails:#?}");
+    assert!(reminders[0].contains(WORKER));
+    assert_no_personal_data(&app, &mails).await;
+
+    // A review: it continues, the next review 13 weeks from today.
+    let res = w
+        .post(
+            &format!("/measures/{mid}/reviews"),
+            &[("changed", ""), ("decision", "")],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    res.assert_contains(&format!("id=\"r{mid}_changed-error\""));
+    let res = w
+        .post(
+            &format!("/measures/{mid}/reviews"),
+            &[
+                (
+                    "changed",
+                    "Familien møder op; morgenrutinerne fungerer bedre.",
+                ),
+                ("decision", "continue"),
+                ("review_weeks", "13"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let next = (today + chrono::Duration::weeks(13)).to_string();
+    assert_eq!(
+        app.text(&format!(
+            "SELECT CAST(next_review_on AS TEXT) FROM measures WHERE id = {mid}"
+        ))
+        .await,
+        next
+    );
+    w.get("/").await.assert_lacks(&format!("#measure-{mid}"));
+    let res = w
+        .post(
+            &format!("/measures/{mid}/reviews"),
+            &[("changed", "Forløbet er gennemført."), ("decision", "end")],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    let page = w.get(&format!("/alerts/{id}")).await;
+    page.assert_contains("Afsluttet")
+        .assert_contains("morgenrutinerne fungerer bedre");
+    assert_eq!(app.count("SELECT COUNT(*) FROM measure_reviews").await, 2);
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM access_log WHERE object = 'measure:{mid}'"
+        ))
+        .await,
+        3
+    );
+
+    // Nobody but the case's worker records measures.
+    let mut wb = app.login(WORKER_B).await;
+    let res = wb
+        .post(
+            &format!("/alerts/{id}/measures"),
+            &[
+                ("kind", "ppr"),
+                ("started_on", &started),
+                ("responsible", "PPR"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
+    let res = educator
+        .post(
+            &format!("/alerts/{id}/measures"),
+            &[
+                ("kind", "ppr"),
+                ("started_on", &started),
+                ("responsible", "PPR"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
+    educator
+        .get(&format!("/alerts/{id}"))
+        .await
+        .assert_lacks("id=\"measures\"");
+    assert_eq!(app.count("SELECT COUNT(*) FROM measures").await, 1);
+}
+
+/// An anonymous consultation takes no measure: the family is not known to the worker.
+#[tokio::test]
+async fn an_anonymous_consultation_takes_no_measure() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::create(&app).await;
+    let mut educator = app.login(EDUCATOR).await;
+    position(&mut educator, f.child_a1, &answers("1", None), "yellow").await;
+    position(&mut educator, f.child_a1, &answers("1", None), "yellow").await;
+    let id = one_alert(&app).await;
+    let mut w = app.login(WORKER).await;
+    w.get(&format!("/alerts/{id}"))
+        .await
+        .assert_lacks("id=\"measure-form\"");
+    let res = w
+        .post(
+            &format!("/alerts/{id}/measures"),
+            &[
+                ("kind", "ppr"),
+                ("started_on", "2026-11-01"),
+                ("responsible", "PPR"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.count("SELECT COUNT(*) FROM measures").await, 0);
+}

@@ -15,7 +15,6 @@ use crate::helpers::*;
 enum P {
     I(i64),
     T(DateTime<Utc>),
-    #[allow(dead_code)]
     D(NaiveDate),
     S(&'static str),
 }
@@ -30,6 +29,8 @@ const LARGE: &[&str] = &[
     "consent_events",
     "access_log",
     "guardians",
+    "measures",
+    "alert_messages",
 ];
 
 /// Partial indexes: reading one from end to end reads only the rows it was made for.
@@ -164,6 +165,14 @@ async fn the_pages_queries_do_not_read_large_tables_end_to_end() {
             "the social worker's own cases",
             trivsel::alerts::routes::inbox_sql(trivsel::alerts::routes::InboxFilter::Mine),
             vec![P::I(1), P::T(now), P::I(50), P::I(0)],
+        ),
+        (
+            "a worker's reviews due",
+            trivsel::alerts::measures::DUE_FOR_WORKER.into(),
+            vec![
+                P::I(1),
+                P::D(chrono::NaiveDate::from_ymd_opt(2026, 12, 12).unwrap()),
+            ],
         ),
         (
             "an educator's alerts",
