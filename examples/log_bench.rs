@@ -356,6 +356,14 @@ async fn measure(base: &str, url: &str, label: &str, children: &[i64]) {
             "/admin/access-log?user=100042".to_string(),
         ),
         (
+            "the admin's log, a user by name",
+            "/admin/access-log?user=Anja".to_string(),
+        ),
+        (
+            "the admin's log, a child's name (the matches to choose from)",
+            "/admin/access-log?child=Emma".to_string(),
+        ),
+        (
             "the admin's log, exports",
             "/admin/access-log?action=export".to_string(),
         ),

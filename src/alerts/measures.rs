@@ -263,3 +263,112 @@ pub async fn remind_due(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<
     tx.commit().await?;
     Ok(claimed.len())
 }
+
+// ---- dialogue and network meetings ----
+
+/// The kinds of meeting recorded with the parents.
+pub const MEETING_KINDS: [&str; 2] = ["dialogue", "network"];
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Meeting {
+    pub id: i64,
+    pub kind: String,
+    pub held_on: NaiveDate,
+    pub participants: String,
+    pub agreements: String,
+    pub shared_with_team: bool,
+}
+
+/// A meeting as the worker entered it (checked by the caller).
+pub struct NewMeeting<'a> {
+    pub alert_id: i64,
+    pub child_id: i64,
+    /// One of [`MEETING_KINDS`].
+    pub kind: &'a str,
+    pub held_on: NaiveDate,
+    /// Who took part, by role ("mor, far, klasselærer, sundhedsplejerske").
+    pub participants: &'a str,
+    pub agreements: &'a str,
+    /// Whether the child's team sees the agreements (those that concern the institution).
+    pub shared_with_team: bool,
+}
+
+pub async fn insert_meeting(
+    c: &mut impl Conn,
+    user: &CurrentUser,
+    m: NewMeeting<'_>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<i64> {
+    Ok(dispatch!(c, c => sqlx::query_scalar(
+        "INSERT INTO case_meetings (alert_id, child_id, kind, held_on, participants, agreements, shared_with_team, created_by, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+    )
+    .bind(m.alert_id)
+    .bind(m.child_id)
+    .bind(m.kind)
+    .bind(m.held_on)
+    .bind(m.participants)
+    .bind(m.agreements)
+    .bind(m.shared_with_team)
+    .bind(user.id)
+    .bind(now)
+    .fetch_one(&mut *c)
+    .await)?)
+}
+
+/// An alert's meetings, newest first; `team_only` keeps those whose agreements the team sees.
+pub async fn meetings_of_alert(
+    c: &mut impl Conn,
+    alert_id: i64,
+    team_only: bool,
+) -> anyhow::Result<Vec<Meeting>> {
+    let sql = format!(
+        "SELECT id, kind, held_on, participants, agreements, shared_with_team FROM case_meetings \
+         WHERE alert_id = $1 {} ORDER BY held_on DESC, id DESC",
+        if team_only {
+            "AND shared_with_team"
+        } else {
+            ""
+        }
+    );
+    Ok(dispatch!(c, c => sqlx::query_as(&sql).bind(alert_id).fetch_all(&mut *c).await)?)
+}
+
+/// The catalogue key of a meeting's kind.
+pub fn meeting_kind_key(kind: &str) -> &'static str {
+    match kind {
+        "network" => "meeting.kind.network",
+        _ => "meeting.kind.dialogue",
+    }
+}
+
+/// A child with an active measure, as a leader's overview lists it per group.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ActiveInGroup {
+    pub group_id: i64,
+    pub child_id: i64,
+    pub name: String,
+    pub next_review_on: NaiveDate,
+}
+
+/// The children enrolled today in `group_ids` who have an active measure, with the soonest
+/// next review of theirs. What a leader's overview may show: that there is a measure and
+/// when it is next reviewed, never its kind, reviews or meetings.
+pub async fn active_in_groups(
+    c: &mut impl Conn,
+    group_ids: &[i64],
+) -> anyhow::Result<Vec<ActiveInGroup>> {
+    if group_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT e.group_id, m.child_id, ch.first_name || ' ' || ch.last_name AS name, \
+         MIN(m.next_review_on) AS next_review_on FROM enrolments e \
+         JOIN measures m ON m.child_id = e.child_id AND m.status = 'active' \
+         JOIN children ch ON ch.id = e.child_id \
+         WHERE e.to_date IS NULL AND e.group_id IN ({}) \
+         GROUP BY e.group_id, m.child_id, ch.first_name, ch.last_name ORDER BY 3",
+        crate::db::placeholders(1, group_ids.len())
+    );
+    crate::db::fetch_all_with_ids(c, &sql, group_ids).await
+}

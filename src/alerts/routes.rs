@@ -31,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .route("/alerts/{id}/messages", post(post_message))
         .route("/alerts/{id}/measures", post(record_measure))
         .route("/measures/{id}/reviews", post(record_review))
+        .route("/alerts/{id}/meetings", post(record_meeting))
 }
 
 pub const OUTCOMES: [&str; 6] = [
@@ -540,6 +541,29 @@ pub struct MeasureView {
     pub reviews: Vec<(String, String, &'static str, String)>,
 }
 
+pub struct MeetingView {
+    pub kind: &'static str,
+    pub held_on: String,
+    pub participants: String,
+    pub agreements: String,
+    pub shared: bool,
+}
+
+/// What the worker typed into the meeting form, kept when it comes back.
+#[derive(Deserialize, Default, Clone)]
+pub struct MeetingForm {
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub held_on: String,
+    #[serde(default)]
+    pub participants: String,
+    #[serde(default)]
+    pub agreements: String,
+    #[serde(default)]
+    pub shared: Option<String>,
+}
+
 /// What the worker typed into the measure form, kept when it comes back.
 #[derive(Deserialize, Default, Clone)]
 pub struct MeasureForm {
@@ -589,6 +613,7 @@ fn event_key(event: &str) -> &'static str {
         "message" => tkey("alert.event.message"),
         "measure" => tkey("alert.event.measure"),
         "review" => tkey("alert.event.review"),
+        "meeting" => tkey("alert.event.meeting"),
         _ => tkey("alert.event.other"),
     }
 }
@@ -615,6 +640,9 @@ struct AlertPage {
     /// (id, label, planned weeks, review weeks) of each configured kind.
     measure_types: Vec<(String, String, u32, u32)>,
     measure_form: MeasureForm,
+    /// Meetings with the parents: every one for the worker, the shared ones for the team.
+    meetings: Vec<MeetingView>,
+    meeting_form: MeetingForm,
     outcomes: Vec<&'static str>,
     errors: FieldErrors,
     /// What the user typed, kept when a form comes back with an error.
@@ -628,6 +656,10 @@ struct AlertPage {
 impl AlertPage {
     fn decision_label(&self, d: &str) -> &'static str {
         decision_key(d)
+    }
+
+    fn meeting_label(&self, k: &str) -> &'static str {
+        super::measures::meeting_kind_key(k)
     }
 
     fn outcome_key(&self, o: &str) -> &'static str {
@@ -761,6 +793,22 @@ async fn page(
     } else {
         Vec::new()
     };
+    // The team sees the agreements the worker shared with it, on a case it may see named.
+    let meetings = if worker && !named {
+        Vec::new()
+    } else {
+        super::measures::meetings_of_alert(&mut c, alert.id, !worker)
+            .await?
+            .into_iter()
+            .map(|m| MeetingView {
+                kind: super::measures::meeting_kind_key(&m.kind),
+                held_on: m.held_on.format("%d-%m-%Y").to_string(),
+                participants: m.participants,
+                agreements: m.agreements,
+                shared: m.shared_with_team,
+            })
+            .collect()
+    };
     let messages = super::conversation::messages(&mut c, alert.id)
         .await?
         .into_iter()
@@ -829,6 +877,11 @@ async fn page(
             .collect(),
         measure_form: MeasureForm {
             started_on: today.to_string(),
+            ..Default::default()
+        },
+        meetings,
+        meeting_form: MeetingForm {
+            held_on: today.to_string(),
             ..Default::default()
         },
         consultation_text: alert.consultation_text.clone(),
@@ -1315,4 +1368,67 @@ async fn record_review(
     }
     tx.commit().await?;
     Ok(Redirect::to(&format!("/alerts/{}#measure-{mid}", alert.id)).into_response())
+}
+
+/// The worker records a dialogue or network meeting with the parents on a named case.
+async fn record_meeting(
+    State(state): State<AppState>,
+    a: Auth,
+    Path(id): Path<i64>,
+    Form(form): Form<MeetingForm>,
+) -> AppResult<Response> {
+    let alert = load_named_case(&state, &a, id).await?;
+    let mut errors = FieldErrors::default();
+    if !super::measures::MEETING_KINDS.contains(&form.kind.as_str()) {
+        errors.add("mt_kind", tkey("err.choose"));
+    }
+    let held_on = crate::org::parse_date(&form.held_on);
+    if held_on.is_none() {
+        errors.add("mt_held_on", tkey("err.date"));
+    }
+    for (field, text, max) in [
+        ("mt_participants", form.participants.trim(), 500),
+        ("mt_agreements", form.agreements.trim(), 4000),
+    ] {
+        if text.is_empty() {
+            errors.add(field, tkey("err.required"));
+        } else if text.chars().count() > max {
+            errors.add(field, tkey("err.too_long"));
+        }
+    }
+    let Some(held_on) = held_on.filter(|_| errors.is_empty()) else {
+        let mut p = page(&state, &a, alert, true, errors).await?;
+        p.meeting_form = form;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(p)?).into_response());
+    };
+    let now = state.now();
+    let mut tx = state.db.begin().await?;
+    let mid = super::measures::insert_meeting(
+        &mut tx,
+        &a.user,
+        super::measures::NewMeeting {
+            alert_id: id,
+            child_id: alert.child_id,
+            kind: &form.kind,
+            held_on,
+            participants: form.participants.trim(),
+            agreements: form.agreements.trim(),
+            shared_with_team: form.shared.is_some(),
+        },
+        now,
+    )
+    .await?;
+    super::event(&mut tx, id, Some(a.user.id), "meeting", "", now).await?;
+    audit::record(
+        &mut tx,
+        &a.user,
+        Action::Create,
+        Some(alert.child_id),
+        &format!("meeting:{mid}"),
+        &form.kind,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Redirect::to(&format!("/alerts/{id}#meetings")).into_response())
 }

@@ -105,6 +105,9 @@ pub struct GroupOverview {
     pub concerns: Vec<Concern>,
     pub movements: Vec<Movement>,
     pub trend: Option<super::trend::TrendChart>,
+    /// For a leader: the group's children with an active preventive measure, and the date
+    /// of its next review (name, child, date, passed).
+    pub measures: Vec<(String, i64, String, bool)>,
 }
 
 #[derive(Template)]
@@ -263,6 +266,7 @@ async fn overview(
                 concerns,
                 movements,
                 trend: None,
+                measures: Vec::new(),
                 group: g,
             });
         }
@@ -279,6 +283,19 @@ async fn overview(
             cn.follow_up = Some(crate::assessment::follow_up::kind_key(kind));
             cn.review_by = review.format("%d-%m-%Y").to_string();
             cn.review_passed = *review < now.date_naive();
+        }
+    }
+    if a.user.role == crate::auth::Role::Leader {
+        let today = now.with_timezone(&state.config.time_zone).date_naive();
+        for m in crate::alerts::measures::active_in_groups(&mut c, &ids).await? {
+            if let Some(g) = out.iter_mut().find(|g| g.group.id == m.group_id) {
+                g.measures.push((
+                    m.name,
+                    m.child_id,
+                    m.next_review_on.format("%d-%m-%Y").to_string(),
+                    m.next_review_on < today,
+                ));
+            }
         }
     }
     // Trends across the last six rounds: per group, and per institution (its groups summed).
@@ -340,6 +357,7 @@ async fn overview(
                 .iter()
                 .map(|cn| cn.child_id)
                 .chain(g.movements.iter().map(|m| m.child_id))
+                .chain(g.measures.iter().map(|m| m.1))
         })
         .collect();
     seen_children.sort_unstable();

@@ -107,6 +107,7 @@ fn targets(rule: &Rule) -> Vec<Target> {
                 "DELETE FROM alert_unread WHERE alert_id IN (SELECT id FROM alerts WHERE child_id IN ({batch}))",
                 "DELETE FROM measure_reviews WHERE measure_id IN (SELECT id FROM measures WHERE child_id IN ({batch}))",
                 "DELETE FROM measures WHERE child_id IN ({batch})",
+                "DELETE FROM case_meetings WHERE child_id IN ({batch})",
                 "DELETE FROM alerts WHERE child_id IN ({batch})",
                 "DELETE FROM follow_ups WHERE child_id IN ({batch})",
                 "DELETE FROM round_positions WHERE child_id IN ({batch})",
@@ -193,6 +194,30 @@ fn targets(rule: &Rule) -> Vec<Target> {
                 ROW_BATCH,
             ),
             target(
+                "case_meetings",
+                format!(
+                    "(x.agreements <> '' OR x.participants <> '') AND {}",
+                    reached(a, "x.child_id", "created_at")
+                ),
+                &[
+                    "UPDATE case_meetings SET agreements = '', participants = '' WHERE id IN ({batch})",
+                ],
+                ROW_BATCH,
+            ),
+            target(
+                "measure_reviews",
+                format!(
+                    "x.changed <> '' AND EXISTS (SELECT 1 FROM measures m WHERE m.id = x.measure_id AND {})",
+                    match a {
+                        After::Created =>
+                            format!("x.created_at < $1 AND {}", not_held("m.child_id")),
+                        _ => of_child("m.child_id", a),
+                    }
+                ),
+                &["UPDATE measure_reviews SET changed = '' WHERE id IN ({batch})"],
+                ROW_BATCH,
+            ),
+            target(
                 "consent_events",
                 format!(
                     "x.note <> '' AND {}",
@@ -223,6 +248,7 @@ fn targets(rule: &Rule) -> Vec<Target> {
                 "DELETE FROM alert_unread WHERE alert_id IN ({batch})",
                 "DELETE FROM measure_reviews WHERE measure_id IN (SELECT id FROM measures WHERE alert_id IN ({batch}))",
                 "DELETE FROM measures WHERE alert_id IN ({batch})",
+                "DELETE FROM case_meetings WHERE alert_id IN ({batch})",
                 "DELETE FROM alerts WHERE id IN ({batch})",
             ],
             ROW_BATCH,

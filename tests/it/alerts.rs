@@ -730,6 +730,7 @@ async fn a_measure_on_a_named_case_is_reviewed_on_its_rhythm() {
     let smtp = SmtpServer::start().await;
     let app = TestApp::spawn_with(mail_config(smtp.port)).await;
     let f = Fixture::create(&app).await;
+    open_round(&app).await;
     let mut educator = app.login(EDUCATOR).await;
     position(
         &mut educator,
@@ -806,6 +807,22 @@ async fn a_measure_on_a_named_case_is_reviewed_on_its_rhythm() {
     w2.get("/")
         .await
         .assert_contains(&format!("#measure-{mid}"));
+    // The school's leader sees that the child has a measure and when it is reviewed: not
+    // its kind, who is responsible or how it goes.
+    let overview = app.login(LEADER).await.get("/overview").await;
+    let section = &overview.body[overview
+        .body
+        .find("Børn med en forebyggende indsats")
+        .expect("the leader's overview lists the measures")..];
+    assert!(section.contains("Alma Andersen"), "{section}");
+    overview
+        .assert_lacks("Forløb i Familieteamet")
+        .assert_lacks("Familieteamet, Dorte");
+    app.login(EDUCATOR)
+        .await
+        .get("/overview")
+        .await
+        .assert_lacks("Børn med en forebyggende indsats");
 
     // The reminder goes once, to the worker who has the case.
     let before = smtp.messages().len();
@@ -938,4 +955,75 @@ async fn an_anonymous_consultation_takes_no_measure() {
         .await;
     assert_eq!(res.status, StatusCode::NOT_FOUND);
     assert_eq!(app.count("SELECT COUNT(*) FROM measures").await, 0);
+}
+
+/// A dialogue meeting on a named case: participants by role and agreements; the team sees
+/// the agreements the worker shares with it, and nothing of the meetings kept on the
+/// worker's side; an invalid form keeps its input.
+#[tokio::test]
+async fn dialogue_meeting_agreements_reach_the_team_when_shared() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::create(&app).await;
+    let mut educator = app.login(EDUCATOR).await;
+    position(
+        &mut educator,
+        f.child_a1,
+        &answers("1", Some("neglect")),
+        "red",
+    )
+    .await;
+    let id = one_alert(&app).await;
+    let mut w = app.login(WORKER).await;
+    let res = w
+        .post(
+            &format!("/alerts/{id}/meetings"),
+            &[
+                ("kind", "dialogue"),
+                ("held_on", "2026-11-20"),
+                ("participants", "mor, far, klasselærer"),
+                ("agreements", ""),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    res.assert_contains("id=\"mt_agreements-error\"")
+        .assert_contains("value=\"mor, far, klasselærer\"");
+    for (agreements, shared) in [
+        ("Skolen giver Alma en fast voksen i frikvarteret.", true),
+        ("Familien tilbydes forløb i Familieteamet.", false),
+    ] {
+        let mut fields = vec![
+            ("kind", "dialogue"),
+            ("held_on", "2026-11-20"),
+            ("participants", "mor, far, klasselærer, socialrådgiver"),
+            ("agreements", agreements),
+        ];
+        if shared {
+            fields.push(("shared", "1"));
+        }
+        let res = w.post(&format!("/alerts/{id}/meetings"), &fields).await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    }
+    w.get(&format!("/alerts/{id}"))
+        .await
+        .assert_contains("fast voksen i frikvarteret")
+        .assert_contains("Familieteamet.")
+        .assert_contains("Delt med teamet");
+    for who in [EDUCATOR, LEADER] {
+        app.login(who)
+            .await
+            .get(&format!("/alerts/{id}"))
+            .await
+            .assert_contains("fast voksen i frikvarteret")
+            .assert_lacks("Familien tilbydes forløb")
+            .assert_lacks("id=\"meeting-form\"");
+    }
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM access_log WHERE object LIKE 'meeting:%' AND child_id = {}",
+            f.child_a1
+        ))
+        .await,
+        2
+    );
 }
