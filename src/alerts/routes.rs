@@ -1195,6 +1195,35 @@ async fn post_message(
     Ok(Redirect::to(&format!("/alerts/{id}#conversation")).into_response())
 }
 
+/// What a change to a case records beside itself, in the caller's transaction: an event in
+/// the alert's history and an access-log entry about the child.
+struct CaseEntry<'a> {
+    event: &'a str,
+    action: Action,
+    object: String,
+    detail: &'a str,
+}
+
+async fn record_case_entry(
+    c: &mut impl Conn,
+    user: &CurrentUser,
+    alert: &AlertRow,
+    e: CaseEntry<'_>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    super::event(c, alert.id, Some(user.id), e.event, "", now).await?;
+    audit::record(
+        c,
+        user,
+        e.action,
+        Some(alert.child_id),
+        &e.object,
+        e.detail,
+        now,
+    )
+    .await
+}
+
 /// Loads an alert for its worker, on a case whose child may be named (a measure concerns a
 /// known family): anyone else gets 404.
 async fn load_named_case(state: &AppState, a: &Auth, id: i64) -> AppResult<AlertRow> {
@@ -1275,14 +1304,16 @@ async fn record_measure(
         now,
     )
     .await?;
-    super::event(&mut tx, id, Some(a.user.id), "measure", "", now).await?;
-    audit::record(
+    record_case_entry(
         &mut tx,
         &a.user,
-        Action::Create,
-        Some(alert.child_id),
-        &format!("measure:{mid}"),
-        &kind.id,
+        &alert,
+        CaseEntry {
+            event: "measure",
+            action: Action::Create,
+            object: format!("measure:{mid}"),
+            detail: &kind.id,
+        },
         now,
     )
     .await?;
@@ -1354,14 +1385,16 @@ async fn record_review(
     )
     .await?;
     if done {
-        super::event(&mut tx, alert.id, Some(a.user.id), "review", "", now).await?;
-        audit::record(
+        record_case_entry(
             &mut tx,
             &a.user,
-            Action::Change,
-            Some(alert.child_id),
-            &format!("measure:{mid}"),
-            &form.decision,
+            &alert,
+            CaseEntry {
+                event: "review",
+                action: Action::Change,
+                object: format!("measure:{mid}"),
+                detail: &form.decision,
+            },
             now,
         )
         .await?;
@@ -1418,14 +1451,16 @@ async fn record_meeting(
         now,
     )
     .await?;
-    super::event(&mut tx, id, Some(a.user.id), "meeting", "", now).await?;
-    audit::record(
+    record_case_entry(
         &mut tx,
         &a.user,
-        Action::Create,
-        Some(alert.child_id),
-        &format!("meeting:{mid}"),
-        &form.kind,
+        &alert,
+        CaseEntry {
+            event: "meeting",
+            action: Action::Create,
+            object: format!("meeting:{mid}"),
+            detail: &form.kind,
+        },
         now,
     )
     .await?;
