@@ -234,6 +234,9 @@ pub struct Config {
     pub time_zone: chrono_tz::Tz,
     /// The kinds of preventive measure (`[[measure_types]]`); unset, the built-in list.
     pub measure_types: Vec<MeasureType>,
+    /// When a child moves to another institution without the parents' handover consent, the
+    /// leaders of the institution it leaves are asked by email to talk with the parents.
+    pub handover_task: bool,
 }
 
 impl Default for Config {
@@ -274,6 +277,7 @@ impl Default for Config {
             break_glass: Vec::new(),
             time_zone: chrono_tz::Europe::Copenhagen,
             measure_types: MeasureType::built_in(),
+            handover_task: true,
         }
     }
 }

@@ -74,6 +74,13 @@ pub async fn of_alert(c: &mut impl Conn, alert_id: i64) -> anyhow::Result<Vec<Me
     Ok(dispatch!(c, c => sqlx::query_as(&sql).bind(alert_id).fetch_all(&mut *c).await)?)
 }
 
+/// The child's active measures, soonest review first.
+pub async fn active_of_child(c: &mut impl Conn, child_id: i64) -> anyhow::Result<Vec<Measure>> {
+    let sql =
+        format!("{SELECT} WHERE child_id = $1 AND status = 'active' ORDER BY next_review_on, id");
+    Ok(dispatch!(c, c => sqlx::query_as(&sql).bind(child_id).fetch_all(&mut *c).await)?)
+}
+
 pub async fn get(c: &mut impl Conn, id: i64) -> anyhow::Result<Option<Measure>> {
     let sql = format!("{SELECT} WHERE id = $1");
     Ok(dispatch!(c, c => sqlx::query_as(&sql).bind(id).fetch_optional(&mut *c).await)?)

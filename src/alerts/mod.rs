@@ -427,7 +427,10 @@ pub async fn identity_now_shared(
 }
 
 /// A child moved: open alerts follow the child to the new district (or to the municipal queue
-/// when it has no worker), and the new district's workers are told.
+/// when it has no worker), and the new district's workers are told. The case — its history,
+/// conversation, measures and meetings — goes with it: it is the child's, not the
+/// institution's. A case the old district's worker had taken is free to be taken again by
+/// the new district's (its status stays; the old worker no longer sees it).
 pub async fn reroute_child(
     c: &mut impl Conn,
     state: &AppState,
@@ -451,7 +454,7 @@ pub async fn reroute_child(
         if old == routed {
             continue;
         }
-        dispatch!(c, c => sqlx::query("UPDATE alerts SET district_id = $1, updated_at = $2 WHERE id = $3")
+        dispatch!(c, c => sqlx::query("UPDATE alerts SET district_id = $1, taken_by = NULL, updated_at = $2 WHERE id = $3")
             .bind(routed)
             .bind(now)
             .bind(id)

@@ -951,9 +951,10 @@ async fn transition(state: &AppState, a: &Auth, id: i64, step: Step<'_>) -> AppR
     if !from.contains(&alert.status.as_str()) || (!set_taker && alert.taken_by != Some(a.user.id)) {
         return Ok(false);
     }
+    // Taking needs a case nobody has: a second worker's click changes nothing.
     let n = dispatch!(&mut tx, c => sqlx::query(
         "UPDATE alerts SET status = $1, taken_by = COALESCE($2, taken_by), outcome = COALESCE($3, outcome), updated_at = $4 \
-         WHERE id = $5 AND status = $6",
+         WHERE id = $5 AND status = $6 AND ($2 IS NULL OR taken_by IS NULL)",
     )
     .bind(to)
     .bind(set_taker.then_some(a.user.id))
@@ -982,13 +983,21 @@ async fn transition(state: &AppState, a: &Auth, id: i64, step: Step<'_>) -> AppR
 }
 
 async fn take(State(state): State<AppState>, a: Auth, Path(id): Path<i64>) -> AppResult<Response> {
+    // A new case becomes taken; a case that moved district with the child keeps its status
+    // and gets the new district's worker.
+    let (alert, _) = load(&state, &a.user, id).await?;
+    let status = if alert.status == "new" || alert.taken_by.is_some() {
+        "taken"
+    } else {
+        alert.status.as_str()
+    };
     transition(
         &state,
         &a,
         id,
         Step {
-            from: &["new"],
-            to: "taken",
+            from: &["new", "taken", "in_progress"],
+            to: status,
             take: true,
             outcome: None,
             note: "",

@@ -6,6 +6,7 @@
 pub mod after_save;
 pub mod db;
 pub mod follow_up;
+pub mod handover;
 pub mod individual;
 pub mod print;
 pub mod reminders;

@@ -92,7 +92,11 @@ impl RecordWindow {
         }
     }
 
-    /// The window of a child in institution `since` came to, given the child's consent events.
+    /// The window of the *positions* (levels and dates, nothing else) of a child whose first
+    /// day in the user's institutions was `since`: with the parents' handover consent the
+    /// earlier positions show too (the group sheet's last position, the overview), because
+    /// the handover summary shows the last one. Answers, observations and free text never
+    /// follow the child: see [`record_window`].
     pub fn of(
         since: Option<NaiveDate>,
         consent: &[crate::consent::Event],
@@ -106,20 +110,36 @@ impl RecordWindow {
     }
 }
 
-/// What of child `child_id`'s record `user` may see. Educators and leaders see what was
-/// recorded since the child first came to one of their institutions, unless the parents have
-/// given the handover consent: a child moved from a daycare to a school does not bring the
-/// daycare's positions and scores to the new teacher without it. (A child that left and came
-/// back shows the time between too; enrolment periods are not cut apart.) A social worker's
-/// view comes through the alert; the admin sees no assessments.
+/// What of child `child_id`'s record `user` may see in full (assessments with their answers,
+/// observations and free text). Educators and leaders see what was recorded since the child
+/// first came to one of their institutions: a child moved from a daycare to a school does
+/// not bring the daycare's assessments to the new teacher. With the parents' handover consent
+/// the new institution sees a summary instead (`assessment::handover`): the last position,
+/// the active focus points or action plan and the active measures — never answers or
+/// observations. (A child that left and came back shows the time between too; enrolment
+/// periods are not cut apart.) A social worker's view comes through the alert; the admin
+/// sees no assessments.
 pub async fn record_window(
     c: &mut impl Conn,
     user: &CurrentUser,
     child_id: i64,
-    today: NaiveDate,
+    _today: NaiveDate,
 ) -> AppResult<RecordWindow> {
+    if matches!(user.role, Role::Admin | Role::SocialWorker | Role::Dpo) {
+        return Ok(RecordWindow::All);
+    }
+    Ok(RecordWindow::Since(first_day(c, user, child_id).await?))
+}
+
+/// The first day child `child_id` was in one of `user`'s institutions (an educator's groups'
+/// institutions, a leader's), if ever.
+pub async fn first_day(
+    c: &mut impl Conn,
+    user: &CurrentUser,
+    child_id: i64,
+) -> AppResult<Option<NaiveDate>> {
     let institutions = match user.role {
-        Role::Admin | Role::SocialWorker | Role::Dpo => return Ok(RecordWindow::All),
+        Role::Admin | Role::SocialWorker | Role::Dpo => return Ok(None),
         Role::Educator => {
             "SELECT g2.institution_id FROM user_groups ug JOIN groups g2 ON g2.id = ug.group_id \
              WHERE ug.user_id = $2"
@@ -130,14 +150,11 @@ pub async fn record_window(
         "SELECT MIN(e.from_date) FROM enrolments e JOIN groups g ON g.id = e.group_id \
          WHERE e.child_id = $1 AND g.institution_id IN ({institutions})"
     );
-    let since: Option<NaiveDate> = dispatch!(c, c => sqlx::query_scalar(&sql)
+    Ok(dispatch!(c, c => sqlx::query_scalar(&sql)
         .bind(child_id)
         .bind(user.id)
         .fetch_one(&mut *c)
-        .await)?;
-    let consent = crate::consent::db::events_of(c, &[child_id]).await?;
-    let events = consent.get(&child_id).map(Vec::as_slice).unwrap_or(&[]);
-    Ok(RecordWindow::of(since, events, today))
+        .await)?)
 }
 
 /// The child `id` if `user` may see the child's details: the child and the visibility check

@@ -219,6 +219,8 @@ pub struct ChildPage {
     holds: Vec<crate::retention::Hold>,
     hold_form: crate::retention::HoldForm,
     hold_error: Option<&'static str>,
+    /// What earlier institutions handed over (or that the parents did not consent).
+    handover: Option<crate::assessment::handover::Handover>,
 }
 
 /// The child's page again with the hold form's message at its field.
@@ -280,6 +282,11 @@ pub async fn child_page_for(
     } else {
         (Vec::new(), Vec::new())
     };
+    let handover = if sees_assessments {
+        crate::assessment::handover::for_child(&mut c, state, &a.user, id, &a.ctx).await?
+    } else {
+        None
+    };
     let manages_holds = crate::retention::manages_holds(a.user.role);
     let holds = if manages_holds {
         crate::retention::holds(&mut c, id).await?
@@ -288,17 +295,17 @@ pub async fn child_page_for(
     };
     drop(c); // before taking the writer, as in `group_page`
     let now = state.now();
-    audit::record(
-        &mut state.db.writer().await?,
-        &a.user,
-        Action::Read,
-        Some(id),
-        "child",
-        "",
-        now,
-    )
-    .await?;
+    let mut w = state.db.writer().await?;
+    audit::record(&mut w, &a.user, Action::Read, Some(id), "child", "", now).await?;
+    if matches!(
+        handover,
+        Some(crate::assessment::handover::Handover::Consented(_))
+    ) {
+        audit::record(&mut w, &a.user, Action::Read, Some(id), "handover", "", now).await?;
+    }
+    drop(w);
     let page = ChildPage {
+        handover,
         saved: None,
         manages_holds,
         holds,
@@ -1232,6 +1239,7 @@ async fn enrol_child(
     if let (Some(group), Some(from), false) = (&group, from, choosing) {
         if org::enrol(&mut tx, id, group.id, from).await? {
             crate::alerts::reroute_child(&mut tx, &state, &a.user, id, now).await?;
+            crate::assessment::handover::on_move(&mut tx, &state, id, from, now).await?;
             audit::record(
                 &mut tx,
                 &a.user,

@@ -1027,3 +1027,129 @@ async fn dialogue_meeting_agreements_reach_the_team_when_shared() {
         2
     );
 }
+
+/// A child moves to a school in another district. Without the parents' handover consent the
+/// leaving school's leader is asked by email to talk with the parents, and the new teacher
+/// sees only that the handover was not consented; the case — conversation and measure — goes
+/// to the new district's worker, who takes it over, and the old district's worker no longer
+/// sees it. With the consent, the new teacher sees the last position, the action plan and the
+/// measure, never the answers or the observation.
+#[tokio::test]
+async fn a_move_hands_over_only_with_consent_and_the_case_follows_the_district() {
+    let smtp = SmtpServer::start().await;
+    let app = TestApp::spawn_with(mail_config(smtp.port)).await;
+    let f = Fixture::create(&app).await;
+    let mut educator = app.login(EDUCATOR).await;
+    let url = position(
+        &mut educator,
+        f.child_a1,
+        &answers("1", Some("neglect")),
+        "red",
+    )
+    .await;
+    let review = (app.state.now().date_naive() + chrono::Duration::days(30)).to_string();
+    let res = educator
+        .post(
+            &format!("{url}/follow-up"),
+            &[
+                ("kind", "action_plan"),
+                ("body", "Fast voksen ved aflevering hver morgen."),
+                ("review_on", &review),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let id = one_alert(&app).await;
+    let mut w = app.login(WORKER).await;
+    w.post(&format!("/alerts/{id}/take"), &[]).await;
+    w.post(
+        &format!("/alerts/{id}/messages"),
+        &[("body", "Vi tager en snak med familien.")],
+    )
+    .await;
+    let res = w
+        .post(
+            &format!("/alerts/{id}/measures"),
+            &[
+                ("kind", "familieteam"),
+                ("started_on", &app.state.now().date_naive().to_string()),
+                ("responsible", "Familieteamet"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let before = smtp.wait_for(1).await.len();
+
+    // The move, without handover consent.
+    move_from_tomorrow(&app, f.child_a1, f.class_b1).await;
+    let mails = smtp.wait_for(before + 2).await;
+    let task: Vec<&String> = mails
+        .iter()
+        .filter(|m| m.contains("uden samtykke til overlevering") || m.contains("overlevering"))
+        .collect();
+    assert!(
+        task.iter().any(|m| m.contains(&format!("To: {LEADER}"))),
+        "the leaving school's leader gets the task: {mails:#?}"
+    );
+    assert_no_personal_data(&app, &mails).await;
+    app.state.clock.advance(chrono::Duration::days(2));
+
+    let mut teacher = app.login(EDUCATOR_B).await;
+    teacher
+        .get(&format!("/children/{}", f.child_a1))
+        .await
+        .assert_contains("id=\"handover-not-consented\"")
+        .assert_lacks("Fast voksen ved aflevering")
+        .assert_lacks("Forløb i Familieteamet");
+
+    // The case follows the child to district B: its worker takes it over, with the history.
+    assert_eq!(
+        w.get(&format!("/alerts/{id}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let mut wb = app.login(WORKER_B).await;
+    wb.get("/alerts")
+        .await
+        .assert_contains(&format!("/alerts/{id}\""));
+    let res = wb.post(&format!("/alerts/{id}/take"), &[]).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    wb.get(&format!("/alerts/{id}"))
+        .await
+        .assert_contains("Vi tager en snak med familien.")
+        .assert_contains("Forløb i Familieteamet")
+        .assert_contains(WORKER_B);
+    // The old district's other worker cannot act on it either.
+    let mut w2 = app.login(WORKER2).await;
+    assert_eq!(
+        w2.post(&format!("/alerts/{id}/take"), &[]).await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    // The parents consent to the handover: the summary, never the answers or observation.
+    let guardian = app
+        .count(&format!(
+            "SELECT id FROM guardians WHERE child_id = {}",
+            f.child_a1
+        ))
+        .await
+        .to_string();
+    let res = teacher
+        .post(
+            &format!("/children/{}/consent", f.child_a1),
+            &[
+                ("purpose", "handover_next_institution"),
+                ("event", "given"),
+                ("guardian_id", &guardian),
+                ("method", "written"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let page = teacher.get(&format!("/children/{}", f.child_a1)).await;
+    page.assert_contains("Overlevering fra tidligere institution")
+        .assert_contains("Alvorlig bekymring")
+        .assert_contains("Fast voksen ved aflevering")
+        .assert_contains("Forløb i Familieteamet")
+        .assert_lacks("Alma virker ked af det.");
+    assert_eq!(teacher.get(&url).await.status, StatusCode::NOT_FOUND);
+}

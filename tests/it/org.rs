@@ -693,8 +693,9 @@ fn row_of(page: &str, child: i64) -> String {
 }
 
 /// A child moved to another institution does not bring what the first one recorded: the new
-/// teacher sees the positions recorded since the child came, until the parents give the
-/// handover consent; then the earlier record follows the child.
+/// teacher sees the positions recorded since the child came and that the handover was not
+/// consented; with the parents' handover consent a summary follows the child (the last
+/// position), never the earlier assessments with their answers and observations.
 #[tokio::test]
 async fn a_moved_child_shows_the_new_institution_only_its_own_record_until_handover_consent() {
     let app = TestApp::spawn().await;
@@ -711,7 +712,10 @@ async fn a_moved_child_shows_the_new_institution_only_its_own_record_until_hando
         .get(&format!("/children/{}", f.child_a1))
         .await
         .assert_contains("Barnet er ikke vurderet endnu.")
-        .assert_contains("Ikke spurgt");
+        .assert_contains("Ikke spurgt")
+        // That the handover was not consented, and nothing more.
+        .assert_contains("id=\"handover-not-consented\"")
+        .assert_lacks("Seneste position før skiftet");
     assert_eq!(teacher.get(&earlier).await.status, StatusCode::NOT_FOUND);
     let group = teacher.get(&format!("/groups/{}", f.class_b1)).await;
     assert!(
@@ -719,7 +723,7 @@ async fn a_moved_child_shows_the_new_institution_only_its_own_record_until_hando
         "no earlier position in the group table"
     );
 
-    // The parents agree to the handover: the earlier record follows the child.
+    // The parents agree to the handover: the summary follows the child, not the record.
     let guardian = app
         .count(&format!(
             "SELECT id FROM guardians WHERE child_id = {}",
@@ -739,13 +743,31 @@ async fn a_moved_child_shows_the_new_institution_only_its_own_record_until_hando
         )
         .await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
-    teacher
-        .get(&format!("/children/{}", f.child_a1))
-        .await
-        .assert_lacks("Barnet er ikke vurderet endnu.");
-    assert_eq!(teacher.get(&earlier).await.status, StatusCode::OK);
+    let page = teacher.get(&format!("/children/{}", f.child_a1)).await;
+    let handover = &page.body[page
+        .body
+        .find("id=\"handover\"")
+        .expect("the handover summary")..];
+    let handover = &handover[..handover.find("</section>").unwrap()];
+    assert!(
+        handover.contains("Seneste position før skiftet"),
+        "{handover}"
+    );
+    assert!(handover.contains("Trivsel"), "{handover}");
+    // Never the answers or the observation, and the earlier assessment stays closed.
+    page.assert_lacks("Alma virker ked af det.");
+    assert_eq!(teacher.get(&earlier).await.status, StatusCode::NOT_FOUND);
     let group = teacher.get(&format!("/groups/{}", f.class_b1)).await;
     assert!(row_of(&group.body, f.child_a1).contains("class=\"level\""));
+    // Showing the summary is logged, as the receiving teacher's read.
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM access_log WHERE object = 'handover' AND child_id = {}",
+            f.child_a1
+        ))
+        .await,
+        1
+    );
 }
 
 /// After saving, the page says what was saved, and the child's edit page is headed with the
