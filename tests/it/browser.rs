@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 
 use trivsel::web::i18n::{Lang, text};
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, answers};
 
 const DEMO: &str = trivsel::demo::PASSWORD;
 
@@ -1525,5 +1525,203 @@ async fn every_roles_pages_fit_desktop_tablet_and_phone_in_both_languages() {
         }
     }
     println!("{shots} pages checked and photographed");
+    b.close().await;
+}
+
+/// After the alert, walked in Danish in the browser (axe on every page): a teacher's anonymous
+/// consultation becomes a conversation; the parents' consent names it; the social worker
+/// takes the case, records a Familieteam course and reviews it when it is due; then two
+/// daycare children move to the school — the one whose parents consented to the handover
+/// brings the permitted summary to the new teacher, the other nothing.
+#[tokio::test]
+#[ignore = "needs Chromium, chromedriver and axe-core: run by .ci/run"]
+async fn after_the_alert_conversation_measure_review_and_handover_in_danish() {
+    let app = demo_app().await;
+    let class = group_id(&app, "Centrumskolen", "3.A").await;
+    let room = group_id(&app, "Børnehaven Troldehøj", "Mariehønen").await;
+    let first_child = |group: i64, skip: i64| {
+        format!(
+            "SELECT child_id FROM enrolments WHERE group_id = {group} AND to_date IS NULL \
+             ORDER BY child_id LIMIT 1 OFFSET {skip}"
+        )
+    };
+    // A 3.A pupil without consent placed at orange: an anonymous consultation.
+    let child = app
+        .count(&format!(
+            "SELECT MIN(e.child_id) FROM enrolments e WHERE e.group_id = {class} AND e.to_date IS NULL \
+             AND NOT EXISTS (SELECT 1 FROM consent_events c WHERE c.child_id = e.child_id)"
+        ))
+        .await;
+    let mut http = app.client();
+    http.login("laerer@demo.trivsel.dk", trivsel::demo::PASSWORD)
+        .await;
+    crate::alerts::position(&mut http, child, &answers("2", None), "orange").await;
+    let alert = app
+        .count(&format!(
+            "SELECT MAX(id) FROM alerts WHERE child_id = {child} AND kind = 'anonymous'"
+        ))
+        .await;
+    assert!(alert > 0, "an anonymous consultation");
+    let name = app
+        .text(&format!(
+            "SELECT first_name || ' ' || last_name FROM children WHERE id = {child}"
+        ))
+        .await;
+
+    let b = Browser::start(&app.base).await;
+    b.login("laerer@demo.trivsel.dk").await;
+    b.open("/alerts").await;
+    b.follow(&format!("#inbox a[href='/alerts/{alert}']")).await;
+    b.fill("#message", "Hvordan kan vi hjælpe barnet i frikvartererne?")
+        .await;
+    b.follow("#conversation form button[type=submit]").await;
+    assert!(b.source().await.contains("Hvordan kan vi hjælpe barnet"));
+    b.logout().await;
+
+    // The worker: an unread count, the message signed by the team, no name; an answer.
+    b.login("raadgiver@demo.trivsel.dk").await;
+    assert!(b.text("#unread-count").await.starts_with('1'));
+    b.open(&format!("/alerts/{alert}")).await;
+    let page = b.source().await;
+    assert!(
+        page.contains("Teamet") && !page.contains(&name),
+        "anonymous"
+    );
+    b.fill(
+        "#message",
+        "Lav faste legeaftaler, og tal med forældrene om samtykke.",
+    )
+    .await;
+    b.follow("#conversation form button[type=submit]").await;
+    b.logout().await;
+
+    // The teacher records the parents' consent to share the child's name.
+    b.login("laerer@demo.trivsel.dk").await;
+    b.open(&format!("/children/{child}")).await;
+    let set =
+        |css: &str, value: &str| format!("document.querySelector(\"{css}\").value = \"{value}\";");
+    let guardian = app
+        .count(&format!(
+            "SELECT MIN(id) FROM guardians WHERE child_id = {child} AND has_custody"
+        ))
+        .await;
+    b.c.execute(
+        &[
+            set("#c-purpose", "share_with_social_worker"),
+            set("#c-event", "given"),
+            set("#c-guardian", &guardian.to_string()),
+            set("#c-method", "written"),
+        ]
+        .concat(),
+        vec![],
+    )
+    .await
+    .unwrap();
+    b.follow("#consent form button[type=submit]").await;
+    b.logout().await;
+
+    // The worker: the case is named now; takes it and records a Familieteam course that
+    // started 100 days ago (its review, every 13 weeks, is overdue).
+    b.login("raadgiver@demo.trivsel.dk").await;
+    b.open(&format!("/alerts/{alert}")).await;
+    assert!(b.source().await.contains(&name), "named after consent");
+    b.follow(&format!("form[action='/alerts/{alert}/take'] button"))
+        .await;
+    let started = (app.state.now().date_naive() - chrono::Duration::days(100)).to_string();
+    b.c.execute(
+        &[
+            set("#m_kind", "familieteam"),
+            set("#m_started_on", &started),
+        ]
+        .concat(),
+        vec![],
+    )
+    .await
+    .unwrap();
+    b.fill("#m_responsible", "Familieteamet").await;
+    b.follow("#measure-form button[type=submit]").await;
+    let measure = app.count("SELECT MAX(id) FROM measures").await;
+    b.open("/").await;
+    assert!(
+        b.text("#reviews-due").await.contains("Overskredet"),
+        "the overdue review is on the front page"
+    );
+    b.follow(&format!("#reviews-due a[href$='#measure-{measure}']"))
+        .await;
+    b.click(&format!("#measure-{measure} details summary"))
+        .await;
+    b.fill(
+        &format!("#r{measure}_changed"),
+        "Familien kommer til møderne; morgenerne går bedre.",
+    )
+    .await;
+    b.click(&format!("#r{measure}-continue")).await;
+    b.follow(&format!("#measure-{measure} form button[type=submit]"))
+        .await;
+    assert!(b.source().await.contains("morgenerne går bedre"));
+    b.screenshot("after-alert-case-1280-da").await;
+    b.logout().await;
+
+    // Two daycare children move to 3.A: one with the handover consent, one without.
+    let with = app.count(&first_child(room, 0)).await;
+    let without = app.count(&first_child(room, 1)).await;
+    let mut daycare = app.client();
+    daycare
+        .login("paedagog@demo.trivsel.dk", trivsel::demo::PASSWORD)
+        .await;
+    // The daycare's position on the child with the consent: green.
+    crate::alerts::position(
+        &mut daycare,
+        with,
+        &crate::helpers::thriving_answers(),
+        "green",
+    )
+    .await;
+    let guardian = app
+        .count(&format!(
+            "SELECT MIN(id) FROM guardians WHERE child_id = {with} AND has_custody"
+        ))
+        .await
+        .to_string();
+    let res = daycare
+        .post(
+            &format!("/children/{with}/consent"),
+            &[
+                ("purpose", "handover_next_institution"),
+                ("event", "given"),
+                ("guardian_id", &guardian),
+                ("method", "written"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, reqwest::StatusCode::SEE_OTHER, "{}", res.body);
+    let mut admin = app.client();
+    admin
+        .login("admin@demo.trivsel.dk", trivsel::demo::PASSWORD)
+        .await;
+    let tomorrow = (app.state.now().date_naive() + chrono::Duration::days(1)).to_string();
+    for c in [with, without] {
+        let res = admin
+            .post(
+                &format!("/admin/children/{c}/enrol"),
+                &[("group_id", &class.to_string()), ("from_date", &tomorrow)],
+            )
+            .await;
+        assert_eq!(res.status, reqwest::StatusCode::SEE_OTHER, "{}", res.body);
+    }
+    app.state.clock.advance(chrono::Duration::days(2));
+    b.login("laerer@demo.trivsel.dk").await;
+    b.open(&format!("/children/{with}")).await;
+    let summary = b.text("#handover").await;
+    assert!(
+        summary.contains("Seneste position før skiftet") && summary.contains("Trivsel"),
+        "the permitted summary: {summary}"
+    );
+    b.screenshot("after-alert-handover-1280-da").await;
+    b.open(&format!("/children/{without}")).await;
+    assert!(
+        b.text("#handover").await.contains("ikke givet samtykke"),
+        "nothing without consent"
+    );
     b.close().await;
 }
