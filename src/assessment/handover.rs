@@ -5,7 +5,8 @@
 //! summary on the child's page: the last team position before the child came, the focus
 //! points or action plan recorded on it, and the preventive measures still active — not the
 //! answers, the observation or free text. Each showing of the summary is an access-log
-//! event (object `handover`) beside the reads of the sending side's own staff.
+//! event (object `handover`, detail `from:<institution id>`): the record names both sides,
+//! the receiving reader and the institution the child came from.
 //!
 //! Without consent the receiving side is told that the handover was not consented, nothing
 //! more; and when the admin moves a child without it, the leaders of the institution the
@@ -33,6 +34,8 @@ pub enum Handover {
 }
 
 pub struct Summary {
+    /// The institution the child came from (its id, for the access log's detail).
+    pub from_institution: Option<i64>,
     /// The last team position before the child came: level and date.
     pub position: Option<(LevelView, String)>,
     /// The focus points or action plan recorded on it: kind key, text, review date.
@@ -63,10 +66,15 @@ pub async fn for_child(
         .filter(|a| a.is_team() && !a.superseded)
         .filter(|a| a.submitted_at.unwrap_or(a.created_at).date_naive() < since)
         .collect();
-    let came_from_elsewhere = crate::org::db::enrolments(c, child_id)
-        .await?
-        .iter()
-        .any(|e| e.from_date < since);
+    let from_institution: Option<i64> = dispatch!(c, c => sqlx::query_scalar(
+        "SELECT g.institution_id FROM enrolments e JOIN groups g ON g.id = e.group_id \
+         WHERE e.child_id = $1 AND e.from_date < $2 ORDER BY e.from_date DESC, e.id DESC LIMIT 1",
+    )
+    .bind(child_id)
+    .bind(since)
+    .fetch_optional(&mut *c)
+    .await)?;
+    let came_from_elsewhere = from_institution.is_some();
     if earlier.is_empty() && !came_from_elsewhere {
         return Ok(None);
     }
@@ -105,6 +113,7 @@ pub async fn for_child(
         })
         .collect();
     Ok(Some(Handover::Consented(Summary {
+        from_institution,
         position: last.map(|a| {
             (
                 LevelView::of(

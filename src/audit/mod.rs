@@ -234,6 +234,9 @@ const OBJECT_KINDS: &[(&str, &str)] = &[
     ("unenrolled", "log.object.unenrolled"),
     ("access-report", "log.object.access_report"),
     ("print", "log.object.print"),
+    ("handover", "log.object.handover"),
+    ("measure", "log.object.measure"),
+    ("meeting", "log.object.meeting"),
 ];
 
 /// The details that are codes rather than criteria, with the catalogue key of each.
@@ -244,6 +247,7 @@ const DETAIL_CODES: &[(&str, &str)] = &[
     ("named", "log.detail.named"),
     ("anonymous", "log.detail.anonymous"),
     ("details", "log.detail.details"),
+    ("message", "log.detail.message"),
     ("import", "log.detail.import"),
     ("admin", "log.detail.admin"),
     ("left", "log.detail.left"),

@@ -297,11 +297,21 @@ pub async fn child_page_for(
     let now = state.now();
     let mut w = state.db.writer().await?;
     audit::record(&mut w, &a.user, Action::Read, Some(id), "child", "", now).await?;
-    if matches!(
-        handover,
-        Some(crate::assessment::handover::Handover::Consented(_))
-    ) {
-        audit::record(&mut w, &a.user, Action::Read, Some(id), "handover", "", now).await?;
+    if let Some(crate::assessment::handover::Handover::Consented(sm)) = &handover {
+        let from = sm
+            .from_institution
+            .map(|i| format!("from:{i}"))
+            .unwrap_or_default();
+        audit::record(
+            &mut w,
+            &a.user,
+            Action::Read,
+            Some(id),
+            "handover",
+            &from,
+            now,
+        )
+        .await?;
     }
     drop(w);
     let page = ChildPage {

@@ -386,3 +386,80 @@ async fn alert_conversations_are_scoped_to_the_team_and_the_district() {
     }
     assert_eq!(app.count("SELECT COUNT(*) FROM alert_messages").await, 3);
 }
+
+/// The case's own routes on a named case (a notification): only the alert's district's
+/// workers record measures, reviews and meetings; the child's team, another district's
+/// worker and the admin get 404 and write nothing.
+#[tokio::test]
+async fn case_work_on_a_named_case_is_the_districts_workers_alone() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::create(&app).await;
+    let mut educator = app.login(EDUCATOR).await;
+    crate::alerts::position(
+        &mut educator,
+        f.child_a1,
+        &answers("1", Some("neglect")),
+        "red",
+    )
+    .await;
+    let id = app.count("SELECT MAX(id) FROM alerts").await;
+    let today = app.state.now().date_naive().to_string();
+    let measure = [
+        ("kind", "ppr"),
+        ("started_on", today.as_str()),
+        ("responsible", "PPR"),
+    ];
+    let meeting = [
+        ("kind", "dialogue"),
+        ("held_on", today.as_str()),
+        ("participants", "mor, lærer"),
+        ("agreements", "Møde igen om en måned."),
+    ];
+    for email in [EDUCATOR, EDUCATOR_B, LEADER, WORKER_B, ADMIN] {
+        let mut c = app.login(email).await;
+        for (path, fields) in [
+            (format!("/alerts/{id}/measures"), &measure[..]),
+            (format!("/alerts/{id}/meetings"), &meeting[..]),
+        ] {
+            assert_eq!(
+                c.post(&path, fields).await.status,
+                StatusCode::NOT_FOUND,
+                "{email} POST {path}"
+            );
+        }
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM measures").await, 0);
+    assert_eq!(app.count("SELECT COUNT(*) FROM case_meetings").await, 0);
+    let mut w = app.login(WORKER).await;
+    assert_eq!(
+        w.post(&format!("/alerts/{id}/measures"), &measure)
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        w.post(&format!("/alerts/{id}/meetings"), &meeting)
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    let mid = app.count("SELECT MAX(id) FROM measures").await;
+    let review = [("changed", "Godt i gang."), ("decision", "continue")];
+    for email in [EDUCATOR, LEADER, WORKER_B, ADMIN] {
+        let mut c = app.login(email).await;
+        assert_eq!(
+            c.post(&format!("/measures/{mid}/reviews"), &review)
+                .await
+                .status,
+            StatusCode::NOT_FOUND,
+            "{email} POST a review"
+        );
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM measure_reviews").await, 0);
+    assert_eq!(
+        w.post(&format!("/measures/{mid}/reviews"), &review)
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+}
