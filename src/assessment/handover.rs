@@ -28,7 +28,7 @@ use crate::web::PageCtx;
 /// What the receiving side sees of a child's earlier institutions.
 pub enum Handover {
     /// The parents consented: the summary.
-    Consented(Summary),
+    Consented(Box<Summary>),
     /// The parents did not: that, and nothing more.
     NotConsented,
 }
@@ -112,7 +112,7 @@ pub async fn for_child(
             (kind, m.next_review_on.format("%d-%m-%Y").to_string())
         })
         .collect();
-    Ok(Some(Handover::Consented(Summary {
+    Ok(Some(Handover::Consented(Box::new(Summary {
         from_institution,
         position: last.map(|a| {
             (
@@ -126,7 +126,7 @@ pub async fn for_child(
         }),
         follow_up,
         measures,
-    })))
+    }))))
 }
 
 /// Called in the transaction that moves child `child_id` into a group from `from`: when the
