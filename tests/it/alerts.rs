@@ -1126,25 +1126,7 @@ async fn a_move_hands_over_only_with_consent_and_the_case_follows_the_district()
     );
 
     // The parents consent to the handover: the summary, never the answers or observation.
-    let guardian = app
-        .count(&format!(
-            "SELECT id FROM guardians WHERE child_id = {}",
-            f.child_a1
-        ))
-        .await
-        .to_string();
-    let res = teacher
-        .post(
-            &format!("/children/{}/consent", f.child_a1),
-            &[
-                ("purpose", "handover_next_institution"),
-                ("event", "given"),
-                ("guardian_id", &guardian),
-                ("method", "written"),
-            ],
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    give_consent(&app, &mut teacher, f.child_a1, "handover_next_institution").await;
     let page = teacher.get(&format!("/children/{}", f.child_a1)).await;
     page.assert_contains("Overlevering fra tidligere institution")
         .assert_contains("Alvorlig bekymring")

@@ -1677,24 +1677,7 @@ async fn after_the_alert_conversation_measure_review_and_handover_in_danish() {
         "green",
     )
     .await;
-    let guardian = app
-        .count(&format!(
-            "SELECT MIN(id) FROM guardians WHERE child_id = {with} AND has_custody"
-        ))
-        .await
-        .to_string();
-    let res = daycare
-        .post(
-            &format!("/children/{with}/consent"),
-            &[
-                ("purpose", "handover_next_institution"),
-                ("event", "given"),
-                ("guardian_id", &guardian),
-                ("method", "written"),
-            ],
-        )
-        .await;
-    assert_eq!(res.status, reqwest::StatusCode::SEE_OTHER, "{}", res.body);
+    crate::helpers::give_consent(&app, &mut daycare, with, "handover_next_institution").await;
     let mut admin = app.client();
     admin
         .login("admin@demo.trivsel.dk", trivsel::demo::PASSWORD)

@@ -464,6 +464,29 @@ impl Client {
     }
 }
 
+/// `c` records on the child's page that a custody holder of `child` gave consent for
+/// `purpose`, in writing.
+pub async fn give_consent(app: &TestApp, c: &mut Client, child: i64, purpose: &str) {
+    let guardian = app
+        .count(&format!(
+            "SELECT MIN(id) FROM guardians WHERE child_id = {child} AND has_custody"
+        ))
+        .await
+        .to_string();
+    let res = c
+        .post(
+            &format!("/children/{child}/consent"),
+            &[
+                ("purpose", purpose),
+                ("event", "given"),
+                ("guardian_id", &guardian),
+                ("method", "written"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+}
+
 /// The admin moves `child` to `group` from tomorrow (through the admin's form).
 pub async fn move_from_tomorrow(app: &TestApp, child: i64, group: i64) {
     let mut admin = app.login(ADMIN).await;

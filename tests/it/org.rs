@@ -724,25 +724,7 @@ async fn a_moved_child_shows_the_new_institution_only_its_own_record_until_hando
     );
 
     // The parents agree to the handover: the summary follows the child, not the record.
-    let guardian = app
-        .count(&format!(
-            "SELECT id FROM guardians WHERE child_id = {}",
-            f.child_a1
-        ))
-        .await
-        .to_string();
-    let res = teacher
-        .post(
-            &format!("/children/{}/consent", f.child_a1),
-            &[
-                ("purpose", "handover_next_institution"),
-                ("event", "given"),
-                ("guardian_id", &guardian),
-                ("method", "written"),
-            ],
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    give_consent(&app, &mut teacher, f.child_a1, "handover_next_institution").await;
     let page = teacher.get(&format!("/children/{}", f.child_a1)).await;
     let handover = &page.body[page
         .body
