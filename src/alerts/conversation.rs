@@ -77,15 +77,9 @@ pub(super) async fn workers(
         .fetch_all(&mut *c)
         .await)?);
     }
-    let rows: Vec<(i64, String)> = dispatch!(c, c => sqlx::query_as(
-        "SELECT DISTINCT u.id, u.email FROM users u LEFT JOIN user_districts ud ON ud.user_id = u.id \
-         WHERE u.active AND u.role = 'social_worker' AND ($1 IS NULL OR ud.district_id = $1) ORDER BY u.email",
-    )
-    .bind(district_id)
-    .fetch_all(&mut *c)
-    .await)?;
+    let rows = super::district_workers(c, district_id).await?;
     if rows.is_empty() && district_id.is_some() {
-        return Box::pin(workers(c, None, None)).await;
+        return super::district_workers(c, None).await;
     }
     Ok(rows)
 }

@@ -98,15 +98,27 @@ async fn district_of(c: &mut impl Conn, child_id: i64) -> anyhow::Result<Option<
     .await)?)
 }
 
-/// Emails of the active social workers of a district; for `None` (the municipal queue), of all.
-async fn worker_emails(c: &mut impl Conn, district_id: Option<i64>) -> anyhow::Result<Vec<String>> {
-    Ok(dispatch!(c, c => sqlx::query_scalar(
-        "SELECT DISTINCT u.email FROM users u LEFT JOIN user_districts ud ON ud.user_id = u.id \
+/// The active social workers of a district (id, email); for `None` (the municipal queue), all.
+async fn district_workers(
+    c: &mut impl Conn,
+    district_id: Option<i64>,
+) -> anyhow::Result<Vec<(i64, String)>> {
+    Ok(dispatch!(c, c => sqlx::query_as(
+        "SELECT DISTINCT u.id, u.email FROM users u LEFT JOIN user_districts ud ON ud.user_id = u.id \
          WHERE u.active AND u.role = 'social_worker' AND ($1 IS NULL OR ud.district_id = $1) ORDER BY u.email",
     )
     .bind(district_id)
     .fetch_all(&mut *c)
     .await)?)
+}
+
+/// Emails of the active social workers of a district; for `None` (the municipal queue), of all.
+async fn worker_emails(c: &mut impl Conn, district_id: Option<i64>) -> anyhow::Result<Vec<String>> {
+    Ok(district_workers(c, district_id)
+        .await?
+        .into_iter()
+        .map(|(_, email)| email)
+        .collect())
 }
 
 async fn event(

@@ -70,15 +70,10 @@ impl Logo {
         } else {
             return Err("not a PNG, JPEG, WebP or SVG image".into());
         };
-        let mut h: u64 = 0xcbf29ce484222325;
-        for b in bytes {
-            h ^= u64::from(*b);
-            h = h.wrapping_mul(0x100000001b3);
-        }
         Ok(Logo {
             bytes: bytes.into(),
             content_type,
-            version: format!("{h:016x}"),
+            version: super::content_version(bytes.iter().copied()),
         })
     }
 

@@ -161,18 +161,24 @@ const APP_CSS: &str = include_str!("../../assets/app.css");
 const LIVE_JS: &str = include_str!("../../assets/live.js");
 const PRINT_JS: &str = include_str!("../../assets/print.js");
 
-static ASSET_VERSION: LazyLock<String> = LazyLock::new(|| {
-    // FNV-1a of the assets: changes whenever a file does, so they can be cached for ever.
+/// FNV-1a of `bytes` as 16 hex digits: a version that changes whenever the content does, so
+/// that a URL carrying it can be cached for ever.
+pub fn content_version(bytes: impl IntoIterator<Item = u8>) -> String {
     let mut h: u64 = 0xcbf29ce484222325;
-    for b in APP_CSS
-        .bytes()
-        .chain(LIVE_JS.bytes())
-        .chain(PRINT_JS.bytes())
-    {
+    for b in bytes {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x100000001b3);
     }
     format!("{h:016x}")
+}
+
+static ASSET_VERSION: LazyLock<String> = LazyLock::new(|| {
+    content_version(
+        APP_CSS
+            .bytes()
+            .chain(LIVE_JS.bytes())
+            .chain(PRINT_JS.bytes()),
+    )
 });
 
 /// The version the URLs of the built-in assets carry.
