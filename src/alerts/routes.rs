@@ -640,6 +640,8 @@ struct AlertPage {
     /// (id, label, planned weeks, review weeks) of each configured kind.
     measure_types: Vec<(String, String, u32, u32)>,
     measure_form: MeasureForm,
+    /// A review that came back invalid: its measure and what was typed, kept.
+    review_input: Option<(i64, ReviewForm)>,
     /// Meetings with the parents: every one for the worker, the shared ones for the team.
     meetings: Vec<MeetingView>,
     meeting_form: MeetingForm,
@@ -656,6 +658,14 @@ struct AlertPage {
 impl AlertPage {
     fn decision_label(&self, d: &str) -> &'static str {
         decision_key(d)
+    }
+
+    /// What was typed into measure `id`'s review form, if it came back invalid.
+    fn review_of(&self, id: &i64) -> Option<&ReviewForm> {
+        self.review_input
+            .as_ref()
+            .filter(|(m, _)| m == id)
+            .map(|(_, f)| f)
     }
 
     fn meeting_label(&self, k: &str) -> &'static str {
@@ -880,6 +890,7 @@ async fn page(
             ..Default::default()
         },
         meetings,
+        review_input: None,
         meeting_form: MeetingForm {
             held_on: today.to_string(),
             ..Default::default()
@@ -1330,7 +1341,7 @@ async fn record_measure(
     Ok(Redirect::to(&format!("/alerts/{id}#measures")).into_response())
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Clone)]
 struct ReviewForm {
     #[serde(default)]
     changed: String,
@@ -1374,7 +1385,8 @@ async fn record_review(
         errors.add(&format!("r{mid}_review_weeks"), e);
     }
     if !errors.is_empty() || measure.status != super::measures::ACTIVE {
-        let p = page(&state, &a, alert, true, errors).await?;
+        let mut p = page(&state, &a, alert, true, errors).await?;
+        p.review_input = Some((mid, form));
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(p)?).into_response());
     }
     let now = state.now();

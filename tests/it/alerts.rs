@@ -857,6 +857,17 @@ async fn a_measure_on_a_named_case_is_reviewed_on_its_rhythm() {
         .await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
     res.assert_contains(&format!("id=\"r{mid}_changed-error\""));
+    // What was typed comes back with the message.
+    let res = w
+        .post(
+            &format!("/measures/{mid}/reviews"),
+            &[("changed", "Mor er kommet i arbejde."), ("decision", "")],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    res.assert_contains(&format!("id=\"r{mid}_decision-error\""))
+        .assert_contains(">Mor er kommet i arbejde.</textarea>");
+    assert_eq!(app.count("SELECT COUNT(*) FROM measure_reviews").await, 0);
     let res = w
         .post(
             &format!("/measures/{mid}/reviews"),
