@@ -190,6 +190,16 @@ impl TestApp {
         }
     }
 
+    /// Every email queued in the outbox so far, once the SMTP server has received them all.
+    /// Counting before an action with this (not with what happens to have arrived) keeps
+    /// mail still on its way from being taken for the action's own.
+    pub async fn delivered(&self, smtp: &crate::smtp::SmtpServer) -> Vec<String> {
+        let queued = self.count("SELECT COUNT(*) FROM outbox").await;
+        let mails = smtp.wait_for(queued as usize).await;
+        assert_eq!(mails.len() as i64, queued, "queued mail never arrived");
+        mails
+    }
+
     /// One text value read with `sql`.
     pub async fn text(&self, sql: &str) -> String {
         match &self.db {
