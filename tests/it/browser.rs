@@ -111,6 +111,22 @@ impl Browser {
         let c = client.unwrap_or_else(|| {
             panic!("no WebDriver session from {chromedriver} with {chromium}: {last:?}")
         });
+        // axe-core goes into every new document by the DevTools protocol, once per session:
+        // sending its half a megabyte over WebDriver on each page took a third of the time.
+        let session = c.session_id().await.unwrap().unwrap();
+        let res = reqwest::Client::new()
+            .post(format!("{url}/session/{session}/goog/cdp/execute"))
+            .json(&json!({
+                "cmd": "Page.addScriptToEvaluateOnNewDocument",
+                "params": { "source": axe },
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            res.status().is_success(),
+            "axe-core not registered: {res:?}"
+        );
         let shots = manifest.join("target/browser-screenshots");
         std::fs::create_dir_all(&shots).unwrap();
         Browser {
