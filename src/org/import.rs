@@ -5,7 +5,12 @@
 //! a child already in Trivsel (by `external_id`) is then recognised rather than refused, and a
 //! child enrolled in one of those institutions who is not in the file has left — recorded as
 //! leaving the municipality's institutions on the day of the import, which starts the
-//! retention clocks (`crate::retention`).
+//! retention clocks (`crate::retention`). A recognised child whom the file places in another
+//! group (the August roster moves a class up a year, or a child from daycare to school) is
+//! moved there from the row's `from_date`, as the admin's move on the child's page does it:
+//! the child's open alerts follow the new district, and without the parents' handover
+//! consent the leaving institution's leaders get the task of talking with them
+//! (`crate::assessment::handover::on_move`).
 //!
 //! Format (documented in `docs/import.md`): a header row naming the columns, comma or
 //! semicolon separated (Danish spreadsheets save with semicolons), UTF-8.
@@ -74,8 +79,11 @@ pub struct ValidRow {
     pub school_year: String,
     pub from: NaiveDate,
     pub guardians: Vec<GuardianInput>,
-    /// In a full roster: the child already in Trivsel with this `external_id` (not written).
+    /// In a full roster: the child already in Trivsel with this `external_id` (its details
+    /// are not written).
     pub existing: Option<i64>,
+    /// A recognised child the file places in another group than its current one: it moves.
+    pub moves: bool,
 }
 
 #[derive(Debug, Default)]
@@ -275,6 +283,27 @@ pub async fn check(
                 has_custody: true,
             });
         }
+        // A recognised child placed in another group moves there, after its current start.
+        let mut moves = false;
+        if let (Some(child), Some((institution_id, _)), Some(from)) = (existing, institution, from)
+        {
+            let current: Option<(NaiveDate, i64, String, String)> = crate::dispatch!(c, c => sqlx::query_as(
+                "SELECT e.from_date, g.institution_id, g.name, g.school_year FROM enrolments e \
+                 JOIN groups g ON g.id = e.group_id WHERE e.child_id = $1 AND e.to_date IS NULL",
+            )
+            .bind(child)
+            .fetch_optional(&mut *c)
+            .await)?;
+            moves = current.as_ref().is_none_or(|(_, inst, group, year)| {
+                *inst != institution_id
+                    || name_key(group) != name_key(get("group"))
+                    || *year != school_year
+            });
+            if moves && current.is_some_and(|(start, ..)| from <= start) {
+                out.errors
+                    .push(err(line, "from_date", tkey("err.enrol_date")));
+            }
+        }
         if out.errors.len() > before {
             continue;
         }
@@ -304,6 +333,7 @@ pub async fn check(
             from,
             guardians,
             existing,
+            moves,
         });
     }
     if out.rows.is_empty() && out.errors.is_empty() {
@@ -362,15 +392,19 @@ pub struct Imported {
     pub children: usize,
     pub groups: usize,
     pub guardians: usize,
-    /// In a full roster: children recognised, and children recorded as having left.
+    /// In a full roster: children recognised (moved or not), those of them moved to another
+    /// group, and children recorded as having left.
     pub known: usize,
+    pub moved: usize,
     pub left: usize,
 }
 
-/// Writes checked rows (and, for a full roster, records who left); the caller owns the
-/// transaction, so all or nothing is written.
+/// Writes checked rows (and, for a full roster, moves the recognised children it places
+/// elsewhere and records who left); the caller owns the transaction, so all or nothing is
+/// written.
 pub async fn write(
     c: &mut impl Conn,
+    state: &AppState,
     user: &crate::auth::CurrentUser,
     checked: &Checked,
     now: chrono::DateTime<chrono::Utc>,
@@ -387,7 +421,9 @@ pub async fn write(
     for row in &checked.rows {
         if row.existing.is_some() {
             done.known += 1;
-            continue;
+            if !row.moves {
+                continue;
+            }
         }
         let key = (
             row.institution_id,
@@ -421,6 +457,27 @@ pub async fn write(
                 id
             }
         };
+        if let Some(child_id) = row.existing {
+            anyhow::ensure!(
+                org::enrol(c, child_id, group_id, row.from).await?,
+                "the move's date was checked in the same transaction"
+            );
+            crate::alerts::reroute_child(c, state, user, child_id, now).await?;
+            crate::assessment::handover::on_move(c, state, child_id, row.from, now).await?;
+            let detail = format!("group:{group_id}");
+            audit::record(
+                c,
+                user,
+                Action::Change,
+                Some(child_id),
+                "enrolment",
+                &detail,
+                now,
+            )
+            .await?;
+            done.moved += 1;
+            continue;
+        }
         let child_id = org::insert_child(c, &row.child, now).await?;
         org::enrol(c, child_id, group_id, row.from).await?;
         for g in &row.guardians {
@@ -451,6 +508,7 @@ struct ImportPage {
     /// In a full roster's dry run: children recognised, and children who would be recorded
     /// as having left.
     known: usize,
+    moving: usize,
     leaving: usize,
     checked_rows: Option<usize>,
     errors: Vec<RowError>,
@@ -466,6 +524,7 @@ impl ImportPage {
             dry_run: true,
             roster: false,
             known: 0,
+            moving: 0,
             leaving: 0,
             checked_rows: None,
             errors: Vec::new(),
@@ -522,13 +581,14 @@ async fn import(
     page.roster = roster;
     page.checked_rows = Some(checked.rows.len());
     page.known = checked.rows.iter().filter(|r| r.existing.is_some()).count();
+    page.moving = checked.rows.iter().filter(|r| r.moves).count();
     page.leaving = checked.leaving.len();
     if !checked.errors.is_empty() {
         page.errors = checked.errors;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(page)?).into_response());
     }
     if !dry_run {
-        let done = write(&mut tx, &a.user, &checked, now).await?;
+        let done = write(&mut tx, &state, &a.user, &checked, now).await?;
         tx.commit().await?;
         tracing::info!(
             user_id = a.user.id,

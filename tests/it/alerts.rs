@@ -1150,3 +1150,117 @@ async fn a_move_hands_over_only_with_consent_and_the_case_follows_the_district()
         .assert_lacks("Alma virker ked af det.");
     assert_eq!(teacher.get(&url).await.status, StatusCode::NOT_FOUND);
 }
+
+/// The August roster places a recognised child in another school: it moves there from the
+/// row's start date as the admin's move does it — its alert follows the new district, the
+/// leaving school's leader gets the handover task (no consent) — while a recognised child
+/// whose group is unchanged is left as it is. A move dated before the current enrolment began
+/// is refused at the field, and nothing is written.
+#[tokio::test]
+async fn a_full_roster_moves_a_recognised_child_and_the_case_follows() {
+    let smtp = SmtpServer::start().await;
+    let app = TestApp::spawn_with(mail_config(smtp.port)).await;
+    let f = Fixture::create(&app).await;
+    for (child, ext) in [(f.child_a1, "R-1"), (f.child_b1, "R-4")] {
+        app.exec(&format!(
+            "UPDATE children SET external_id = '{ext}' WHERE id = {child}"
+        ))
+        .await;
+    }
+    let mut educator = app.login(EDUCATOR).await;
+    position(
+        &mut educator,
+        f.child_a1,
+        &answers("1", Some("neglect")),
+        "red",
+    )
+    .await;
+    let id = one_alert(&app).await;
+    let before = app.delivered(&smtp).await.len();
+    let enrolments = "SELECT COUNT(*) FROM enrolments";
+    let enrolled = app.count(enrolments).await;
+
+    let mut admin = app.login(ADMIN).await;
+    admin.get("/admin/import").await;
+    let roster = |alma_from: &str| {
+        format!(
+            "first_name;last_name;birth_date;external_id;institution;group;from_date\n\
+             Alma;Andersen;2019-05-01;R-1;Bøgeskolen;1.B;{alma_from}\n\
+             Dan;Dahl;2019-07-04;R-4;Bøgeskolen;1.B;\n"
+        )
+        .into_bytes()
+    };
+    let res = admin
+        .post_multipart(
+            "/admin/import",
+            &[("mode", "import"), ("roster", "1")],
+            ("file", roster("2026-07-01")),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    res.assert_contains("Startdatoen skal ligge efter starten på den nuværende indskrivning");
+    assert_eq!(app.count(enrolments).await, enrolled, "nothing is written");
+
+    let tomorrow = (app.state.now().date_naive() + chrono::Duration::days(1)).to_string();
+    let res = admin
+        .post_multipart(
+            "/admin/import",
+            &[("mode", "dry_run"), ("roster", "1")],
+            ("file", roster(&tomorrow)),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    res.assert_contains(r#"<span id="import-known">2</span>"#)
+        .assert_contains(r#"<span id="import-moved">1</span>"#)
+        .assert_contains(r#"<span id="import-left">0</span>"#);
+    assert_eq!(
+        app.count(enrolments).await,
+        enrolled,
+        "a dry run writes nothing"
+    );
+
+    let res = admin
+        .post_multipart(
+            "/admin/import",
+            &[("mode", "import"), ("roster", "1")],
+            ("file", roster(&tomorrow)),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    res.assert_contains(r#"<span id="import-moved">1</span>"#);
+    assert_eq!(
+        app.count(enrolments).await,
+        enrolled + 1,
+        "one move, Dan stays"
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM children WHERE id = {} AND current_group_id = {}",
+            f.child_a1, f.class_b1
+        ))
+        .await,
+        1
+    );
+    assert_eq!(
+        app.count(&format!("SELECT district_id FROM alerts WHERE id = {id}"))
+            .await,
+        f.district_b,
+        "the case follows the child's district"
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM access_log WHERE child_id = {} AND object = 'enrolment' AND detail = 'group:{}'",
+            f.child_a1, f.class_b1
+        ))
+        .await,
+        1
+    );
+    let mails = app.delivered(&smtp).await;
+    assert!(
+        mails[before..]
+            .iter()
+            .any(|m| m.contains("overlevering") && m.contains(&format!("To: {LEADER}"))),
+        "the leaving school's leader gets the handover task: {mails:#?}"
+    );
+    assert_no_personal_data(&app, &mails).await;
+}
