@@ -95,6 +95,9 @@ async fn main() {
         add("educator", a, &educator);
     }
 
+    // The team's alerts with their conversations (and the unread count every page shows).
+    add("educator", "/alerts".into(), &educator);
+
     let thome = body(&teacher, &format!("{base}/")).await;
     add("teacher", "/".into(), &teacher);
     if let Some(class) = link(&thome, "/groups/", "") {
@@ -108,6 +111,7 @@ async fn main() {
     if let Some(inst) = link(&lhome, "/institutions/", "") {
         add("leader", inst, &leader);
     }
+    add("leader", "/alerts".into(), &leader);
 
     add("social worker", "/".into(), &worker);
     add("social worker", "/alerts".into(), &worker);
@@ -115,6 +119,13 @@ async fn main() {
     let inbox = body(&worker, &format!("{base}/alerts")).await;
     if let Some(alert) = link(&inbox, "/alerts/", "") {
         add("social worker", alert, &worker);
+    }
+    // The worker's own cases: a conversation, a measure and its reviews on each.
+    add("social worker", "/alerts?filter=mine".into(), &worker);
+    add("social worker", "/alerts?filter=overdue".into(), &worker);
+    let mine = body(&worker, &format!("{base}/alerts?filter=mine")).await;
+    if let Some(case) = link(&mine, "/alerts/", "") {
+        add("social worker", case, &worker);
     }
     add("social worker", "/overview/municipality".into(), &worker);
 

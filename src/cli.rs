@@ -166,7 +166,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let started = std::time::Instant::now();
             let s = crate::demo::seed_with(&db, chrono::Utc::now(), size, Some(&catalogue)).await?;
             out!(
-                "demo municipality seeded in {:.1} s: {} districts, {} institutions, {} groups, {} children, {} assessments, {} alerts, {} accounts (password: {})",
+                "demo municipality seeded in {:.1} s: {} districts, {} institutions, {} groups, {} children, {} assessments, {} alerts, {} measures, {} accounts (password: {})",
                 started.elapsed().as_secs_f64(),
                 s.districts,
                 s.institutions,
@@ -174,6 +174,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 s.children,
                 s.assessments,
                 s.alerts,
+                s.measures,
                 s.accounts,
                 crate::demo::PASSWORD
             );

@@ -306,6 +306,8 @@ pub struct Summary {
     pub assessments: usize,
     /// Alerts raised by the newest round's positions (bench data sets only).
     pub alerts: usize,
+    /// Preventive measures on the taken ones (bench data sets only).
+    pub measures: usize,
     pub districts: usize,
     pub institutions: usize,
     pub groups: usize,
@@ -564,6 +566,7 @@ pub async fn seed_with(
             let newest = (past.len() - 1, round);
             summary.alerts =
                 raise_alerts(&mut tx, cat, &born, &ranks, newest, closes, author, now).await?;
+            case_work(&mut tx, &hash, author, closes, now, &mut summary).await?;
         }
     }
     tx.commit().await?;
@@ -766,6 +769,138 @@ async fn raise_alerts(
         raised += insert_alerts(tx, &batch, round, author, at).await?;
     }
     Ok(raised)
+}
+
+/// The work after the alerts in a bench data set, so the pages that show it are measured
+/// with it: every district gets a preventive social worker (a generated account where the
+/// demo has none); every second alert has a conversation (a message from each side), every
+/// fourth is unread by both sides; every third notification is taken by its district's
+/// worker and has a Familieteam course under § 30 whose next review falls between three
+/// weeks ago and five weeks ahead. No email is queued. Counts accounts and measures into
+/// `summary`.
+async fn case_work(
+    tx: &mut crate::db::Tx,
+    hash: &str,
+    author: i64,
+    closes: NaiveDate,
+    now: DateTime<Utc>,
+    summary: &mut Summary,
+) -> anyhow::Result<()> {
+    let unstaffed: Vec<(i64, String)> = crate::dispatch!(tx, c => sqlx::query_as(
+        "SELECT id, name FROM districts WHERE id NOT IN (SELECT district_id FROM user_districts) ORDER BY id",
+    )
+    .fetch_all(&mut *c)
+    .await)?;
+    for (id, name) in &unstaffed {
+        let email = format!("raadgiver.{id}@bench.trivsel.dk");
+        let user = users::insert(
+            tx,
+            &email,
+            &format!("Rådgiver {name}"),
+            Role::SocialWorker,
+            Some(hash),
+            now,
+        )
+        .await?;
+        users::set_assignments(tx, user, Role::SocialWorker, &[*id]).await?;
+        summary.accounts += 1;
+    }
+    let workers: std::collections::HashMap<i64, i64> = crate::dispatch!(tx, c => sqlx::query_as(
+        "SELECT district_id, MIN(user_id) FROM user_districts GROUP BY district_id",
+    )
+    .fetch_all(&mut *c)
+    .await)?
+    .into_iter()
+    .collect();
+    let alerts: Vec<(i64, i64, String, i64)> = crate::dispatch!(tx, c => sqlx::query_as(
+        "SELECT id, district_id, kind, child_id FROM alerts WHERE district_id IS NOT NULL ORDER BY id",
+    )
+    .fetch_all(&mut *c)
+    .await)?;
+    let today = now.date_naive();
+    let said = (closes - Duration::days(5))
+        .and_hms_opt(9, 0, 0)
+        .map(|d| d.and_utc())
+        .unwrap_or(now)
+        .min(now);
+    for (i, (alert, district, kind, child)) in alerts.into_iter().enumerate() {
+        let Some(&worker) = workers.get(&district) else {
+            continue;
+        };
+        let taken = kind == crate::alerts::NOTIFICATION && i % 3 == 0;
+        if taken {
+            crate::dispatch!(tx, c => sqlx::query(
+                "UPDATE alerts SET status = 'in_progress', taken_by = $2, updated_at = $3 WHERE id = $1",
+            )
+            .bind(alert)
+            .bind(worker)
+            .bind(said)
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected()))?;
+            let started = today - Duration::days((i % 63) as i64);
+            let next = today + Duration::days((i % 56) as i64 - 21);
+            crate::dispatch!(tx, c => sqlx::query(
+                "INSERT INTO measures (alert_id, child_id, kind, section30, started_on, planned_weeks, responsible, \
+                 review_weeks, next_review_on, status, created_by, created_at) \
+                 VALUES ($1, $2, 'familieteam', TRUE, $3, 12, 'Familieteamet', 6, $4, 'active', $5, $6)",
+            )
+            .bind(alert)
+            .bind(child)
+            .bind(started)
+            .bind(next)
+            .bind(worker)
+            .bind(said)
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected()))?;
+            summary.measures += 1;
+        }
+        if i % 2 != 0 {
+            continue;
+        }
+        let team = crate::alerts::conversation::team(tx, child).await?;
+        let team_author = team.first().map_or(author, |(id, _)| *id);
+        for (side, who, body) in [
+            (
+                "worker",
+                worker,
+                "Tak for henvendelsen. Hvad har I set i den seneste tid?",
+            ),
+            (
+                "team",
+                team_author,
+                "Vi har talt med forældrene og aftalt at følge op om en måned.",
+            ),
+        ] {
+            crate::dispatch!(tx, c => sqlx::query(
+                "INSERT INTO alert_messages (alert_id, author_id, side, body, created_at) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(alert)
+            .bind(who)
+            .bind(side)
+            .bind(body)
+            .bind(said)
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        }
+        if i % 4 != 0 {
+            continue;
+        }
+        for user in std::iter::once(worker).chain(team.iter().map(|(id, _)| *id)) {
+            crate::dispatch!(tx, c => sqlx::query(
+                "INSERT INTO alert_unread (user_id, alert_id, since) VALUES ($1, $2, $3) ON CONFLICT (user_id, alert_id) DO NOTHING",
+            )
+            .bind(user)
+            .bind(alert)
+            .bind(said)
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        }
+    }
+    Ok(())
 }
 
 /// A generated alert: child, kind, rank, level id, rules, deadline.
