@@ -214,16 +214,17 @@ pub struct Due {
     pub next_review_on: NaiveDate,
 }
 
-/// [`due_for_worker`]'s statement: `$1` the worker, `$2` the last day. The worker's districts'
-/// measures and the municipal queue's are two branches: with one `district IS NULL OR IN (…)`
-/// condition PostgreSQL could not use the district index and read every alert of the
-/// municipality (15 ms at 110,000 children; 4.6 ms as two branches).
+/// [`due_for_worker`]'s statement: `$1` the worker, `$2` the last day. It starts from the
+/// worker's districts and reads their alerts by the district index, then each alert's
+/// measures; the municipal queue's (no district) are a second branch. (`CROSS JOIN` keeps
+/// SQLite in that order. With one `district IS NULL OR IN (…)` condition PostgreSQL read
+/// every alert of the municipality: 15 ms at 110,000 children, against 1–4 ms.)
 pub const DUE_FOR_WORKER: &str = "SELECT m.id, m.alert_id, m.kind, m.next_review_on FROM user_districts ud \
-     JOIN alerts a ON a.district_id = ud.district_id JOIN measures m ON m.alert_id = a.id \
-     WHERE ud.user_id = $1 AND m.status = 'active' AND m.next_review_on <= $2 \
-     UNION ALL SELECT m.id, m.alert_id, m.kind, m.next_review_on FROM alerts a \
-     JOIN measures m ON m.alert_id = a.id \
-     WHERE a.district_id IS NULL AND m.status = 'active' AND m.next_review_on <= $2 \
+     CROSS JOIN alerts a CROSS JOIN measures m \
+     WHERE a.district_id = ud.district_id AND m.alert_id = a.id AND ud.user_id = $1 \
+     AND m.status = 'active' AND m.next_review_on <= $2 \
+     UNION ALL SELECT m.id, m.alert_id, m.kind, m.next_review_on FROM alerts a CROSS JOIN measures m \
+     WHERE m.alert_id = a.id AND a.district_id IS NULL AND m.status = 'active' AND m.next_review_on <= $2 \
      ORDER BY 4, 1 LIMIT 200";
 
 /// The active measures of `user_id`'s districts (and the municipal queue) whose review is

@@ -491,6 +491,18 @@ async fn a_district_without_a_worker_routes_to_the_municipal_queue() {
     // Every worker of the municipality sees the queue.
     let mut w = app.login(WORKER).await;
     assert_eq!(w.get(&format!("/alerts/{id}")).await.status, StatusCode::OK);
+    // A measure on a queued case is due on every worker's front page.
+    let yesterday = app.state.now().date_naive() - chrono::Duration::days(1);
+    app.exec(&format!(
+        "INSERT INTO measures (alert_id, child_id, kind, section30, started_on, planned_weeks, \
+         responsible, review_weeks, next_review_on, status, created_by, created_at) \
+         SELECT id, child_id, 'familieteam', TRUE, '{yesterday}', 12, 'Familieteamet', 12, \
+         '{yesterday}', 'active', created_by, created_at FROM alerts WHERE id = {id}"
+    ))
+    .await;
+    w.get("/")
+        .await
+        .assert_contains(&format!("href=\"/alerts/{id}#measure-"));
     let mut admin = app.login(ADMIN).await;
     admin
         .get("/")
