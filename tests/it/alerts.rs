@@ -57,6 +57,14 @@ async fn one_alert(app: &TestApp) -> i64 {
     app.count("SELECT MAX(id) FROM alerts").await
 }
 
+/// The educator places child A1 at red with the critical sign `sign` (the duty to notify):
+/// the educator's session and the alert it raised.
+async fn red_alert(app: &TestApp, f: &Fixture, sign: &str) -> (Client, i64) {
+    let mut educator = app.login(EDUCATOR).await;
+    position(&mut educator, f.child_a1, &answers("1", Some(sign)), "red").await;
+    (educator, one_alert(app).await)
+}
+
 #[tokio::test]
 async fn a_red_position_without_consent_is_a_notification_to_both_district_workers() {
     let smtp = SmtpServer::start().await;
@@ -363,15 +371,7 @@ async fn an_alert_not_taken_in_time_escalates_once() {
     let smtp = SmtpServer::start().await;
     let app = TestApp::spawn_with(mail_config(smtp.port)).await;
     let f = Fixture::create(&app).await;
-    let mut educator = app.login(EDUCATOR).await;
-    position(
-        &mut educator,
-        f.child_a1,
-        &answers("1", Some("violence")),
-        "red",
-    )
-    .await;
-    let id = one_alert(&app).await;
+    let (_, id) = red_alert(&app, &f, "violence").await;
     smtp.wait_for(2).await;
 
     // 23 hours later nothing happens; 25 hours later it escalates.
@@ -517,15 +517,7 @@ async fn a_long_inbox_is_paged_with_the_most_serious_first() {
     let app = TestApp::spawn().await;
     let f = Fixture::create(&app).await;
     open_round(&app).await;
-    let mut educator = app.login(EDUCATOR).await;
-    position(
-        &mut educator,
-        f.child_a1,
-        &answers("1", Some("neglect")),
-        "red",
-    )
-    .await;
-    let id = one_alert(&app).await;
+    let (_, id) = red_alert(&app, &f, "neglect").await;
     for _ in 0..59 {
         app.exec(&format!(
             "INSERT INTO alerts (child_id, assessment_id, district_id, kind, status, level_rank, level_id, \
@@ -745,15 +737,7 @@ async fn a_measure_on_a_named_case_is_reviewed_on_its_rhythm() {
     let app = TestApp::spawn_with(mail_config(smtp.port)).await;
     let f = Fixture::create(&app).await;
     open_round(&app).await;
-    let mut educator = app.login(EDUCATOR).await;
-    position(
-        &mut educator,
-        f.child_a1,
-        &answers("1", Some("neglect")),
-        "red",
-    )
-    .await;
-    let id = one_alert(&app).await;
+    let (mut educator, id) = red_alert(&app, &f, "neglect").await;
     let mut w = app.login(WORKER).await;
     w.post(&format!("/alerts/{id}/take"), &[]).await;
     let page = w.get(&format!("/alerts/{id}")).await;
@@ -990,15 +974,7 @@ async fn an_anonymous_consultation_takes_no_measure() {
 async fn dialogue_meeting_agreements_reach_the_team_when_shared() {
     let app = TestApp::spawn().await;
     let f = Fixture::create(&app).await;
-    let mut educator = app.login(EDUCATOR).await;
-    position(
-        &mut educator,
-        f.child_a1,
-        &answers("1", Some("neglect")),
-        "red",
-    )
-    .await;
-    let id = one_alert(&app).await;
+    let (_, id) = red_alert(&app, &f, "neglect").await;
     let mut w = app.login(WORKER).await;
     let res = w
         .post(
@@ -1179,15 +1155,7 @@ async fn a_full_roster_moves_a_recognised_child_and_the_case_follows() {
         ))
         .await;
     }
-    let mut educator = app.login(EDUCATOR).await;
-    position(
-        &mut educator,
-        f.child_a1,
-        &answers("1", Some("neglect")),
-        "red",
-    )
-    .await;
-    let id = one_alert(&app).await;
+    let (_, id) = red_alert(&app, &f, "neglect").await;
     let before = app.delivered(&smtp).await.len();
     let enrolments = "SELECT COUNT(*) FROM enrolments";
     let enrolled = app.count(enrolments).await;
